@@ -1,0 +1,41 @@
+/**
+ * The DynamoDB table layouts, shared by the CDK stack and the local stack so the two never drift.
+ * Every table uses generic key names (pk/sk, gsiNpk/gsiNsk): item shapes are the adapters' business,
+ * and a new access pattern does not need a table replacement.
+ */
+export interface TableLayout {
+  /** Logical name: the CDK construct ID suffix and the local table name suffix. */
+  readonly name: 'records' | 'index' | 'keys';
+  readonly partitionKey: 'pk';
+  readonly sortKey: 'sk';
+  readonly globalIndexes: readonly { readonly indexName: string; readonly partitionKey: string; readonly sortKey: string }[];
+}
+
+/** Decisions, one item per artifact version, plus their transition history. Queried by key, digest and status. */
+export const RECORDS_TABLE: TableLayout = {
+  name: 'records',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  globalIndexes: [
+    { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  ],
+};
+
+/** Attestations indexed by every subject digest they name, and artifacts waiting on a digest. */
+export const INDEX_TABLE: TableLayout = {
+  name: 'index',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  globalIndexes: [],
+};
+
+/** The signing-key registry: one item per KMS key, plus rotation leases. */
+export const KEYS_TABLE: TableLayout = {
+  name: 'keys',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  globalIndexes: [{ indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+};
+
+export const TABLES = [RECORDS_TABLE, INDEX_TABLE, KEYS_TABLE] as const;
