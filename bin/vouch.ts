@@ -1,0 +1,40 @@
+import { EXIT, type Io, processIo, UsageError } from './cli.ts';
+import { verifyCommand } from './commands/verify.ts';
+
+type Command = (args: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  verify: { run: verifyCommand, summary: 'verify an artifact against attestations and a policy (offline)' },
+};
+
+const usage = () =>
+  [
+    'usage: vouch <command> [options]',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`),
+    '',
+    "Run `vouch <command> --help` for a command's options.",
+  ].join('\n');
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? EXIT.usage : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`vouch: unknown command "${name}"\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`vouch ${name}: ${error.message}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}

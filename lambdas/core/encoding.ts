@@ -1,0 +1,21 @@
+import { VouchError } from './errors.ts';
+
+// DSSE allows standard and URL-safe base64, padded or not. Buffer.from() silently skips invalid
+// characters, so a mangled payload would decode to *something*: validate before decoding.
+const BASE64 = /^(?:[A-Za-z0-9+/]|[A-Za-z0-9_-])*={0,2}$/;
+
+export function decodeBase64(value: unknown, what: string): Buffer {
+  if (typeof value !== 'string') {
+    throw new VouchError('PARSE_ERROR', `${what}: expected a base64 string, found ${typeName(value)}`);
+  }
+  if (!BASE64.test(value) || value.length % 4 === 1) {
+    throw new VouchError('PARSE_ERROR', `${what}: not valid base64`);
+  }
+  return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+}
+
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

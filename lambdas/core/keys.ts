@@ -1,0 +1,92 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { VouchError } from './errors.ts';
+
+/** Key lifecycle, as the key registry records it. Only `active` keys sign; every status can still verify. */
+export type KeyStatus = 'active' | 'retiring' | 'retired' | 'revoked';
+
+/** A public key trusted for verification, with the window in which its signatures are accepted. */
+export interface TrustedKey {
+  /** Canonical ID: the KMS key ARN for registry keys, `sha256:<spki hex>` for a PEM key. */
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  /** `registry` for keys from the Vouch key registry, which a policy trusts with `{ registry: true }`. */
+  readonly origin?: 'registry';
+  readonly status?: KeyStatus;
+  /** Signatures whose trusted signing time is before this are rejected. */
+  readonly validFrom?: Date;
+  /** Signatures whose trusted signing time is after this are rejected (rotation end + grace). */
+  readonly validUntil?: Date;
+  /** Revocation effective time: signatures at or after it are rejected. */
+  readonly revokedAt?: Date;
+  readonly revocationReason?: string;
+}
+
+/**
+ * Finds the key for a signature's key hint (DSSE keyid, bundle public-key hint). Synchronous, like
+ * @sigstore/verify's key finder: asynchronous sources (the registry) are loaded before verification.
+ */
+export type KeyLookup = (hint: string) => TrustedKey | undefined;
+
+export function keyIdOf(publicKey: KeyObject): string {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+export function publicKeyFromPem(pem: string | Buffer, what = 'public key'): KeyObject {
+  try {
+    const key = createPublicKey(pem);
+    if (key.type !== 'public') throw new Error(`expected a public key, found a ${key.type} key`);
+    return key;
+  } catch (error) {
+    throw new VouchError('PARSE_ERROR', `${what}: not a PEM public key (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Lookup over a fixed set of keys, by canonical ID. When exactly one key is given it is used whatever the
+ * hint says, as `cosign verify --key` does: the signature must still verify with that key, so a wrong or
+ * empty hint cannot widen trust.
+ */
+export function staticKeyLookup(keys: readonly TrustedKey[]): KeyLookup {
+  const byId = new Map(keys.map((key) => [key.keyId, key]));
+  const only = keys.length === 1 ? keys[0] : undefined;
+  return (hint) => byId.get(hint) ?? only;
+}
+
+export type KeyValidity =
+  | { readonly valid: true }
+  | {
+      readonly valid: false;
+      readonly code: 'KEY_REVOKED' | 'KEY_NOT_VALID_AT_TIME';
+      readonly message: string;
+    };
+
+/** Was the key allowed to sign at `time`? Checked at the trusted signing time, never at "now". */
+export function keyValidAt(key: TrustedKey, time: Date): KeyValidity {
+  const at = time.toISOString();
+  if (key.revokedAt !== undefined && time.getTime() >= key.revokedAt.getTime()) {
+    const reason = key.revocationReason ? ` (${key.revocationReason})` : '';
+    return {
+      valid: false,
+      code: 'KEY_REVOKED',
+      message: `key ${key.keyId} was revoked effective ${key.revokedAt.toISOString()}${reason}; signed at ${at}`,
+    };
+  }
+  if (key.validFrom !== undefined && time.getTime() < key.validFrom.getTime()) {
+    return {
+      valid: false,
+      code: 'KEY_NOT_VALID_AT_TIME',
+      message: `key ${key.keyId} is valid from ${key.validFrom.toISOString()}; signed at ${at}`,
+    };
+  }
+  if (key.validUntil !== undefined && time.getTime() > key.validUntil.getTime()) {
+    return {
+      valid: false,
+      code: 'KEY_NOT_VALID_AT_TIME',
+      message: `key ${key.keyId} was valid until ${key.validUntil.toISOString()}; signed at ${at}`,
+    };
+  }
+  return { valid: true };
+}

@@ -1,0 +1,24 @@
+/** Hard limits on untrusted input. Each exists so that an attacker's upload costs bounded time and memory. */
+export interface Limits {
+  /** Largest attestation file read into memory. */
+  readonly maxAttestationBytes: number;
+  /** Most envelopes or bundles in one `.jsonl` file. */
+  readonly maxEntriesPerFile: number;
+  /** Deepest JSON nesting accepted; in-toto statements are shallow, deep nesting is an attack. */
+  readonly maxJsonDepth: number;
+  /** Most subjects in one statement (one provenance may cover a whole release, not a million files). */
+  readonly maxSubjects: number;
+  /** Most signatures on one DSSE envelope. */
+  readonly maxSignatures: number;
+  /** Longest object key accepted (S3's own limit is 1024 bytes). */
+  readonly maxPathBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxAttestationBytes: 16 * 1024 * 1024,
+  maxEntriesPerFile: 1024,
+  maxJsonDepth: 64,
+  maxSubjects: 10_000,
+  maxSignatures: 16,
+  maxPathBytes: 1024,
+};

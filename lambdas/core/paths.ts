@@ -1,0 +1,33 @@
+import { VouchError } from './errors.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
+
+// Bidirectional overrides and isolates make a key display differently from what it is.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F]/;
+// C0, DEL and C1 control characters.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
+
+/**
+ * Validates an object key before any policy glob sees it. Keys are matched as written, so a key that
+ * could be read two ways (`a/../b`, `a//b`, `a\b`, a non-NFC spelling or a hidden direction override)
+ * is refused rather than normalised: normalising would let the same bytes match a rule they do not name.
+ */
+export function assertSafePath(path: string, maxBytes = DEFAULT_LIMITS.maxPathBytes): string {
+  const fail = (why: string) => {
+    const shown = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+    throw new VouchError('INVALID_PATH', `object key ${JSON.stringify(shown)} ${why}`);
+  };
+  if (path === '') fail('is empty');
+  if (Buffer.byteLength(path) > maxBytes) fail(`is longer than ${maxBytes} bytes`);
+  if (CONTROL.test(path)) fail('contains control characters');
+  if (BIDI_CONTROLS.test(path)) fail('contains bidirectional control characters');
+  if (path.includes('\uFFFD')) fail('is not valid UTF-8');
+  if (path.normalize('NFC') !== path) fail('is not in Unicode normal form C');
+  if (path.startsWith('/')) fail('is absolute');
+  if (path.includes('\\')) fail('contains a backslash');
+  const segments = path.split('/');
+  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    fail('has an empty, "." or ".." segment');
+  }
+  return path;
+}

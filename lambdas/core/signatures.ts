@@ -1,0 +1,214 @@
+import { constants, type KeyObject, publicDecrypt } from 'node:crypto';
+import { p256, p384 } from '@noble/curves/nist.js';
+import type { Bundle } from '@sigstore/bundle';
+import {
+  PolicyError,
+  type SignedEntity,
+  type Signer,
+  toSignedEntity,
+  VerificationError,
+  Verifier,
+} from '@sigstore/verify';
+import type { Attestation } from './attestation.ts';
+import type { Digests } from './digest.ts';
+import { type Reason, type ReasonCode, VouchError } from './errors.ts';
+import { type KeyLookup, keyValidAt, type TrustedKey } from './keys.ts';
+import type { TrustRoot } from './trust.ts';
+
+/** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
+export type SignerIdentity =
+  | { readonly kind: 'key'; readonly keyId: string }
+  | { readonly kind: 'keyless'; readonly subjectAlternativeName: string; readonly issuer: string };
+
+export interface VerifiedSignature {
+  readonly signer: SignerIdentity;
+  /** Times at which the signature was trusted to exist; key validity was checked at each. */
+  readonly signingTimes: readonly Date[];
+  readonly timeSource: 'transparency-log' | 'timestamp-authority' | 'observed';
+}
+
+export interface SignatureContext {
+  readonly keys: KeyLookup;
+  readonly trustRoot: TrustRoot;
+  /** The artifact's digests, for message signatures (which sign the artifact itself). */
+  readonly artifactDigests: Digests;
+  /** Trusted time for signatures that carry none of their own (e.g. the S3 upload time). */
+  readonly observedAt: Date;
+}
+
+export type SignatureResult =
+  | { readonly ok: true; readonly value: VerifiedSignature }
+  | { readonly ok: false; readonly error: Reason };
+
+/**
+ * Verifies one signature of an attestation with @sigstore/verify: certificate chain, SCTs, transparency
+ * log inclusion and timestamps are the library's; key lookup, key validity at the trusted time, and
+ * message signatures over streamed digests are ours.
+ */
+export function verifySignature(
+  attestation: Attestation,
+  bundle: Bundle,
+  context: SignatureContext,
+): SignatureResult {
+  const subject = attestation.source;
+  try {
+    let entity = toSignedEntity(bundle);
+    if (attestation.kind === 'signature') {
+      entity = { ...entity, signature: prehashedContent(entity, attestation, context.artifactDigests) };
+    }
+    const keyed = entity.key.$case === 'public-key';
+    let matchedKey: TrustedKey | undefined;
+    const verifier = new Verifier(
+      {
+        ...context.trustRoot,
+        publicKey: (hint) => {
+          matchedKey = context.keys(hint);
+          if (!matchedKey) {
+            throw new VouchError('UNKNOWN_KEY', `no trusted key matches key hint ${JSON.stringify(hint)}`);
+          }
+          const key = matchedKey;
+          return { publicKey: key.publicKey, validFor: (date) => keyValidAt(key, date).valid };
+        },
+      },
+      // A keyed envelope may carry no log entry or timestamp; its time then comes from `observedAt`.
+      // Keyless signatures must have both: a short-lived certificate means nothing without a trusted time.
+      keyed ? { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 } : {},
+    );
+    const signer = verifier.verify(entity);
+    const { times, source } = trustedTimes(entity, context.observedAt);
+    if (keyed) {
+      if (!matchedKey) throw new VouchError('UNKNOWN_KEY', 'no key was looked up for a keyed signature');
+      // With zero timestamps @sigstore/verify never calls validFor: the validity check is ours alone.
+      for (const time of times) {
+        const validity = keyValidAt(matchedKey, time);
+        if (!validity.valid)
+          return { ok: false, error: { code: validity.code, message: validity.message, subject } };
+      }
+      return {
+        ok: true,
+        value: { signer: { kind: 'key', keyId: matchedKey.keyId }, signingTimes: times, timeSource: source },
+      };
+    }
+    return { ok: true, value: { signer: keylessIdentity(signer), signingTimes: times, timeSource: source } };
+  } catch (error) {
+    return { ok: false, error: toSignatureReason(error, subject) };
+  }
+}
+
+function trustedTimes(entity: SignedEntity, observedAt: Date) {
+  const times: Date[] = [];
+  let source: VerifiedSignature['timeSource'] = 'observed';
+  for (const timestamp of entity.timestamps) {
+    if (timestamp.$case === 'transparency-log') {
+      times.push(new Date(Number(timestamp.tlogEntry.integratedTime) * 1000));
+      source = 'transparency-log';
+    } else {
+      times.push(timestamp.timestamp.signingTime);
+      if (source === 'observed') source = 'timestamp-authority';
+    }
+  }
+  return times.length > 0 ? { times, source } : { times: [observedAt], source };
+}
+
+function keylessIdentity(signer: Signer): SignerIdentity {
+  const subjectAlternativeName = signer.identity?.subjectAlternativeName;
+  const issuer = signer.identity?.extensions?.issuer;
+  if (!subjectAlternativeName || !issuer) {
+    throw new VouchError(
+      'CERTIFICATE_INVALID',
+      'the signing certificate names no identity (SAN) or OIDC issuer',
+    );
+  }
+  return { kind: 'keyless', subjectAlternativeName, issuer };
+}
+
+/**
+ * A message signature signs the artifact bytes. Rather than holding a multi-gigabyte artifact in memory,
+ * compare the bundle's digest with the streamed one and verify the signature over that digest: for
+ * ECDSA and RSA PKCS#1 v1.5 this is the same check, as both sign H(message).
+ */
+function prehashedContent(
+  entity: SignedEntity,
+  attestation: Extract<Attestation, { kind: 'signature' }>,
+  artifact: Digests,
+): SignedEntity['signature'] {
+  const { algorithm, hex } = attestation.messageDigest;
+  const ours = artifact[algorithm];
+  if (ours === undefined) {
+    throw new VouchError(
+      'DIGEST_UNAVAILABLE',
+      `the message signature is over a ${algorithm} digest, not computed`,
+    );
+  }
+  if (ours !== hex) {
+    throw new VouchError(
+      'SUBJECT_MISMATCH',
+      `the message signature is over ${algorithm}:${hex}, not this artifact`,
+    );
+  }
+  const digest = Buffer.from(hex, 'hex');
+  return {
+    ...entity.signature,
+    compareDigest: entity.signature.compareDigest.bind(entity.signature),
+    compareSignature: entity.signature.compareSignature.bind(entity.signature),
+    verifySignature: (key) => verifyPrehashed(key, digest, algorithm, entity.signature.signature),
+  };
+}
+
+const DIGEST_INFO_PREFIX: Record<'sha256' | 'sha512', Buffer> = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+function verifyPrehashed(key: KeyObject, digest: Buffer, algorithm: 'sha256' | 'sha512', signature: Buffer) {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const jwk = key.export({ format: 'jwk' });
+    const point = Buffer.concat([
+      Buffer.from([4]),
+      Buffer.from(jwk.x ?? '', 'base64url'),
+      Buffer.from(jwk.y ?? '', 'base64url'),
+    ]);
+    const options = { prehash: false, lowS: false, format: 'der' } as const;
+    if (curve === 'prime256v1') return p256.verify(signature, digest, point, options);
+    if (curve === 'secp384r1') return p384.verify(signature, digest, point, options);
+    throw new VouchError('UNSUPPORTED_FORMAT', `message signatures with curve ${curve} are not supported`);
+  }
+  if (type === 'rsa') {
+    let decrypted: Buffer;
+    try {
+      decrypted = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    } catch {
+      return false;
+    }
+    return decrypted.equals(Buffer.concat([DIGEST_INFO_PREFIX[algorithm], digest]));
+  }
+  throw new VouchError(
+    'UNSUPPORTED_FORMAT',
+    `message signatures with ${type} keys cannot be checked against a streamed digest`,
+  );
+}
+
+const LIBRARY_CODES: Record<string, ReasonCode> = {
+  SIGNATURE_ERROR: 'SIGNATURE_INVALID',
+  CERTIFICATE_ERROR: 'CERTIFICATE_INVALID',
+  PUBLIC_KEY_ERROR: 'KEY_NOT_VALID_AT_TIME',
+  TIMESTAMP_ERROR: 'TIMESTAMP_INVALID',
+  TLOG_ERROR: 'TLOG_INVALID',
+  TLOG_INCLUSION_PROOF_ERROR: 'TLOG_INVALID',
+  TLOG_INCLUSION_PROMISE_ERROR: 'TLOG_INVALID',
+  TLOG_MISSING_INCLUSION_ERROR: 'TLOG_INVALID',
+  TLOG_BODY_ERROR: 'TLOG_INVALID',
+  UNTRUSTED_SIGNER_ERROR: 'SIGNER_NOT_ALLOWED',
+};
+
+function toSignatureReason(error: unknown, subject: string): Reason {
+  if (error instanceof VouchError) return error.toReason(subject);
+  if (error instanceof VerificationError || error instanceof PolicyError) {
+    return { code: LIBRARY_CODES[error.code] ?? 'SIGNATURE_INVALID', message: error.message, subject };
+  }
+  // Malformed material the library trips over (bad certificate DER, bad key) is still a rejection.
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'SIGNATURE_INVALID', message: `verification failed: ${message}`, subject };
+}
