@@ -7,6 +7,7 @@ export * from './limits.ts';
 export * from './paths.ts';
 export * from './policy.ts';
 export * from './provenance.ts';
+export * from './sign.ts';
 export * from './signatures.ts';
 export * from './statement.ts';
 export * from './trust.ts';

@@ -49,11 +49,10 @@ export function provenanceFacts(statement: Statement): ProvenanceFacts | undefin
  * repository is compared, the ref is a separate concern (pin it through the builder ID or identity).
  */
 export function normaliseRepository(uri: string): string {
-  return uri
-    .replace(/^git\+/, '')
-    .replace(/@[^/]*$/, '')
-    .replace(/\.git$/, '')
-    .replace(/\/+$/, '');
+  const withoutScheme = uri.replace(/^git\+/, '');
+  // The ref starts at the first '@' after the host: `https://user@host/...` keeps its userinfo.
+  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/]*\/[^@]*)@.*$/i.exec(withoutScheme);
+  return (match?.[1] ?? withoutScheme).replace(/\.git$/, '').replace(/\/+$/, '');
 }
 
 /**

@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createStatement, DEFAULT_LIMITS, parseAttestationFile, signStatement } from '#core/index.ts';
+import { FIXTURE_PREDICATE, readFixture } from '../../helpers/fixtures.ts';
+import { testKey } from '../../helpers/keys.ts';
+
+const key = testKey();
+const statement = createStatement(
+  [{ name: 'a', digests: { sha256: 'a'.repeat(64) } }],
+  'https://slsa.dev/provenance/v1',
+  {},
+);
+const bundle = async () => signStatement(statement, key.sign);
+const envelope = async () => (await bundle()).dsseEnvelope;
+const codes = (file: ReturnType<typeof parseAttestationFile>) => file.errors.map((e) => e.code);
+
+describe('#parseAttestationFile', () => {
+  it('reads a pretty-printed Sigstore bundle', () => {
+    const parsed = parseAttestationFile(readFixture('bundleV02-intoto.sigstore'), 'b.sigstore');
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.attestations).toHaveLength(1);
+    expect(parsed.attestations[0]).toMatchObject({
+      kind: 'statement',
+      statement: { predicateType: FIXTURE_PREDICATE },
+    });
+  });
+
+  it('reads a bare DSSE envelope, one verifiable bundle per signature', async () => {
+    const env = await envelope();
+    const two = { ...env, signatures: [env.signatures[0], { sig: env.signatures[0]?.sig, keyid: 'other' }] };
+    const parsed = parseAttestationFile(JSON.stringify(two), 'e.dsse.json');
+    expect(parsed.attestations[0]?.signatures).toHaveLength(2);
+  });
+
+  it('reads .intoto.jsonl line by line, naming each entry and keeping the good ones', async () => {
+    const good = JSON.stringify(await envelope());
+    const parsed = parseAttestationFile(`${good}\n{"not":"an envelope"}\n\n${good}\n`, 'p.intoto.jsonl');
+    expect(parsed.attestations.map((a) => a.source)).toEqual(['p.intoto.jsonl#1', 'p.intoto.jsonl#3']);
+    expect(parsed.errors).toEqual([
+      expect.objectContaining({ code: 'UNSUPPORTED_FORMAT', subject: 'p.intoto.jsonl#2' }),
+    ]);
+  });
+
+  it.each([
+    ['an empty file', '', 'PARSE_ERROR'],
+    ['malformed JSON', '{"payloadType": ', 'PARSE_ERROR'],
+    ['a JSON array', '[1,2]', 'UNSUPPORTED_FORMAT'],
+    [
+      'an unknown bundle media type',
+      '{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=9"}',
+      'UNSUPPORTED_FORMAT',
+    ],
+    [
+      'a bundle missing its content',
+      '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}',
+      'PARSE_ERROR',
+    ],
+    [
+      'invalid base64 payload',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"!!!!","signatures":[{"sig":"AAAA"}]}',
+      'PARSE_ERROR',
+    ],
+    [
+      'no signatures',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}',
+      'PARSE_ERROR',
+    ],
+    [
+      'another payload type',
+      '{"payloadType":"text/plain","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
+      'UNSUPPORTED_FORMAT',
+    ],
+    [
+      'a payload that is not a statement',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
+      'PARSE_ERROR',
+    ],
+    ['deeply nested JSON', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'LIMIT_EXCEEDED'],
+  ])('rejects %s with %s', (_what, content, code) => {
+    const parsed = parseAttestationFile(content, 'x');
+    expect(parsed.attestations).toEqual([]);
+    expect(codes(parsed)).toEqual([code]);
+  });
+
+  it('rejects a truncated bundle with PARSE_ERROR', () => {
+    const text = readFixture('bundleV03-dsse.sigstore');
+    expect(codes(parseAttestationFile(text.slice(0, text.length / 2), 'x'))).toEqual(['PARSE_ERROR']);
+  });
+
+  it('rejects an oversized file before parsing it', () => {
+    const parsed = parseAttestationFile(Buffer.alloc(DEFAULT_LIMITS.maxAttestationBytes + 1, 0x20), 'big');
+    expect(codes(parsed)).toEqual(['LIMIT_EXCEEDED']);
+  });
+
+  it('rejects a statement with too many subjects', async () => {
+    const many = createStatement(
+      Array.from({ length: 11 }, (_, i) => ({ name: `${i}`, digests: { sha256: 'a'.repeat(64) } })),
+      'x',
+      {},
+    );
+    const file = JSON.stringify(await signStatement(many, key.sign));
+    expect(codes(parseAttestationFile(file, 'x', { ...DEFAULT_LIMITS, maxSubjects: 10 }))).toEqual([
+      'LIMIT_EXCEEDED',
+    ]);
+  });
+
+  describe('with hostile input (property-based)', () => {
+    it('never throws, and every failure is a reason', () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.string(),
+            fc.json(),
+            fc.jsonValue().map((v) => JSON.stringify(v)),
+          ),
+          (text) => {
+            const parsed = parseAttestationFile(text, 'fuzz');
+            expect(parsed.attestations.length + parsed.errors.length).toBeGreaterThan(0);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('never accepts a mutated envelope field as a different shape without a reason', async () => {
+      const base = await envelope();
+      fc.assert(
+        fc.property(
+          fc.constantFrom('payload', 'payloadType', 'signatures'),
+          fc.jsonValue(),
+          (field, value) => {
+            const parsed = parseAttestationFile(JSON.stringify({ ...base, [field]: value }), 'm');
+            // Either it is still a well-formed statement, or it says why not.
+            if (parsed.attestations.length === 0) expect(parsed.errors.length).toBe(1);
+          },
+        ),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('survives arbitrary mutations of a real bundle', () => {
+      const text = readFixture('bundleV03-intoto.sigstore');
+      fc.assert(
+        fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 4 }), (at, insert) => {
+          const parsed = parseAttestationFile(text.slice(0, at) + insert + text.slice(at + 1), 'mut');
+          expect(parsed.attestations.length + parsed.errors.length).toBe(1);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  });
+});

@@ -1,0 +1,352 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type Attestation,
+  compilePolicy,
+  createStatement,
+  evaluate,
+  type PolicySpec,
+  parseAttestationFile,
+  type SignerSpec,
+  signStatement,
+  staticKeyLookup,
+  type TrustedKey,
+} from '#core/index.ts';
+import { type TestKey, testKey } from '../../helpers/keys.ts';
+
+const PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
+const BUILDER =
+  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml';
+const artifactBytes = Buffer.from('release bits');
+const sha256 = createHash('sha256').update(artifactBytes).digest('hex');
+const artifact = { path: 'releases/app.tar.gz', digests: { sha256 } };
+const T0 = new Date('2026-06-01T00:00:00Z');
+const hours = (n: number) => new Date(T0.getTime() + n * 3_600_000);
+
+const provenance = (
+  builderId = `${BUILDER}@refs/tags/v2.0.0`,
+  repository = 'https://github.com/acme/app',
+) => ({
+  buildDefinition: {
+    buildType: 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1',
+    externalParameters: {
+      workflow: { ref: 'refs/heads/main', repository, path: '.github/workflows/release.yml' },
+    },
+    resolvedDependencies: [
+      { uri: `git+${repository}@refs/heads/main`, digest: { gitCommit: 'a'.repeat(40) } },
+    ],
+  },
+  runDetails: { builder: { id: builderId } },
+});
+
+async function attest(
+  key: TestKey,
+  options: { digest?: string; predicate?: Record<string, unknown>; type?: string } = {},
+) {
+  const statement = createStatement(
+    [{ name: 'app.tar.gz', digests: { sha256: options.digest ?? sha256 } }],
+    options.type ?? PROVENANCE_V1,
+    options.predicate ?? provenance(),
+  );
+  return JSON.stringify(await signStatement(statement, key.sign));
+}
+
+function policy(
+  require: Partial<PolicySpec['rules'][number]['require'][number]> & { signers: (string | SignerSpec)[] },
+  extra: Partial<PolicySpec> = {},
+) {
+  return compilePolicy(
+    {
+      version: 1,
+      ...extra,
+      rules: [{ name: 'releases', match: ['releases/**'], require: [{ type: PROVENANCE_V1, ...require }] }],
+    },
+    'sha256:test',
+  );
+}
+
+function decide(
+  files: string[],
+  keys: TrustedKey[],
+  spec = policy({ signers: [{ registry: true }] }),
+  observedAt = hours(1),
+  path = artifact.path,
+) {
+  const attestations: Attestation[] = files.flatMap(
+    (file, i) => parseAttestationFile(file, `att${i}.sigstore.json`).attestations,
+  );
+  return evaluate({
+    artifact: { path, digests: artifact.digests },
+    attestations,
+    policy: spec,
+    keys: staticKeyLookup(keys),
+    observedAt,
+  });
+}
+
+const registryKey = (key: TestKey, window: Partial<TrustedKey> = {}) =>
+  key.trusted({ origin: 'registry', validFrom: T0, ...window });
+
+describe('keyed DSSE bundles (vouch sign output)', () => {
+  const key = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/1111');
+
+  it('accepts a registry key inside its window and reports the KMS key ARN', async () => {
+    const decision = decide([await attest(key)], [registryKey(key)]);
+    expect(decision.reasons).toEqual([]);
+    expect(decision.accepted).toBe(true);
+    expect(decision.keyIds).toEqual([key.keyId]);
+    expect(decision.attestations[0]?.signatures[0]?.timeSource).toBe('observed');
+  });
+
+  it('verifies RSA keys (PKCS#1 v1.5, SHA-256)', async () => {
+    const rsa = testKey('rsa', 'arn:aws:kms:us-east-1:000000000000:key/rsa');
+    expect(decide([await attest(rsa)], [registryKey(rsa)]).accepted).toBe(true);
+  });
+
+  // @sigstore/verify 3.x checks DSSE signatures with SHA-256 whatever the curve, and KMS signs P-384
+  // only with SHA-384: such signatures cannot verify, so Vouch signs with P-256. Never a silent pass.
+  it('rejects P-384/SHA-384 DSSE signatures with SIGNATURE_INVALID', async () => {
+    const p384 = testKey('p384', 'arn:aws:kms:us-east-1:000000000000:key/p384');
+    const decision = decide([await attest(p384)], [registryKey(p384)]);
+    expect(decision.accepted).toBe(false);
+    expect(decision.reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+  });
+
+  describe('when the signing key is unknown', () => {
+    it('rejects with UNKNOWN_KEY', async () => {
+      const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/9999');
+      const decision = decide([await attest(stranger)], [registryKey(key), registryKey(testKey())]);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toContain('UNKNOWN_KEY');
+    });
+  });
+
+  describe('when the hint names a trusted key but another key signed', () => {
+    it('rejects with SIGNATURE_INVALID', async () => {
+      const impostor = testKey('p256', key.keyId);
+      const decision = decide([await attest(impostor)], [registryKey(key), registryKey(testKey())]);
+      expect(decision.reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+    });
+  });
+
+  describe('key validity at the trusted signing time', () => {
+    it('accepts a retired key for a signature observed inside its window (signed before a rotation)', async () => {
+      const retired = registryKey(key, { status: 'retired', validUntil: hours(24) });
+      expect(decide([await attest(key)], [retired], undefined, hours(23)).accepted).toBe(true);
+    });
+
+    it('rejects a signature observed after the window with KEY_NOT_VALID_AT_TIME', async () => {
+      const retired = registryKey(key, { status: 'retired', validUntil: hours(24) });
+      const decision = decide([await attest(key)], [retired], undefined, hours(25));
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+    });
+
+    it('rejects a signature observed before the key existed', async () => {
+      const decision = decide([await attest(key)], [registryKey(key)], undefined, hours(-1));
+      expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+    });
+
+    it('rejects a signature at or after the revocation effective time with KEY_REVOKED', async () => {
+      const revoked = registryKey(key, {
+        status: 'revoked',
+        revokedAt: hours(5),
+        revocationReason: 'leaked',
+      });
+      const atEffective = decide([await attest(key)], [revoked], undefined, hours(5));
+      expect(atEffective.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
+      expect(atEffective.reasons.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('leaked');
+    });
+
+    it('accepts a signature observed before the revocation effective time', async () => {
+      const revoked = registryKey(key, { status: 'revoked', revokedAt: hours(5) });
+      expect(decide([await attest(key)], [revoked], undefined, hours(4)).accepted).toBe(true);
+    });
+  });
+
+  describe('signer policy', () => {
+    it('does not let a key outside the registry satisfy { registry: true }', async () => {
+      const decision = decide([await attest(key)], [key.trusted()]);
+      expect(decision.reasons.map((r) => r.code)).toContain('SIGNER_NOT_ALLOWED');
+    });
+
+    it('accepts a key written into the policy as PEM, with no other trust', async () => {
+      const inline = testKey();
+      const decision = decide(
+        [await attest(inline)],
+        [],
+        policy({ signers: [{ publicKey: inline.publicKeyPem }] }),
+      );
+      expect(decision.accepted).toBe(true);
+      expect(decision.keyIds).toEqual([inline.keyId]);
+    });
+
+    it('accepts a specific key ID and refuses another registry key', async () => {
+      const other = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/2222');
+      const spec = policy({ signers: [{ keyId: key.keyId }] });
+      expect(decide([await attest(key)], [registryKey(key), registryKey(other)], spec).accepted).toBe(true);
+      expect(decide([await attest(other)], [registryKey(key), registryKey(other)], spec).accepted).toBe(
+        false,
+      );
+    });
+  });
+
+  describe('thresholds (k of n distinct signers)', () => {
+    const second = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/2222');
+    const keys = () => [registryKey(key), registryKey(second)];
+    const twoOf = policy({ signers: [{ keyId: key.keyId }, { keyId: second.keyId }], threshold: 2 });
+
+    it('accepts two attestations by two distinct keys', async () => {
+      expect(decide([await attest(key), await attest(second)], keys(), twoOf).accepted).toBe(true);
+    });
+
+    it('counts the same signature uploaded twice once (THRESHOLD_NOT_MET)', async () => {
+      const once = await attest(key);
+      const decision = decide([once, once], keys(), twoOf);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
+    });
+
+    it('counts a DSSE envelope carrying the same key twice once', async () => {
+      const bundle = JSON.parse(await attest(key));
+      const envelope = {
+        ...bundle.dsseEnvelope,
+        signatures: [bundle.dsseEnvelope.signatures[0], bundle.dsseEnvelope.signatures[0]],
+      };
+      const decision = decide([JSON.stringify(envelope)], keys(), twoOf);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
+    });
+
+    it('refuses at load time a threshold that the listed signers can never meet', () => {
+      expect(() => policy({ signers: [{ keyId: key.keyId }], threshold: 2 })).toThrow(/can never be met/);
+    });
+  });
+
+  describe('SLSA provenance checks', () => {
+    it('accepts an allowed builder given without a ref (any ref of it)', async () => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        builderIds: [BUILDER],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      expect(decide([await attest(key)], [registryKey(key)], spec).accepted).toBe(true);
+    });
+
+    it('rejects another builder with BUILDER_NOT_ALLOWED', async () => {
+      const spec = policy({ signers: [{ registry: true }], builderIds: [BUILDER] });
+      const decision = decide(
+        [await attest(key, { predicate: provenance('https://evil.example/builder@v1') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(decision.reasons.map((r) => r.code)).toContain('BUILDER_NOT_ALLOWED');
+    });
+
+    it('rejects a builder that only shares a prefix with the allowed one', async () => {
+      const spec = policy({ signers: [{ registry: true }], builderIds: [BUILDER] });
+      const decision = decide(
+        [await attest(key, { predicate: provenance(`${BUILDER}-evil@v1`) })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(decision.accepted).toBe(false);
+    });
+
+    it('rejects another source repository with SOURCE_NOT_ALLOWED', async () => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const decision = decide(
+        [await attest(key, { predicate: provenance(undefined, 'https://github.com/acme/app-fork') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(decision.reasons.map((r) => r.code)).toContain('SOURCE_NOT_ALLOWED');
+    });
+
+    it('reads builder and source from SLSA provenance v0.2', async () => {
+      const spec = compilePolicy(
+        {
+          version: 1,
+          rules: [
+            {
+              name: 'r',
+              match: ['**'],
+              require: [
+                {
+                  type: 'https://slsa.dev/provenance/v0.2',
+                  signers: [{ registry: true }],
+                  builderIds: [BUILDER],
+                  sourceRepositories: ['https://github.com/acme/app'],
+                },
+              ],
+            },
+          ],
+        },
+        'sha256:test',
+      );
+      const predicate = {
+        builder: { id: `${BUILDER}@refs/tags/v1.9.0` },
+        buildType: 'https://github.com/slsa-framework/slsa-github-generator/generic@v1',
+        invocation: {
+          configSource: { uri: 'git+https://github.com/acme/app@refs/heads/main', entryPoint: 'release.yml' },
+        },
+      };
+      const file = await attest(key, { type: 'https://slsa.dev/provenance/v0.2', predicate });
+      expect(decide([file], [registryKey(key)], spec).accepted).toBe(true);
+    });
+  });
+
+  describe('rules and modes', () => {
+    it('rejects a path no rule matches with NO_MATCHING_RULE', async () => {
+      const decision = decide(
+        [await attest(key)],
+        [registryKey(key)],
+        undefined,
+        hours(1),
+        'other/app.tar.gz',
+      );
+      expect(decision.reasons.map((r) => r.code)).toEqual(['NO_MATCHING_RULE']);
+    });
+
+    it('accepts and flags a failing artifact in audit mode', async () => {
+      const spec = policy({ signers: [{ registry: true }] }, { mode: 'audit' });
+      const decision = decide([await attest(key, { digest: 'f'.repeat(64) })], [registryKey(key)], spec);
+      expect(decision).toMatchObject({ accepted: true, verdict: 'fail', mode: 'audit' });
+      expect(decision.reasons.length).toBeGreaterThan(0);
+    });
+
+    it.each([
+      'releases/../secrets/key',
+      'releases//app',
+      '/releases/app',
+      'releases\\app',
+      'releases/app\u202Egz.exe',
+      'releases/cafe\u0301.tar.gz',
+      'releases/app\u0000',
+      `releases/${'a'.repeat(1100)}`,
+    ])('refuses the hostile key %j with INVALID_PATH, even in audit mode', async (path) => {
+      const spec = policy({ signers: [{ registry: true }] }, { mode: 'audit' });
+      const decision = decide([await attest(key)], [registryKey(key)], spec, hours(1), path);
+      expect(decision).toMatchObject({ accepted: false, verdict: 'fail' });
+      expect(decision.reasons.map((r) => r.code)).toEqual(['INVALID_PATH']);
+    });
+
+    it('does not match a look-alike prefix (division slash instead of /)', async () => {
+      const decision = decide(
+        [await attest(key)],
+        [registryKey(key)],
+        undefined,
+        hours(1),
+        'releases\u2215app.tar.gz',
+      );
+      expect(decision.reasons.map((r) => r.code)).toEqual(['NO_MATCHING_RULE']);
+    });
+
+    it('records the policy digest in every decision', async () => {
+      expect(decide([await attest(key)], [registryKey(key)]).policyDigest).toBe('sha256:test');
+    });
+  });
+});

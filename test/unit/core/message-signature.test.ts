@@ -1,0 +1,77 @@
+import { createHash, sign } from 'node:crypto';
+import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle';
+import { describe, expect, it } from 'vitest';
+import { compilePolicy, evaluate, parseAttestationFile, staticKeyLookup } from '#core/index.ts';
+import { type TestKey, testKey } from '../../helpers/keys.ts';
+
+const artifact = Buffer.from('a large artifact, streamed, never held whole');
+const digests = {
+  sha256: createHash('sha256').update(artifact).digest('hex'),
+  sha512: createHash('sha512').update(artifact).digest('hex'),
+};
+
+function messageBundle(key: TestKey, hash: 'sha256' | 'sha512', bytes = artifact) {
+  return JSON.stringify({
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [] },
+    messageSignature: {
+      messageDigest: {
+        algorithm: hash === 'sha256' ? 'SHA2_256' : 'SHA2_512',
+        digest: createHash(hash).update(bytes).digest('base64'),
+      },
+      signature: sign(hash, bytes, key.privateKey).toString('base64'),
+    },
+  });
+}
+
+const policy = compilePolicy(
+  {
+    version: 1,
+    rules: [{ name: 'bin', match: ['**'], require: [{ type: 'signature', signers: [{ registry: true }] }] }],
+  },
+  'sha256:test',
+);
+
+function decide(file: string, key: TestKey, artifactDigests: Record<string, string> = digests) {
+  return evaluate({
+    artifact: { path: 'bin/app', digests: artifactDigests },
+    attestations: parseAttestationFile(file, 'app.sigstore.json').attestations,
+    policy,
+    keys: staticKeyLookup([key.trusted({ origin: 'registry' })]),
+    observedAt: new Date(),
+  });
+}
+
+describe('message-signature bundles (a signature over the artifact itself)', () => {
+  describe.each([
+    ['P-256', 'p256', 'sha256'],
+    ['RSA', 'rsa', 'sha256'],
+    ['RSA', 'rsa', 'sha512'],
+  ] as const)('signed with %s over %s', (_name, type, hash) => {
+    const key = testKey(type, `arn:aws:kms:us-east-1:000000000000:key/${type}`);
+
+    it('is accepted from the streamed digest alone', () => {
+      expect(decide(messageBundle(key, hash), key).reasons).toEqual([]);
+    });
+
+    it('is rejected for other bytes with SUBJECT_MISMATCH', () => {
+      const decision = decide(messageBundle(key, hash, Buffer.from('other')), key);
+      expect(decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+    });
+  });
+
+  it('rejects a correct digest with a signature over other bytes (SIGNATURE_INVALID)', () => {
+    const key = testKey();
+    const bundle = JSON.parse(messageBundle(key, 'sha256'));
+    bundle.messageSignature.signature = sign('sha256', Buffer.from('other'), key.privateKey).toString(
+      'base64',
+    );
+    expect(decide(JSON.stringify(bundle), key).reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+  });
+
+  it('rejects when the artifact digest for the bundle algorithm was not computed (DIGEST_UNAVAILABLE)', () => {
+    const key = testKey();
+    const decision = decide(messageBundle(key, 'sha512'), key, { sha256: digests.sha256 });
+    expect(decision.reasons.map((r) => r.code)).toContain('DIGEST_UNAVAILABLE');
+  });
+});
