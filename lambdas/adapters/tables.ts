@@ -8,7 +8,11 @@ export interface TableLayout {
   readonly name: 'records' | 'index' | 'keys';
   readonly partitionKey: 'pk';
   readonly sortKey: 'sk';
-  readonly globalIndexes: readonly { readonly indexName: string; readonly partitionKey: string; readonly sortKey: string }[];
+  readonly globalIndexes: readonly {
+    readonly indexName: string;
+    readonly partitionKey: string;
+    readonly sortKey: string;
+  }[];
 }
 
 /** Decisions, one item per artifact version, plus their transition history. Queried by key, digest and status. */
