@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { BUNDLE_V03_MEDIA_TYPE, type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import type { DigestAlgorithm } from './digest.ts';
@@ -29,8 +28,6 @@ interface AttestationBase {
 export interface StatementAttestation extends AttestationBase {
   readonly kind: 'statement';
   readonly statement: Statement;
-  /** sha256 of the DSSE payload: identical statements uploaded twice are one statement. */
-  readonly payloadDigest: string;
 }
 
 export interface MessageSignatureAttestation extends AttestationBase {
@@ -220,13 +217,7 @@ function statementAttestation(
     limits,
     source,
   );
-  return {
-    kind: 'statement',
-    source,
-    signatures,
-    statement,
-    payloadDigest: createHash('sha256').update(payload).digest('hex'),
-  };
+  return { kind: 'statement', source, signatures, statement };
 }
 
 const HASH_ALGORITHMS = new Map<HashAlgorithm, DigestAlgorithm>([
