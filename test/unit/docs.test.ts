@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from '#core/index.ts';
+
+const root = new URL('../../', import.meta.url);
+
+describe('documentation stays true', () => {
+  it('the README policy example is a valid policy', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const section = readme.slice(readme.indexOf('## Policy format'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml).toBeDefined();
+    expect(parsePolicy(yaml ?? '').rules.map((rule) => rule.name)).toEqual(['releases']);
+  });
+
+  it('policies/example.yaml is a valid policy', () => {
+    const policy = parsePolicy(readFileSync(new URL('policies/example.yaml', root)));
+    expect(policy.rules.map((rule) => rule.name)).toEqual(['releases', 'npm-packages']);
+  });
+});
