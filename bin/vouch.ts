@@ -1,10 +1,14 @@
 import { EXIT, type Io, processIo, UsageError } from './cli.ts';
+import { keysCommand } from './commands/keys.ts';
+import { signCommand } from './commands/sign.ts';
 import { verifyCommand } from './commands/verify.ts';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   verify: { run: verifyCommand, summary: 'verify an artifact against attestations and a policy (offline)' },
+  sign: { run: signCommand, summary: 'sign provenance for artifacts with a KMS key (Sigstore bundle v0.3)' },
+  keys: { run: keysCommand, summary: 'list, rotate or revoke signing keys in the key registry' },
 };
 
 const usage = () =>

@@ -1,0 +1,129 @@
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { kmsClient } from '#adapters/clients.ts';
+import { kmsSigner } from '#adapters/kms.ts';
+import {
+  createStatement,
+  type DigestAlgorithm,
+  digestFile,
+  isDigestAlgorithm,
+  SLSA_PROVENANCE_V1,
+  signStatement,
+} from '#core/index.ts';
+import { EXIT, type Io, parse, UsageError } from '../cli.ts';
+
+const USAGE = `usage: vouch sign ARTIFACT [ARTIFACT ...] [--key KMS_KEY] [-o BUNDLE]
+         (--builder-id ID [--build-type URI] [--source-uri URI] [--source-revision SHA] [--invocation-id ID]
+          | --predicate-type URI --predicate FILE)
+
+Writes an in-toto Statement naming every ARTIFACT, signed through KMS as a DSSE envelope in a Sigstore
+bundle v0.3 whose key hint is the ARN of the key that actually signed.
+
+  --key KMS_KEY          key ID, ARN or alias (default: $VOUCH_SIGNING_KEY or alias/vouch-signing)
+  -o, --output FILE      bundle path (default: ARTIFACT.sigstore.json, or provenance.sigstore.json for several)
+  --builder-id ID        SLSA provenance v1: runDetails.builder.id
+  --build-type URI       SLSA provenance v1: buildDefinition.buildType (default https://vouch.dev/build/generic/v1)
+  --source-uri URI       the source repository (externalParameters.source, resolvedDependencies)
+  --source-revision SHA  the source commit
+  --invocation-id ID     the CI run (runDetails.metadata.invocationId)
+  --predicate-type URI, --predicate FILE
+                         sign a caller-supplied predicate (JSON) instead of SLSA provenance
+  --digest ALG           sha256 (default) or sha512, repeatable`;
+
+const OPTIONS = {
+  key: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'builder-id': { type: 'string' },
+  'build-type': { type: 'string' },
+  'source-uri': { type: 'string' },
+  'source-revision': { type: 'string' },
+  'invocation-id': { type: 'string' },
+  'predicate-type': { type: 'string' },
+  predicate: { type: 'string' },
+  digest: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export async function signCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  if (values.help) {
+    io.out(USAGE);
+    return EXIT.accepted;
+  }
+  if (positionals.length === 0) throw new UsageError(`expected at least one ARTIFACT\n\n${USAGE}`);
+  const algorithms = (values.digest ?? ['sha256']).map((name) => {
+    if (!isDigestAlgorithm(name)) throw new UsageError(`--digest must be sha256 or sha512, found ${name}`);
+    return name as DigestAlgorithm;
+  });
+  const { predicateType, predicate } = await predicateFrom(values);
+  const subjects = [];
+  for (const artifact of positionals) {
+    try {
+      if (!(await stat(artifact)).isFile()) throw new Error('not a regular file');
+    } catch (error) {
+      throw new UsageError(`cannot read artifact ${artifact}: ${(error as Error).message}`);
+    }
+    subjects.push({ name: basename(artifact), digests: (await digestFile(artifact, algorithms)).digests });
+  }
+  const keyId = values.key ?? io.env.VOUCH_SIGNING_KEY ?? 'alias/vouch-signing';
+  const bundle = await signStatement(
+    createStatement(subjects, predicateType, predicate),
+    kmsSigner(kmsClient(), keyId),
+  );
+  const output =
+    values.output ??
+    (positionals.length === 1 ? `${positionals[0]}.sigstore.json` : 'provenance.sigstore.json');
+  // Write-then-rename: a reader never sees half a bundle.
+  await writeFile(`${output}.partial`, `${JSON.stringify(bundle, null, 2)}\n`);
+  await rename(`${output}.partial`, output);
+  io.out(
+    `signed ${subjects.length} artifact(s) with ${bundle.verificationMaterial.publicKey.hint}\nwrote ${output}`,
+  );
+  return EXIT.accepted;
+}
+
+async function predicateFrom(
+  values: Record<string, unknown>,
+): Promise<{ predicateType: string; predicate: Record<string, unknown> }> {
+  const predicateType = values['predicate-type'] as string | undefined;
+  const predicateFile = values.predicate as string | undefined;
+  if (predicateType !== undefined || predicateFile !== undefined) {
+    if (predicateType === undefined || predicateFile === undefined) {
+      throw new UsageError('--predicate-type and --predicate go together');
+    }
+    let predicate: unknown;
+    try {
+      predicate = JSON.parse(await readFile(predicateFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read predicate ${predicateFile}: ${(error as Error).message}`);
+    }
+    if (typeof predicate !== 'object' || predicate === null || Array.isArray(predicate)) {
+      throw new UsageError(`predicate ${predicateFile} must be a JSON object`);
+    }
+    return { predicateType, predicate: predicate as Record<string, unknown> };
+  }
+  const builderId = values['builder-id'] as string | undefined;
+  if (builderId === undefined)
+    throw new UsageError(`give build facts (--builder-id …) or --predicate-type and --predicate\n\n${USAGE}`);
+  const sourceUri = values['source-uri'] as string | undefined;
+  const revision = values['source-revision'] as string | undefined;
+  const invocationId = values['invocation-id'] as string | undefined;
+  return {
+    predicateType: SLSA_PROVENANCE_V1,
+    predicate: {
+      buildDefinition: {
+        buildType: (values['build-type'] as string | undefined) ?? 'https://vouch.dev/build/generic/v1',
+        externalParameters: sourceUri
+          ? { source: { uri: sourceUri, ...(revision ? { digest: { gitCommit: revision } } : {}) } }
+          : {},
+        resolvedDependencies: sourceUri
+          ? [{ uri: sourceUri, ...(revision ? { digest: { gitCommit: revision } } : {}) }]
+          : [],
+      },
+      runDetails: {
+        builder: { id: builderId },
+        metadata: { ...(invocationId ? { invocationId } : {}), startedOn: new Date().toISOString() },
+      },
+    },
+  };
+}

@@ -1,0 +1,331 @@
+import { createPublicKey } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { KeyLookup, KeyStatus, TrustedKey } from '#core/keys.ts';
+
+/** One signing key as the registry records it. Times are ISO 8601 strings (they sort as they compare). */
+export interface KeyRecord {
+  readonly keyId: string;
+  readonly alias: string;
+  readonly keySpec: string;
+  readonly publicKeyPem: string;
+  readonly status: KeyStatus;
+  /** Start of the rotation period the key was created for. */
+  readonly period: string;
+  readonly validFrom: string;
+  readonly validUntil?: string;
+  readonly revokedAt?: string;
+  readonly revocationReason?: string;
+  readonly createdAt: string;
+  readonly disabledAt?: string;
+  readonly deletionScheduledAt?: string;
+}
+
+export interface RotationLease {
+  readonly owner: string;
+  readonly leaseUntil: string;
+  readonly state: 'creating' | 'done';
+  readonly keyId?: string;
+}
+
+const keyPk = (keyId: string) => `KEY#${keyId}`;
+const KEY_SK = 'KEY';
+const KEYS_INDEX_PK = 'KEYS';
+const leasePk = (alias: string) => `ROTATION#${alias}`;
+
+export const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error as Error)?.name === 'ConditionalCheckFailedException';
+
+export function toTrustedKey(record: KeyRecord): TrustedKey {
+  return {
+    keyId: record.keyId,
+    publicKey: createPublicKey(record.publicKeyPem),
+    origin: 'registry',
+    status: record.status,
+    validFrom: new Date(record.validFrom),
+    ...(record.validUntil ? { validUntil: new Date(record.validUntil) } : {}),
+    ...(record.revokedAt ? { revokedAt: new Date(record.revokedAt) } : {}),
+    ...(record.revocationReason ? { revocationReason: record.revocationReason } : {}),
+  };
+}
+
+/**
+ * The key registry. Every state change is a single conditional write, so concurrent rotations,
+ * revocations and retries can interleave in any order and the registry stays consistent.
+ */
+export class KeyRegistry {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Idempotent: registering the same key twice is a no-op, never an overwrite. */
+  async register(record: KeyRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: keyPk(record.keyId),
+            sk: KEY_SK,
+            gsi1pk: KEYS_INDEX_PK,
+            gsi1sk: `${record.validFrom}#${record.keyId}`,
+            ...record,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async get(keyId: string): Promise<KeyRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: keyPk(keyId), sk: KEY_SK } }),
+    );
+    return Item ? toRecord(Item) : undefined;
+  }
+
+  async getMany(keyIds: readonly string[]): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    for (let i = 0; i < keyIds.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = keyIds
+        .slice(i, i + 100)
+        .map((id) => ({ pk: keyPk(id), sk: KEY_SK }));
+      while (keys && keys.length > 0) {
+        const response = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+        );
+        records.push(...(response.Responses?.[this.tableName] ?? []).map(toRecord));
+        keys = response.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return records;
+  }
+
+  /** Every key, oldest first. */
+  async list(): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ':pk': KEYS_INDEX_PK },
+          ExclusiveStartKey: start,
+        }),
+      );
+      records.push(...(response.Items ?? []).map(toRecord));
+      start = response.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  /** active → retiring: the key stops signing now but its signatures stay valid until `validUntil`. */
+  async retire(keyId: string, validUntil: string): Promise<boolean> {
+    return this.transition(keyId, 'active', { status: 'retiring', validUntil });
+  }
+
+  /** retiring → retired: past its window; still verifies signatures made inside it. */
+  async markRetired(keyId: string, disabledAt: string): Promise<boolean> {
+    return this.transition(keyId, 'retiring', { status: 'retired', disabledAt });
+  }
+
+  async markDeletionScheduled(keyId: string, deletionScheduledAt: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk(keyId), sk: KEY_SK },
+          UpdateExpression: 'SET deletionScheduledAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletionScheduledAt)',
+          ExpressionAttributeValues: { ':at': deletionScheduledAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Revokes a key from `effective` on. The effective time can only move earlier (as AWS Signer does):
+   * a later revocation must never re-validate signatures an earlier one rejected.
+   */
+  async revoke(
+    keyId: string,
+    effective: string,
+    reason: string,
+  ): Promise<'revoked' | 'unchanged' | 'unknown'> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk(keyId), sk: KEY_SK },
+          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :at)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':revoked': 'revoked', ':at': effective, ':reason': reason },
+        }),
+      );
+      return 'revoked';
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return (await this.get(keyId)) ? 'unchanged' : 'unknown';
+    }
+  }
+
+  /**
+   * Takes the rotation lease for one alias and period. Exactly one run holds it at a time; a run that
+   * finds a live lease or a finished period does nothing. An expired, unfinished lease is taken over,
+   * and the key its previous holder created (if it recorded one) is reused, not created again.
+   */
+  async acquireRotationLease(
+    alias: string,
+    period: string,
+    owner: string,
+    now: Date,
+    leaseMs: number,
+  ): Promise<RotationLease | undefined> {
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: leasePk(alias), sk: period },
+          UpdateExpression:
+            'SET #owner = :owner, leaseUntil = :until, #state = if_not_exists(#state, :creating)',
+          ConditionExpression: 'attribute_not_exists(pk) OR (#state <> :done AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#owner': 'owner', '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':until': new Date(now.getTime() + leaseMs).toISOString(),
+            ':creating': 'creating',
+            ':done': 'done',
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes as RotationLease;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async recordLeaseKey(alias: string, period: string, owner: string, keyId: string): Promise<boolean> {
+    return this.updateLease(alias, period, owner, 'SET keyId = :key', { ':key': keyId });
+  }
+
+  async completeLease(alias: string, period: string, owner: string): Promise<boolean> {
+    return this.updateLease(
+      alias,
+      period,
+      owner,
+      'SET #state = :done',
+      { ':done': 'done' },
+      { '#state': 'state' },
+    );
+  }
+
+  private async updateLease(
+    alias: string,
+    period: string,
+    owner: string,
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: leasePk(alias), sk: period },
+          UpdateExpression: update,
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner', ...names },
+          ExpressionAttributeValues: { ':me': owner, ...values },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private async transition(keyId: string, from: KeyStatus, set: Record<string, string>): Promise<boolean> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, string> = { ':from': from };
+    const assignments = Object.entries(set).map(([field, value]) => {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      return `#${field} = :${field}`;
+    });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk(keyId), sk: KEY_SK },
+          UpdateExpression: `SET ${assignments.join(', ')}`,
+          ConditionExpression: '#status = :from',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}
+
+function toRecord(item: Record<string, unknown>): KeyRecord {
+  const { pk: _pk, sk: _sk, gsi1pk: _gpk, gsi1sk: _gsk, ...record } = item;
+  return record as unknown as KeyRecord;
+}
+
+/**
+ * Registry-backed key lookup for the verifier: public keys come from the registry (never from KMS, so a
+ * verification makes zero KMS calls), cached for `ttlMs` so a revocation takes effect within that time.
+ */
+export class RegistryKeyCache {
+  private readonly entries = new Map<string, { key: TrustedKey | undefined; expires: number }>();
+
+  constructor(
+    private readonly registry: Pick<KeyRegistry, 'getMany'>,
+    private readonly ttlMs = 30_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Loads what `hints` need and is not fresh in the cache; unknown hints are cached as unknown too. */
+  async preload(hints: Iterable<string>): Promise<void> {
+    const now = this.clock();
+    const missing = [...new Set(hints)].filter(
+      (hint) => hint !== '' && !((this.entries.get(hint)?.expires ?? 0) > now),
+    );
+    if (missing.length === 0) return;
+    const found = new Map(
+      (await this.registry.getMany(missing)).map((record) => [record.keyId, toTrustedKey(record)]),
+    );
+    for (const hint of missing) this.entries.set(hint, { key: found.get(hint), expires: now + this.ttlMs });
+  }
+
+  readonly lookup: KeyLookup = (hint) => this.entries.get(hint)?.key;
+}

@@ -1,0 +1,27 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { documentClient, kmsClient } from '#adapters/clients.ts';
+import { numberEnv, requireEnv } from '#adapters/config.ts';
+import { KeyRegistry } from '#adapters/key-registry.ts';
+import { validateRotationConfig } from '#core/rotation.ts';
+import { rotate } from './rotate.ts';
+
+const logger = new Logger({ serviceName: 'vouch-rotation' });
+const config = validateRotationConfig({
+  alias: requireEnv('VOUCH_SIGNING_KEY_ALIAS'),
+  keySpec: process.env.VOUCH_KEY_SPEC ?? 'ECC_NIST_P256',
+  periodDays: numberEnv('VOUCH_ROTATION_PERIOD_DAYS', 90),
+  graceDays: numberEnv('VOUCH_GRACE_DAYS', 7),
+  retentionDays: numberEnv('VOUCH_RETENTION_DAYS', 365),
+  deletionWindowDays: numberEnv('VOUCH_DELETION_WINDOW_DAYS', 30),
+});
+const deps = {
+  kms: kmsClient(),
+  registry: new KeyRegistry(documentClient(), requireEnv('VOUCH_KEYS_TABLE')),
+};
+
+/** Run by the EventBridge Scheduler schedule, and once after each deployment (bootstraps the first key). */
+export const handler = async (event: { force?: boolean } = {}) => {
+  const result = await rotate(deps, config, { force: event.force === true });
+  logger.info('rotation run', { ...result });
+  return result;
+};
