@@ -1,0 +1,68 @@
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { TABLES, type TableLayout } from '#adapters/tables.ts';
+
+export interface TestDynamo {
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly tables: Record<TableLayout['name'], string>;
+  close(): Promise<void>;
+}
+
+export const TEST_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** A real dynalite server on an ephemeral port with Vouch's tables, for integration tests. */
+export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  const tables = {} as Record<TableLayout['name'], string>;
+  for (const layout of TABLES) {
+    const name = `${prefix}-${layout.name}`;
+    tables[layout.name] = name;
+    await client.send(createTableCommand(layout, name));
+  }
+  return {
+    endpoint,
+    client,
+    doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    tables,
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export function createTableCommand(layout: TableLayout, name: string): CreateTableCommand {
+  const attributes = new Set<string>([layout.partitionKey, layout.sortKey]);
+  for (const index of layout.globalIndexes) {
+    attributes.add(index.partitionKey);
+    attributes.add(index.sortKey);
+  }
+  return new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: layout.partitionKey, KeyType: 'HASH' },
+      { AttributeName: layout.sortKey, KeyType: 'RANGE' },
+    ],
+    ...(layout.globalIndexes.length
+      ? {
+          GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        }
+      : {}),
+  });
+}
