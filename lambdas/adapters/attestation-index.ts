@@ -1,0 +1,94 @@
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+
+export interface IndexedAttestation {
+  readonly objectKey: string;
+  readonly version: string;
+  /** When S3 recorded its upload: the trusted signing time for keyed signatures without one. */
+  readonly observedAt: string;
+}
+
+export interface Waiter {
+  readonly objectKey: string;
+  readonly version: string;
+}
+
+const digestPk = (digest: string) => `DIGEST#${digest}`;
+
+/**
+ * Attestations by every subject digest they name, and artifacts waiting on a digest. Content-addressed,
+ * so upload order does not matter and one provenance can cover many artifacts. Writes are idempotent
+ * puts: a redelivered event writes the same item again.
+ */
+export class AttestationIndex {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async add(digest: string, attestation: IndexedAttestation): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: digestPk(digest),
+          sk: `ATT#${attestation.objectKey}#${attestation.version}`,
+          ...attestation,
+        },
+      }),
+    );
+  }
+
+  async attestationsFor(digests: readonly string[]): Promise<IndexedAttestation[]> {
+    const found = new Map<string, IndexedAttestation>();
+    for (const digest of digests) {
+      for (const item of await this.queryPrefix(digest, 'ATT#')) {
+        const attestation = item as unknown as IndexedAttestation;
+        found.set(`${attestation.objectKey}#${attestation.version}`, attestation);
+      }
+    }
+    return [...found.values()];
+  }
+
+  async addWaiter(digest: string, waiter: Waiter): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: digestPk(digest), sk: `WAIT#${waiter.objectKey}#${waiter.version}`, ...waiter },
+      }),
+    );
+  }
+
+  async waitersFor(digest: string): Promise<Waiter[]> {
+    return (await this.queryPrefix(digest, 'WAIT#')).map((item) => ({
+      objectKey: item.objectKey as string,
+      version: item.version as string,
+    }));
+  }
+
+  async removeWaiter(digest: string, waiter: Waiter): Promise<void> {
+    await this.db.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: digestPk(digest), sk: `WAIT#${waiter.objectKey}#${waiter.version}` },
+      }),
+    );
+  }
+
+  private async queryPrefix(digest: string, prefix: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': digestPk(digest), ':prefix': prefix },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(response.Items ?? []));
+      start = response.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}

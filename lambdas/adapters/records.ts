@@ -1,0 +1,210 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Reason } from '#core/errors.ts';
+import { isConditionFailure } from './key-registry.ts';
+
+/**
+ * pending → verified → promoted; pending → rejected; verified|promoted → quarantined (revocation).
+ * A pending artifact is re-evaluated when attestations arrive; every other move is one-way.
+ */
+export type ArtifactStatus = 'pending' | 'verified' | 'promoted' | 'rejected' | 'quarantined';
+
+export const ALLOWED_FROM: Record<ArtifactStatus, readonly ArtifactStatus[]> = {
+  pending: ['pending'],
+  verified: ['pending'],
+  rejected: ['pending', 'verified'],
+  promoted: ['verified'],
+  quarantined: ['verified', 'promoted'],
+};
+
+export interface HistoryEntry {
+  readonly status: ArtifactStatus;
+  readonly at: string;
+  readonly note?: string;
+}
+
+export interface ArtifactRecord {
+  readonly objectKey: string;
+  /** S3 version ID where the bucket is versioned, else the ETag of the bytes that were digested. */
+  readonly version: string;
+  readonly bucket: string;
+  readonly size: number;
+  readonly digest: string;
+  readonly digests: Readonly<Record<string, string>>;
+  readonly status: ArtifactStatus;
+  readonly reasons: readonly Reason[];
+  readonly mode?: 'enforce' | 'audit';
+  /** Accepted in audit mode although verification failed. */
+  readonly flagged?: boolean;
+  readonly rules?: readonly string[];
+  readonly keyIds?: readonly string[];
+  readonly identities?: readonly string[];
+  readonly attestations?: readonly string[];
+  readonly policyDigest?: string;
+  readonly uploadedAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly deadline?: string;
+  readonly promotedKey?: string;
+  readonly history: readonly HistoryEntry[];
+}
+
+const pk = (key: string) => `OBJ#${key}`;
+const sk = (version: string) => `V#${version}`;
+const digestPk = (digest: string) => `DIGEST#${digest}`;
+const statusPk = (status: ArtifactStatus) => `STATUS#${status}`;
+
+type Patch = Partial<Omit<ArtifactRecord, 'objectKey' | 'version' | 'status' | 'history'>>;
+
+export class RecordStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(objectKey: string, version: string): Promise<ArtifactRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: pk(objectKey), sk: sk(version) } }),
+    );
+    return Item ? strip(Item) : undefined;
+  }
+
+  /** Creates the record for a version; false if it exists already (a duplicate event). */
+  async create(record: ArtifactRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys(record.objectKey, record.version, record.digest, record.status, record.updatedAt),
+            ...record,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Moves a record to `to` if its current status allows it, appending to its history. Returns false
+   * (and changes nothing) when another invocation got there first: state changes are idempotent.
+   */
+  async transition(
+    objectKey: string,
+    version: string,
+    to: ArtifactStatus,
+    patch: Patch,
+    note?: string,
+  ): Promise<boolean> {
+    const at = patch.updatedAt ?? new Date().toISOString();
+    const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':entry': [{ status: to, at, ...(note ? { note } : {}) }],
+      ':empty': [],
+      ':gsi2pk': statusPk(to),
+      ':gsi2sk': `${at}#${objectKey}`,
+      ':updatedAt': at,
+    };
+    const sets = [
+      '#status = :to',
+      '#history = list_append(if_not_exists(#history, :empty), :entry)',
+      'gsi2pk = :gsi2pk',
+      'gsi2sk = :gsi2sk',
+      'updatedAt = :updatedAt',
+    ];
+    for (const [field, value] of Object.entries(patch)) {
+      if (field === 'updatedAt' || value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    const from = ALLOWED_FROM[to];
+    from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: sk(version) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Every recorded version of an object key, newest first. */
+  async byKey(objectKey: string): Promise<ArtifactRecord[]> {
+    return this.query({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk(objectKey) },
+    });
+  }
+
+  async byDigest(digest: string): Promise<ArtifactRecord[]> {
+    return this.query({
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': digestPk(digest) },
+    });
+  }
+
+  /** Records in a status, optionally only those updated at or after `since` (ISO). */
+  async byStatus(status: ArtifactStatus, since?: string): Promise<ArtifactRecord[]> {
+    return this.query({
+      IndexName: 'gsi2',
+      KeyConditionExpression: since ? 'gsi2pk = :pk AND gsi2sk >= :since' : 'gsi2pk = :pk',
+      ExpressionAttributeValues: since
+        ? { ':pk': statusPk(status), ':since': since }
+        : { ':pk': statusPk(status) },
+    });
+  }
+
+  private async query(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+  ): Promise<ArtifactRecord[]> {
+    const records: ArtifactRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.db.send(
+        new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }),
+      );
+      records.push(...(response.Items ?? []).map(strip));
+      start = response.LastEvaluatedKey;
+    } while (start);
+    return records.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  }
+}
+
+function keys(objectKey: string, version: string, digest: string, status: ArtifactStatus, at: string) {
+  return {
+    pk: pk(objectKey),
+    sk: sk(version),
+    gsi1pk: digestPk(digest),
+    gsi1sk: at,
+    gsi2pk: statusPk(status),
+    gsi2sk: `${at}#${objectKey}`,
+  };
+}
+
+function strip(item: Record<string, unknown>): ArtifactRecord {
+  const { pk: _a, sk: _b, gsi1pk: _c, gsi1sk: _d, gsi2pk: _e, gsi2sk: _f, ...record } = item;
+  return record as unknown as ArtifactRecord;
+}

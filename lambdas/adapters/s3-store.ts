@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { DigestAlgorithm, Digests } from '#core/digest.ts';
+
+export interface ObjectVersion {
+  readonly bucket: string;
+  readonly key: string;
+  /** Present when the bucket is versioned: the version is immutable, the strongest handle there is. */
+  readonly versionId?: string;
+  readonly eTag?: string;
+  readonly size: number;
+  /** When S3 recorded the upload: the trusted time for signatures without one of their own. */
+  readonly lastModified: Date;
+}
+
+export const isMissing = (error: unknown) =>
+  ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes((error as Error)?.name);
+
+/** S3 access for the pipeline, behind a small surface the pipeline can be tested against. */
+export class S3Store {
+  constructor(readonly client: S3Client) {}
+
+  /** Opens an object for streaming; the version returned is the one actually read. */
+  async open(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ version: ObjectVersion; body: Readable }> {
+    const response = await this.client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+    );
+    return { version: toVersion(bucket, key, response), body: response.Body as Readable };
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectVersion | undefined> {
+    try {
+      return toVersion(
+        bucket,
+        key,
+        await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      );
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Reads a small object whole, refusing (without reading it) one larger than `maxBytes`. */
+  async readSmall(
+    bucket: string,
+    key: string,
+    maxBytes: number,
+  ): Promise<{ version: ObjectVersion; content: Buffer } | { version: ObjectVersion; tooLarge: true }> {
+    const { version, body } = await this.open(bucket, key);
+    if (version.size > maxBytes) {
+      body.destroy();
+      return { version, tooLarge: true };
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      // Content-Length can lie on S3-compatible servers; the cap holds on what actually arrives.
+      if (total > maxBytes) {
+        body.destroy();
+        return { version, tooLarge: true };
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { version, content: Buffer.concat(chunks) };
+  }
+
+  async put(
+    bucket: string,
+    key: string,
+    body: Buffer | string,
+    metadata: Record<string, string> = {},
+    contentType = 'application/json',
+  ) {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        Metadata: metadata,
+        ContentType: contentType,
+      }),
+    );
+  }
+
+  async delete(bucket: string, key: string) {
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  /**
+   * Server-side copy of one exact source version. Only for versioned sources: a version never changes,
+   * so what lands is what was digested. (S3 limits a single copy to 5 GiB.)
+   */
+  async copyVersion(source: ObjectVersion, bucket: string, key: string, metadata: Record<string, string>) {
+    if (!source.versionId) throw new Error('copyVersion needs a versioned source');
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        CopySource: `${source.bucket}/${encodeKey(source.key)}?versionId=${encodeURIComponent(source.versionId)}`,
+        ...(source.eTag ? { CopySourceIfMatch: source.eTag } : {}),
+        MetadataDirective: 'REPLACE',
+        Metadata: metadata,
+      }),
+    );
+  }
+
+  /** Server-side copy within the pipeline's own bucket (which only the promoter writes). */
+  async copyWithin(bucket: string, from: string, to: string, metadata: Record<string, string>) {
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: to,
+        CopySource: `${bucket}/${encodeKey(from)}`,
+        MetadataDirective: 'REPLACE',
+        Metadata: metadata,
+      }),
+    );
+  }
+
+  /** Streams an object into another bucket while digesting exactly the bytes uploaded. */
+  async streamCopy(
+    source: ObjectVersion,
+    bucket: string,
+    key: string,
+    algorithms: readonly DigestAlgorithm[],
+  ): Promise<Digests> {
+    const { body } = await this.open(source.bucket, source.key, source.versionId);
+    const hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const);
+    const tee = new PassThrough();
+    body.on('data', (chunk: Buffer) => {
+      for (const [, hash] of hashes) hash.update(chunk);
+    });
+    body.on('error', (error) => tee.destroy(error));
+    body.pipe(tee);
+    await new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: tee },
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+    }).done();
+    const digests: Digests = {};
+    for (const [algorithm, hash] of hashes) digests[algorithm] = hash.digest('hex');
+    return digests;
+  }
+}
+
+/** CopySource is URL-encoded; slashes stay, as S3's own examples write them. */
+const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+
+function toVersion(
+  bucket: string,
+  key: string,
+  response: { VersionId?: string; ETag?: string; ContentLength?: number; LastModified?: Date },
+): ObjectVersion {
+  return {
+    bucket,
+    key,
+    ...(response.VersionId && response.VersionId !== 'null' ? { versionId: response.VersionId } : {}),
+    ...(response.ETag ? { eTag: response.ETag } : {}),
+    size: response.ContentLength ?? 0,
+    lastModified: response.LastModified ?? new Date(0),
+  };
+}

@@ -1,0 +1,90 @@
+import { isRecord } from './json.ts';
+
+/** Suffixes that mark an uploaded object as an attestation rather than an artifact. */
+export const DEFAULT_ATTESTATION_SUFFIXES = [
+  '.intoto.jsonl',
+  '.sigstore.json',
+  '.sigstore',
+  '.dsse.json',
+] as const;
+
+export const isAttestationKey = (key: string, suffixes: readonly string[] = DEFAULT_ATTESTATION_SUFFIXES) =>
+  suffixes.some((suffix) => key.endsWith(suffix));
+
+/** `app.tar.gz.sigstore.json` → `app.tar.gz`: the artifact an attestation sits beside, by convention. */
+export function artifactKeyBeside(
+  attestationKey: string,
+  suffixes: readonly string[] = DEFAULT_ATTESTATION_SUFFIXES,
+) {
+  const suffix = suffixes.find((s) => attestationKey.endsWith(s));
+  return suffix && attestationKey.length > suffix.length
+    ? attestationKey.slice(0, -suffix.length)
+    : undefined;
+}
+
+export const attestationKeysBeside = (
+  artifactKey: string,
+  suffixes: readonly string[] = DEFAULT_ATTESTATION_SUFFIXES,
+) => suffixes.map((suffix) => `${artifactKey}${suffix}`);
+
+/** One object S3 told us about. */
+export interface ObjectEvent {
+  readonly bucket: string;
+  /** The decoded key, or the raw key when it does not decode (then `keyError` says why). */
+  readonly key: string;
+  readonly keyError?: string;
+  readonly versionId?: string;
+  readonly eTag?: string;
+  readonly size?: number;
+  readonly eventName: string;
+  readonly eventTime: string;
+}
+
+/**
+ * Reads S3 event notification records (the body of an SQS message from S3). S3 URL-encodes keys in
+ * events, form-style (`+` for space); a key that does not decode is kept raw and flagged, so it is
+ * recorded as a rejection instead of crashing the batch. `s3:TestEvent` carries no records.
+ */
+export function parseS3Notification(body: string): ObjectEvent[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new Error('SQS message body is not JSON');
+  }
+  if (isRecord(parsed) && parsed.Event === 's3:TestEvent') return [];
+  if (!isRecord(parsed) || !Array.isArray(parsed.Records))
+    throw new Error('SQS message body is not an S3 event notification');
+  return parsed.Records.flatMap((record): ObjectEvent[] => {
+    if (!isRecord(record) || !isRecord(record.s3)) return [];
+    const { bucket, object } = record.s3;
+    if (
+      !isRecord(bucket) ||
+      !isRecord(object) ||
+      typeof bucket.name !== 'string' ||
+      typeof object.key !== 'string'
+    )
+      return [];
+    const eventName = typeof record.eventName === 'string' ? record.eventName : '';
+    if (!eventName.startsWith('ObjectCreated:')) return [];
+    let key = object.key;
+    let keyError: string | undefined;
+    try {
+      key = decodeURIComponent(object.key.replace(/\+/g, ' '));
+    } catch {
+      keyError = 'the object key in the S3 event is not valid URL encoding';
+    }
+    return [
+      {
+        bucket: bucket.name,
+        key,
+        ...(keyError ? { keyError } : {}),
+        ...(typeof object.versionId === 'string' ? { versionId: object.versionId } : {}),
+        ...(typeof object.eTag === 'string' ? { eTag: object.eTag } : {}),
+        ...(typeof object.size === 'number' ? { size: object.size } : {}),
+        eventName,
+        eventTime: typeof record.eventTime === 'string' ? record.eventTime : new Date(0).toISOString(),
+      },
+    ];
+  });
+}

@@ -1,0 +1,54 @@
+import type { Decision } from './evaluate.ts';
+import { STATEMENT_V1, type Statement } from './statement.ts';
+
+export const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
+export const VOUCH_VERIFIER_ID = 'https://github.com/vouch-dev/vouch/verifier/v1';
+
+export interface VsaInput {
+  readonly decision: Decision;
+  /** Where the verified bytes came from, e.g. s3://staging/releases/app.tar.gz?versionId=… */
+  readonly resourceUri: string;
+  /** The key the artifact is promoted to, named as the VSA subject. */
+  readonly subjectName: string;
+  readonly inputAttestations: readonly {
+    readonly uri: string;
+    readonly digest: Readonly<Record<string, string>>;
+  }[];
+}
+
+/**
+ * A SLSA Verification Summary Attestation for a decision: what was verified, against which policy,
+ * with what result. Deployers verify it (and that the bytes they fetched match its subject) instead of
+ * re-running the whole verification.
+ */
+export function verificationSummary({
+  decision,
+  resourceUri,
+  subjectName,
+  inputAttestations,
+}: VsaInput): Statement {
+  const policyHex = decision.policyDigest.replace(/^sha256:/, '');
+  return {
+    _type: STATEMENT_V1,
+    subject: [{ name: subjectName, digest: { ...decision.artifact.digests } }],
+    predicateType: VSA_PREDICATE_TYPE,
+    predicate: {
+      verifier: { id: VOUCH_VERIFIER_ID },
+      timeVerified: decision.evaluatedAt,
+      resourceUri,
+      policy: { uri: `vouch:policy/${decision.rules.join(',')}`, digest: { sha256: policyHex } },
+      inputAttestations,
+      verificationResult: decision.verdict === 'pass' ? 'PASSED' : 'FAILED',
+      // A policy is not mapped to SLSA levels: claiming one Vouch did not check would be a false statement.
+      verifiedLevels: [],
+      slsaVersion: '1.0',
+      // Not in the VSA schema's required fields; deployers can see why an audit-mode artifact was let through.
+      vouch: {
+        mode: decision.mode,
+        accepted: decision.accepted,
+        keyIds: decision.keyIds,
+        identities: decision.identities,
+      },
+    },
+  };
+}

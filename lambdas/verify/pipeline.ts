@@ -1,0 +1,488 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import type { AttestationIndex } from '#adapters/attestation-index.ts';
+import type { RegistryKeyCache } from '#adapters/key-registry.ts';
+import type { ArtifactRecord, ArtifactStatus, RecordStore } from '#adapters/records.ts';
+import { isMissing, type ObjectVersion, type S3Store } from '#adapters/s3-store.ts';
+import {
+  type Attestation,
+  artifactKeyBeside,
+  assertSafePath,
+  attestationKeysBeside,
+  DEFAULT_ATTESTATION_SUFFIXES,
+  DEFAULT_LIMITS,
+  type Decision,
+  type DigestAlgorithm,
+  type Digests,
+  digestStream,
+  digestsMatch,
+  evaluate,
+  formatDigests,
+  isAttestationKey,
+  isDigestAlgorithm,
+  type Limits,
+  type ObjectEvent,
+  type Policy,
+  parseAttestationFile,
+  primaryDigest,
+  type Reason,
+  type SignFn,
+  signStatement,
+  type TrustRoot,
+  toReason,
+  verificationSummary,
+} from '#core/index.ts';
+
+export interface PipelineDeps {
+  readonly s3: S3Store;
+  readonly records: RecordStore;
+  readonly index: AttestationIndex;
+  readonly keys: RegistryKeyCache;
+  readonly policy: Policy;
+  readonly trustRoot: TrustRoot;
+  /** Signs verification summaries with the pipeline's own KMS key. */
+  readonly vsaSigner: SignFn;
+  readonly stagingBucket: string;
+  readonly deploymentBucket: string;
+  /** How long an artifact with no attestation yet waits before it is rejected. */
+  readonly pendingDeadlineSeconds: number;
+  /** Digests computed for every artifact, and so the digests attestations are found by. */
+  readonly digestAlgorithms?: readonly DigestAlgorithm[];
+  readonly attestationSuffixes?: readonly string[];
+  readonly limits?: Limits;
+  readonly now?: () => Date;
+}
+
+export interface Outcome {
+  readonly objectKey: string;
+  readonly kind: 'artifact' | 'attestation' | 'ignored';
+  readonly status?: ArtifactStatus;
+  readonly reasons?: readonly Reason[];
+  /** Artifacts re-evaluated because this attestation arrived. */
+  readonly reevaluated?: readonly Outcome[];
+}
+
+/** What a promoted artifact's VSA and attestation copies are called in the deployment bucket. */
+export const vsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
+export const attestationCopyPrefix = (objectKey: string) => `${objectKey}.attestations/`;
+const INCOMING_PREFIX = '.vouch/incoming/';
+
+/** Failures that another attestation arriving later could still cure. */
+const CURABLE: ReadonlySet<Reason['code']> = new Set(['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET']);
+
+export function createPipeline(deps: PipelineDeps) {
+  const algorithms = deps.digestAlgorithms ?? ['sha256'];
+  const suffixes = deps.attestationSuffixes ?? DEFAULT_ATTESTATION_SUFFIXES;
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const now = deps.now ?? (() => new Date());
+
+  /** Handles one S3 ObjectCreated event. Infrastructure faults throw (and are retried); verdicts never do. */
+  async function handle(event: ObjectEvent): Promise<Outcome> {
+    if (event.bucket !== deps.stagingBucket) return { objectKey: event.key, kind: 'ignored' };
+    if (event.keyError) return rejectUnreadableKey(event, event.keyError);
+    try {
+      assertSafePath(event.key, limits.maxPathBytes);
+    } catch (error) {
+      return rejectUnreadableKey(event, toReason(error).message);
+    }
+    return isAttestationKey(event.key, suffixes) ? ingestAttestation(event) : verifyArtifact(event);
+  }
+
+  async function rejectUnreadableKey(event: ObjectEvent, message: string): Promise<Outcome> {
+    const at = now().toISOString();
+    const reasons: Reason[] = [{ code: 'INVALID_PATH', message }];
+    await deps.records.create({
+      objectKey: event.key,
+      version: event.versionId ?? event.eTag ?? 'unknown',
+      bucket: event.bucket,
+      size: event.size ?? 0,
+      digest: 'unknown',
+      digests: {},
+      status: 'rejected',
+      reasons,
+      uploadedAt: event.eventTime,
+      createdAt: at,
+      updatedAt: at,
+      history: [{ status: 'rejected', at, note: 'refused before download' }],
+    });
+    return {
+      objectKey: event.key,
+      kind: isAttestationKey(event.key, suffixes) ? 'attestation' : 'artifact',
+      status: 'rejected',
+      reasons,
+    };
+  }
+
+  async function ingestAttestation(event: ObjectEvent): Promise<Outcome> {
+    const loaded = await loadAttestationFile(event.key);
+    if (!loaded) return { objectKey: event.key, kind: 'ignored' };
+    const { version, parsed } = loaded;
+    const digests = new Set<string>();
+    for (const attestation of parsed.attestations) {
+      if (attestation.kind === 'signature') {
+        digests.add(`${attestation.messageDigest.algorithm}:${attestation.messageDigest.hex}`);
+        continue;
+      }
+      for (const subject of attestation.statement.subject) {
+        for (const [algorithm, hex] of Object.entries(subject.digest)) {
+          if (isDigestAlgorithm(algorithm)) digests.add(`${algorithm}:${hex.toLowerCase()}`);
+        }
+      }
+    }
+    const entry = {
+      objectKey: event.key,
+      version: versionOf(version),
+      observedAt: version.lastModified.toISOString(),
+    };
+    for (const digest of digests) await deps.index.add(digest, entry);
+
+    if (parsed.attestations.length === 0) {
+      // Nothing usable: record why, so the uploader can find out (`vouch status KEY`).
+      await recordAttestationRejection(version, parsed.errors);
+      return { objectKey: event.key, kind: 'attestation', status: 'rejected', reasons: parsed.errors };
+    }
+    // Wake what was waiting: artifacts pending on a digest this names, and the artifact beside it.
+    const reevaluated: Outcome[] = [];
+    const seen = new Set<string>();
+    const reevaluate = async (record: ArtifactRecord | undefined) => {
+      if (record?.status !== 'pending' || seen.has(`${record.objectKey}#${record.version}`)) return;
+      seen.add(`${record.objectKey}#${record.version}`);
+      reevaluated.push(await evaluateRecorded(record));
+    };
+    for (const digest of digests) {
+      for (const waiter of await deps.index.waitersFor(digest))
+        await reevaluate(await deps.records.get(waiter.objectKey, waiter.version));
+    }
+    const beside = artifactKeyBeside(event.key, suffixes);
+    if (beside) for (const record of await deps.records.byKey(beside)) await reevaluate(record);
+    return {
+      objectKey: event.key,
+      kind: 'attestation',
+      ...(parsed.errors.length ? { reasons: parsed.errors } : {}),
+      reevaluated,
+    };
+  }
+
+  async function verifyArtifact(event: ObjectEvent): Promise<Outcome> {
+    const eventVersion = event.versionId ?? event.eTag;
+    const existing = eventVersion ? await deps.records.get(event.key, eventVersion) : undefined;
+    if (existing) return resume(existing);
+
+    let opened: Awaited<ReturnType<S3Store['open']>>;
+    try {
+      opened = await deps.s3.open(event.bucket, event.key, event.versionId);
+    } catch (error) {
+      // Deleted since the event: nothing to verify, nothing to promote.
+      if (isMissing(error)) return { objectKey: event.key, kind: 'ignored' };
+      throw error;
+    }
+    const { digests, size } = await digestStream(opened.body, algorithms);
+    const version = { ...opened.version, size };
+    const recorded = await deps.records.get(event.key, versionOf(version));
+    if (recorded) return resume(recorded);
+
+    const startedAt = now().toISOString();
+    const decision = await decide(event.key, digests);
+    const status = statusFor(
+      decision.decision,
+      decision.siblings > 0,
+      new Date(startedAt),
+      new Date(version.lastModified.getTime() + deps.pendingDeadlineSeconds * 1000),
+    );
+    const record: ArtifactRecord = {
+      objectKey: event.key,
+      version: versionOf(version),
+      bucket: event.bucket,
+      size,
+      digest: primaryDigest(digests),
+      digests,
+      status,
+      ...decisionFields(decision.decision),
+      uploadedAt: version.lastModified.toISOString(),
+      createdAt: startedAt,
+      updatedAt: startedAt,
+      ...(status === 'pending'
+        ? {
+            deadline: new Date(
+              version.lastModified.getTime() + deps.pendingDeadlineSeconds * 1000,
+            ).toISOString(),
+          }
+        : {}),
+      history: [
+        { status, at: startedAt, ...(status === 'pending' ? { note: 'waiting for attestations' } : {}) },
+      ],
+    };
+    if (!(await deps.records.create(record))) {
+      const winner = await deps.records.get(record.objectKey, record.version);
+      return winner ? resume(winner) : { objectKey: event.key, kind: 'artifact' };
+    }
+    if (status === 'pending')
+      for (const digest of formatDigests(digests)) await deps.index.addWaiter(digest, record);
+    if (status === 'verified') return promote(record, decision.decision, decision.inputs);
+    return { objectKey: event.key, kind: 'artifact', status, reasons: record.reasons };
+  }
+
+  /** A duplicate or retried event: carry the record forward instead of starting again. */
+  async function resume(record: ArtifactRecord): Promise<Outcome> {
+    if (record.status === 'pending') return evaluateRecorded(record);
+    if (record.status === 'verified') {
+      const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
+      if (decision.accepted) return promote(record, decision, inputs);
+    }
+    return { objectKey: record.objectKey, kind: 'artifact', status: record.status, reasons: record.reasons };
+  }
+
+  /** Re-evaluates a pending artifact from its recorded digests: attestations are checked against digests, not bytes. */
+  async function evaluateRecorded(record: ArtifactRecord): Promise<Outcome> {
+    const at = now();
+    const { decision, inputs, siblings } = await decide(record.objectKey, record.digests as Digests);
+    const deadline = new Date(record.deadline ?? record.createdAt);
+    const status = statusFor(decision, siblings > 0, at, deadline);
+    if (status === 'pending')
+      return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
+    const moved = await deps.records.transition(record.objectKey, record.version, status, {
+      ...decisionFields(decision),
+      updatedAt: at.toISOString(),
+    });
+    if (moved)
+      for (const digest of formatDigests(record.digests as Digests))
+        await deps.index.removeWaiter(digest, record);
+    const current = (await deps.records.get(record.objectKey, record.version)) ?? record;
+    if (moved && status === 'verified') return promote(current, decision, inputs);
+    return {
+      objectKey: record.objectKey,
+      kind: 'artifact',
+      status: current.status,
+      reasons: current.reasons,
+    };
+  }
+
+  interface GatheredInput {
+    readonly version: ObjectVersion;
+    readonly content: Buffer;
+  }
+
+  async function decide(objectKey: string, digests: Digests) {
+    const indexed = await deps.index.attestationsFor(formatDigests(digests));
+    const keys = new Set(indexed.map((a) => a.objectKey));
+    let siblings = 0;
+    for (const key of attestationKeysBeside(objectKey, suffixes)) {
+      if (keys.has(key)) {
+        siblings++;
+        continue;
+      }
+      if (await deps.s3.head(deps.stagingBucket, key)) {
+        keys.add(key);
+        siblings++;
+      }
+    }
+    const attestations: Attestation[] = [];
+    const inputs: GatheredInput[] = [];
+    for (const key of keys) {
+      const loaded = await loadAttestationFile(key);
+      if (!loaded) continue;
+      inputs.push({ version: loaded.version, content: loaded.content });
+      for (const attestation of loaded.parsed.attestations) {
+        attestation.observedAt = loaded.version.lastModified;
+        attestations.push(attestation);
+      }
+    }
+    await deps.keys.preload(keyHints(attestations));
+    const decision = evaluate({
+      artifact: { path: objectKey, digests },
+      attestations,
+      policy: deps.policy,
+      keys: deps.keys.lookup,
+      trustRoot: deps.trustRoot,
+      observedAt: now(),
+      now: now(),
+    });
+    return { decision, inputs, siblings };
+  }
+
+  async function loadAttestationFile(key: string) {
+    let read: Awaited<ReturnType<S3Store['readSmall']>>;
+    try {
+      read = await deps.s3.readSmall(deps.stagingBucket, key, limits.maxAttestationBytes);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    if ('tooLarge' in read) {
+      const reason: Reason = {
+        code: 'LIMIT_EXCEEDED',
+        message: `${key}: ${read.version.size} bytes exceeds the limit of ${limits.maxAttestationBytes}`,
+        subject: key,
+      };
+      return {
+        version: read.version,
+        content: Buffer.alloc(0),
+        parsed: { attestations: [], errors: [reason] },
+      };
+    }
+    return {
+      version: read.version,
+      content: read.content,
+      parsed: parseAttestationFile(read.content, key, limits),
+    };
+  }
+
+  async function recordAttestationRejection(version: ObjectVersion, reasons: readonly Reason[]) {
+    const at = now().toISOString();
+    await deps.records.create({
+      objectKey: version.key,
+      version: versionOf(version),
+      bucket: version.bucket,
+      size: version.size,
+      digest: 'unknown',
+      digests: {},
+      status: 'rejected',
+      reasons,
+      uploadedAt: version.lastModified.toISOString(),
+      createdAt: at,
+      updatedAt: at,
+      history: [{ status: 'rejected', at, note: 'unusable attestation file' }],
+    });
+  }
+
+  /**
+   * Copies exactly the verified bytes. A versioned source is copied by version (immutable). Otherwise the
+   * object is streamed into a private incoming prefix while being digested again, and only moved to its
+   * key if the digest still matches: an overwrite after verification never reaches deployers.
+   */
+  async function promote(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+  ): Promise<Outcome> {
+    const source: ObjectVersion = {
+      bucket: record.bucket,
+      key: record.objectKey,
+      ...(record.version.startsWith('"') ? { eTag: record.version } : { versionId: record.version }),
+      size: record.size,
+      lastModified: new Date(record.uploadedAt),
+    };
+    const metadata = {
+      'vouch-digest': record.digest,
+      'vouch-record': `${record.objectKey}#${record.version}`,
+      'vouch-policy': decision.policyDigest,
+      ...(decision.verdict === 'fail' ? { 'vouch-flagged': 'audit-mode' } : {}),
+    };
+    const subjectDigests = record.digests as Digests;
+    const statement = verificationSummary({
+      decision,
+      resourceUri: `s3://${record.bucket}/${record.objectKey}`,
+      subjectName: record.objectKey,
+      inputAttestations: inputs.map((input) => ({
+        uri: `s3://${input.version.bucket}/${input.version.key}`,
+        digest: { sha256: createSha256(input.content) },
+      })),
+    });
+    const bundle = await signStatement(statement, deps.vsaSigner);
+    // The summary lands first: an artifact is never visible without the attestation deployers check.
+    await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(bundle)}\n`);
+    for (const input of inputs) {
+      await deps.s3.put(
+        deps.deploymentBucket,
+        `${attestationCopyPrefix(record.objectKey)}${basename(input.version.key)}`,
+        input.content,
+      );
+    }
+
+    if (source.versionId) {
+      await deps.s3.copyVersion(source, deps.deploymentBucket, record.objectKey, metadata);
+    } else {
+      const incoming = `${INCOMING_PREFIX}${randomUUID()}`;
+      const landed = await deps.s3.streamCopy(source, deps.deploymentBucket, incoming, algorithms);
+      if (!digestsMatch(subjectDigests, landed as Record<string, string>)) {
+        await deps.s3.delete(deps.deploymentBucket, incoming);
+        await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
+        const reasons: Reason[] = [
+          {
+            code: 'SUBJECT_MISMATCH',
+            message: `the staging object changed after verification (now ${primaryDigest(landed)}); not promoted`,
+          },
+        ];
+        await deps.records.transition(
+          record.objectKey,
+          record.version,
+          'rejected',
+          { reasons, updatedAt: now().toISOString() },
+          'overwritten during promotion',
+        );
+        return { objectKey: record.objectKey, kind: 'artifact', status: 'rejected', reasons };
+      }
+      await deps.s3.copyWithin(deps.deploymentBucket, incoming, record.objectKey, metadata);
+      await deps.s3.delete(deps.deploymentBucket, incoming);
+    }
+    await deps.records.transition(record.objectKey, record.version, 'promoted', {
+      promotedKey: record.objectKey,
+      updatedAt: now().toISOString(),
+    });
+    const final = await deps.records.get(record.objectKey, record.version);
+    return {
+      objectKey: record.objectKey,
+      kind: 'artifact',
+      status: final?.status ?? 'promoted',
+      reasons: decision.reasons,
+    };
+  }
+
+  /** Rejects pending artifacts whose deadline has passed (run on a schedule). */
+  async function sweepPending(): Promise<Outcome[]> {
+    const at = now();
+    const due = (await deps.records.byStatus('pending')).filter(
+      (record) => record.deadline !== undefined && new Date(record.deadline) <= at,
+    );
+    const outcomes: Outcome[] = [];
+    for (const record of due) outcomes.push(await evaluateRecorded(record));
+    return outcomes;
+  }
+
+  return { handle, sweepPending };
+}
+
+function statusFor(
+  decision: Decision,
+  hasSiblingAttestation: boolean,
+  at: Date,
+  deadline: Date,
+): ArtifactStatus {
+  if (decision.accepted) return 'verified';
+  const curable = decision.reasons.every(
+    (reason) => CURABLE.has(reason.code) || reason.code === 'SUBJECT_MISMATCH',
+  );
+  const nothingFound = decision.attestations.every((a) => !a.verified);
+  // An attestation beside the artifact that does not name it is a verdict, not a wait: the bytes are not
+  // what was signed. Only an artifact with nothing about it yet waits, and only until its deadline.
+  if (curable && nothingFound && !hasSiblingAttestation && at < deadline) return 'pending';
+  return 'rejected';
+}
+
+function decisionFields(decision: Decision) {
+  return {
+    reasons: decision.reasons,
+    mode: decision.mode,
+    flagged: decision.accepted && decision.verdict === 'fail',
+    rules: decision.rules,
+    keyIds: decision.keyIds,
+    identities: decision.identities,
+    attestations: decision.attestations.map((a) => a.source),
+    policyDigest: decision.policyDigest,
+  };
+}
+
+function keyHints(attestations: readonly Attestation[]): string[] {
+  const hints = new Set<string>();
+  for (const attestation of attestations) {
+    for (const bundle of attestation.signatures) {
+      const material = bundle.verificationMaterial.content;
+      if (material.$case === 'publicKey') hints.add(material.publicKey.hint);
+    }
+  }
+  return [...hints];
+}
+
+const versionOf = (version: ObjectVersion) => version.versionId ?? version.eTag ?? 'unversioned';
+
+const createSha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');

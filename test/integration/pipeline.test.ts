@@ -1,0 +1,333 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttestationIndex } from '#adapters/attestation-index.ts';
+import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
+import { RecordStore } from '#adapters/records.ts';
+import { S3Store } from '#adapters/s3-store.ts';
+import {
+  compilePolicy,
+  createStatement,
+  evaluate,
+  loadTrustRoot,
+  parseAttestationFile,
+  parsePolicy,
+  type SignFn,
+  signStatement,
+  staticKeyLookup,
+  VSA_PREDICATE_TYPE,
+} from '#core/index.ts';
+import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
+import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
+import { testKey } from '../helpers/keys.ts';
+import { startS3, type TestS3 } from '../helpers/s3.ts';
+
+const STAGING = 'vouch-staging';
+const DEPLOYMENT = 'vouch-deployment';
+const PROVENANCE = 'https://slsa.dev/provenance/v1';
+const POLICY = `
+version: 1
+signers:
+  pipeline: [{ registry: true }]
+rules:
+  - name: releases
+    match: ["releases/**"]
+    require: [{ type: ${PROVENANCE}, signers: [pipeline] }]
+  - name: experiments
+    match: ["audit/**"]
+    mode: audit
+    require: [{ type: ${PROVENANCE}, signers: [pipeline] }]
+`;
+
+let dynamo: TestDynamo;
+let s3: TestS3;
+let records: RecordStore;
+let handler: ReturnType<typeof createVerifierHandler>;
+const signingKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/pipeline-signing');
+const vsaSigningKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/vsa');
+/** Runs inside promotion, between verification and the copy: the place an overwrite race would strike. */
+let duringPromotion: () => Promise<void> = async () => {};
+const vsaSigner: SignFn = async (message) => {
+  await duringPromotion();
+  return vsaSigningKey.sign(message);
+};
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  s3 = await startS3([STAGING, DEPLOYMENT], STAGING);
+  records = new RecordStore(dynamo.doc, dynamo.tables.records);
+  const registry = new KeyRegistry(dynamo.doc, dynamo.tables.keys);
+  await registry.register({
+    keyId: signingKey.keyId,
+    alias: 'alias/vouch-signing',
+    keySpec: 'ECC_NIST_P256',
+    publicKeyPem: signingKey.publicKeyPem,
+    status: 'active',
+    period: '2020-01-01T00:00:00.000Z',
+    validFrom: '2020-01-01T00:00:00.000Z',
+    createdAt: '2020-01-01T00:00:00.000Z',
+  });
+  handler = createVerifierHandler({
+    s3: new S3Store(s3.client),
+    records,
+    index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
+    keys: new RegistryKeyCache(registry),
+    policy: parsePolicy(POLICY),
+    trustRoot: loadTrustRoot(),
+    vsaSigner,
+    stagingBucket: STAGING,
+    deploymentBucket: DEPLOYMENT,
+    pendingDeadlineSeconds: 3600,
+  });
+});
+afterAll(async () => {
+  await s3?.close();
+  await dynamo?.close();
+});
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const put = (bucket: string, key: string, body: Buffer | string) =>
+  s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+const get = async (bucket: string, key: string) => {
+  const response = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(
+    await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+};
+const exists = (bucket: string, key: string) =>
+  s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+    () => true,
+    () => false,
+  );
+
+/** Delivers every pending S3 notification through the real handler, as SQS batches of up to 10. */
+async function drain(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  while (s3.notifications.length > 0) {
+    const bodies = s3.notifications.splice(0, 10);
+    const event: SQSEvent = {
+      Records: bodies.map((body, i) => ({
+        messageId: `m-${Date.now()}-${i}`,
+        receiptHandle: 'r',
+        body,
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '0',
+          SenderId: 's3',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch',
+        awsRegion: 'us-east-1',
+      })),
+    };
+    const response = await handler(event, {} as Context);
+    expect(response).toEqual({ batchItemFailures: [] });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function provenanceFor(subjects: { name: string; bytes: string }[]) {
+  const statement = createStatement(
+    subjects.map(({ name, bytes }) => ({ name, digests: { sha256: sha256(bytes) } })),
+    PROVENANCE,
+    { runDetails: { builder: { id: 'https://ci.example/builder' } } },
+  );
+  return JSON.stringify(await signStatement(statement, signingKey.sign));
+}
+
+const latest = async (key: string) => (await records.byKey(key))[0];
+
+describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
+  it('promotes an artifact whose attestation arrived first, with a VSA deployers can verify', async () => {
+    const bytes = 'release 1.0.0';
+    await put(
+      STAGING,
+      'releases/app-1.0.0.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-1.0.0.tar.gz', bytes }]),
+    );
+    await drain();
+    await put(STAGING, 'releases/app-1.0.0.tar.gz', bytes);
+    await drain();
+
+    const record = await latest('releases/app-1.0.0.tar.gz');
+    expect(record).toMatchObject({
+      status: 'promoted',
+      digest: `sha256:${sha256(bytes)}`,
+      keyIds: [signingKey.keyId],
+    });
+    expect(record?.history.map((h) => h.status)).toEqual(['verified', 'promoted']);
+    expect((await get(DEPLOYMENT, 'releases/app-1.0.0.tar.gz')).toString()).toBe(bytes);
+
+    const vsa = parseAttestationFile(await get(DEPLOYMENT, vsaKey('releases/app-1.0.0.tar.gz')), 'vsa');
+    const policy = compilePolicy(
+      {
+        version: 1,
+        rules: [
+          {
+            name: 'vsa',
+            match: ['**'],
+            require: [{ type: VSA_PREDICATE_TYPE, signers: [{ keyId: vsaSigningKey.keyId }] }],
+          },
+        ],
+      },
+      'sha256:vsa',
+    );
+    const check = evaluate({
+      artifact: { path: 'releases/app-1.0.0.tar.gz', digests: { sha256: sha256(bytes) } },
+      attestations: vsa.attestations,
+      policy,
+      keys: staticKeyLookup([vsaSigningKey.trusted()]),
+      observedAt: new Date(),
+    });
+    expect(check.reasons).toEqual([]);
+    const statement = vsa.attestations[0]?.kind === 'statement' ? vsa.attestations[0].statement : undefined;
+    expect(statement?.predicate).toMatchObject({
+      verificationResult: 'PASSED',
+      resourceUri: `s3://${STAGING}/releases/app-1.0.0.tar.gz`,
+    });
+  });
+
+  it('keeps an artifact pending until its attestation arrives, then promotes it', async () => {
+    const bytes = 'release 2.0.0';
+    await put(STAGING, 'releases/app-2.0.0.tar.gz', bytes);
+    await drain();
+    expect(await latest('releases/app-2.0.0.tar.gz')).toMatchObject({
+      status: 'pending',
+      reasons: [expect.objectContaining({ code: 'MISSING_ATTESTATION' })],
+    });
+    expect(await exists(DEPLOYMENT, 'releases/app-2.0.0.tar.gz')).toBe(false);
+
+    await put(
+      STAGING,
+      'attestations/build-2.0.0.intoto.sigstore.json',
+      await provenanceFor([{ name: 'app-2.0.0.tar.gz', bytes }]),
+    );
+    await drain();
+    expect((await latest('releases/app-2.0.0.tar.gz'))?.history.map((h) => h.status)).toEqual([
+      'pending',
+      'verified',
+      'promoted',
+    ]);
+    expect((await get(DEPLOYMENT, 'releases/app-2.0.0.tar.gz')).toString()).toBe(bytes);
+  });
+
+  it('rejects a tampered artifact with its reason and never promotes it', async () => {
+    await put(
+      STAGING,
+      'releases/tool.bin.sigstore.json',
+      await provenanceFor([{ name: 'tool.bin', bytes: 'genuine tool' }]),
+    );
+    await put(STAGING, 'releases/tool.bin', 'genuine tool + backdoor');
+    await drain();
+    const record = await latest('releases/tool.bin');
+    expect(record?.status).toBe('rejected');
+    expect(record?.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['SUBJECT_MISMATCH']));
+    expect(await exists(DEPLOYMENT, 'releases/tool.bin')).toBe(false);
+  });
+
+  it('promotes every subject of one multi-subject provenance', async () => {
+    const subjects = ['a', 'b', 'c'].map((n) => ({ name: `lib-${n}.so`, bytes: `library ${n}` }));
+    await put(STAGING, 'releases/libs/provenance.intoto.jsonl', await provenanceFor(subjects));
+    for (const { name, bytes } of subjects) await put(STAGING, `releases/libs/${name}`, bytes);
+    await drain();
+    for (const { name, bytes } of subjects) {
+      expect((await latest(`releases/libs/${name}`))?.status).toBe('promoted');
+      expect((await get(DEPLOYMENT, `releases/libs/${name}`)).toString()).toBe(bytes);
+    }
+  });
+
+  it('treats a redelivered event as the same decision (one record, one promotion)', async () => {
+    const bytes = 'release 3.0.0';
+    await put(
+      STAGING,
+      'releases/app-3.0.0.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-3.0.0.tar.gz', bytes }]),
+    );
+    await put(STAGING, 'releases/app-3.0.0.tar.gz', bytes);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    s3.notifications.push(...s3.notifications.filter((body) => body.includes('app-3.0.0.tar.gz"')));
+    await drain();
+    const versions = await records.byKey('releases/app-3.0.0.tar.gz');
+    expect(versions).toHaveLength(1);
+    expect(versions[0]?.history.map((h) => h.status)).toEqual(['verified', 'promoted']);
+  });
+
+  it('never promotes bytes that replaced the verified ones during promotion', async () => {
+    const bytes = 'release 4.0.0';
+    await put(
+      STAGING,
+      'releases/app-4.0.0.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-4.0.0.tar.gz', bytes }]),
+    );
+    await drain();
+    duringPromotion = async () => {
+      duringPromotion = async () => {};
+      await put(STAGING, 'releases/app-4.0.0.tar.gz', 'swapped after verification');
+    };
+    await put(STAGING, 'releases/app-4.0.0.tar.gz', bytes);
+    await drain();
+    const history = await records.byKey('releases/app-4.0.0.tar.gz');
+    const original = history.find((r) => r.digest === `sha256:${sha256(bytes)}`);
+    expect(original?.status).toBe('rejected');
+    expect(original?.reasons[0]?.message).toMatch(/changed after verification/);
+    // Neither the verified bytes (gone from staging) nor the swapped ones (never verified) were promoted.
+    expect(await exists(DEPLOYMENT, 'releases/app-4.0.0.tar.gz')).toBe(false);
+    expect(await exists(DEPLOYMENT, vsaKey('releases/app-4.0.0.tar.gz'))).toBe(false);
+    const swapped = history.find((r) => r.digest === `sha256:${sha256('swapped after verification')}`);
+    // The swapped bytes are judged on their own event: the attestation beside them names other bytes.
+    expect(swapped?.status).toBe('rejected');
+    expect(swapped?.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+  });
+
+  it('rejects an artifact signed by an unknown key', async () => {
+    const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
+    const statement = createStatement(
+      [{ name: 'x', digests: { sha256: sha256('x bytes') } }],
+      PROVENANCE,
+      {},
+    );
+    await put(
+      STAGING,
+      'releases/x.bin.sigstore.json',
+      JSON.stringify(await signStatement(statement, stranger.sign)),
+    );
+    await put(STAGING, 'releases/x.bin', 'x bytes');
+    await drain();
+    expect((await latest('releases/x.bin'))?.reasons.map((r) => r.code)).toContain('UNKNOWN_KEY');
+    expect(await exists(DEPLOYMENT, 'releases/x.bin')).toBe(false);
+  });
+
+  it('promotes and flags an unverified artifact under an audit rule', async () => {
+    await put(STAGING, 'audit/experiment.bin', 'unsigned experiment');
+    await drain();
+    const record = await latest('audit/experiment.bin');
+    expect(record).toMatchObject({ status: 'promoted', flagged: true, mode: 'audit' });
+    const head = await s3.client.send(
+      new HeadObjectCommand({ Bucket: DEPLOYMENT, Key: 'audit/experiment.bin' }),
+    );
+    expect(head.Metadata?.['vouch-flagged']).toBe('audit-mode');
+  });
+
+  it('records a malformed attestation with its reason', async () => {
+    await put(STAGING, 'releases/broken.sigstore.json', '{"mediaType": ');
+    await drain();
+    expect((await latest('releases/broken.sigstore.json'))?.reasons.map((r) => r.code)).toEqual([
+      'PARSE_ERROR',
+    ]);
+  });
+
+  it('refuses a hostile object key before downloading it', async () => {
+    await put(STAGING, 'releases/invoice\u202Egpj.exe', 'malware');
+    await drain();
+    const record = await latest('releases/invoice\u202Egpj.exe');
+    expect(record).toMatchObject({
+      status: 'rejected',
+      reasons: [expect.objectContaining({ code: 'INVALID_PATH' })],
+    });
+  });
+});
