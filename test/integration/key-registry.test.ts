@@ -120,7 +120,12 @@ describe('RegistryKeyCache', () => {
     await registry.register(key);
     let reads = 0;
     let clock = 0;
-    const counting = { getMany: (ids: readonly string[]) => ((reads += 1), registry.getMany(ids)) };
+    const counting = {
+      getMany: (ids: readonly string[]) => {
+        reads += 1;
+        return registry.getMany(ids);
+      },
+    };
     const cache = new RegistryKeyCache(counting, 30_000, () => clock);
     await cache.preload([key.keyId, 'arn:unknown']);
     await cache.preload([key.keyId, 'arn:unknown']);
