@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KMSClient, ListKeysCommand, SignCommand } from '@aws-sdk/client-kms';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
+import { getPublicKey, kmsSigner } from '#adapters/kms.ts';
+import {
+  compilePolicy,
+  createStatement,
+  evaluate,
+  parseAttestationFile,
+  type RotationConfig,
+  signStatement,
+} from '#core/index.ts';
+import { main } from '../../bin/vouch.ts';
+import { type RotationDeps, rotate } from '../../lambdas/rotate/rotate.ts';
+import { type KmsServer, startKmsServer } from '../../local/kms/server.ts';
+import { startDynamo, TEST_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.ts';
+
+const DAY = 86_400_000;
+const config: RotationConfig = {
+  alias: 'alias/vouch-signing',
+  keySpec: 'ECC_NIST_P256',
+  periodDays: 30,
+  graceDays: 2,
+  retentionDays: 10,
+  deletionWindowDays: 7,
+};
+const T0 = new Date(Math.ceil(Date.parse('2026-03-01T00:00:00Z') / (30 * DAY)) * 30 * DAY);
+const at = (days: number) => new Date(T0.getTime() + days * DAY);
+
+let kmsServer: KmsServer;
+let kms: KMSClient;
+let dynamo: TestDynamo;
+let registry: KeyRegistry;
+const deps = (now: Date): RotationDeps => ({ kms, registry, now: () => now });
+
+beforeAll(async () => {
+  kmsServer = await startKmsServer();
+  kms = new KMSClient({ endpoint: kmsServer.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  dynamo = await startDynamo();
+  registry = new KeyRegistry(dynamo.doc, dynamo.tables.keys);
+});
+afterAll(async () => {
+  kms.destroy();
+  await kmsServer.close();
+  await dynamo.close();
+});
+
+const artifact = Buffer.from('artifact bytes');
+const digests = { sha256: createHash('sha256').update(artifact).digest('hex') };
+const policy = compilePolicy(
+  {
+    version: 1,
+    rules: [
+      {
+        name: 'all',
+        match: ['**'],
+        require: [{ type: 'https://slsa.dev/provenance/v1', signers: [{ registry: true }] }],
+      },
+    ],
+  },
+  'sha256:test',
+);
+const signWith = async (keyId: string) =>
+  JSON.stringify(
+    await signStatement(
+      createStatement([{ name: 'a', digests }], 'https://slsa.dev/provenance/v1', {}),
+      kmsSigner(kms, keyId),
+    ),
+  );
+
+/** Verifies as the pipeline does: keys from the registry, the upload time as the trusted signing time. */
+async function verifyAt(bundle: string, observedAt: Date) {
+  const cache = new RegistryKeyCache(registry, 0);
+  const parsed = parseAttestationFile(bundle, 'b');
+  await cache.preload(
+    parsed.attestations.flatMap((a) =>
+      a.signatures.map((s) =>
+        s.verificationMaterial.content.$case === 'publicKey'
+          ? s.verificationMaterial.content.publicKey.hint
+          : '',
+      ),
+    ),
+  );
+  return evaluate({
+    artifact: { path: 'a', digests },
+    attestations: parsed.attestations,
+    policy,
+    keys: cache.lookup,
+    observedAt,
+  });
+}
+
+describe('key lifecycle on the local KMS server and dynalite', () => {
+  let firstKey: string;
+  let signedBeforeRotation: string;
+
+  it('bootstraps the first key and points the alias at it', async () => {
+    const result = await rotate(deps(at(1)), config);
+    expect(result.activated).toMatch(/^arn:aws:kms:/);
+    firstKey = result.activated as string;
+    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(firstKey);
+    expect(await rotate(deps(at(2)), config)).toMatchObject({ skipped: 'up-to-date' });
+  });
+
+  it('keeps accepting a bundle signed before a rotation, after it', async () => {
+    signedBeforeRotation = await signWith(config.alias);
+    const result = await rotate(deps(at(30)), config);
+    expect(result.activated).not.toBe(firstKey);
+    expect(result.retired).toEqual([firstKey]);
+    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(result.activated);
+    expect((await verifyAt(signedBeforeRotation, at(29))).reasons).toEqual([]);
+    // Uploaded during the grace period after the rotation: still inside the old key's window.
+    expect((await verifyAt(signedBeforeRotation, at(31))).accepted).toBe(true);
+  });
+
+  it('rejects a signature by the retired key observed after its window', async () => {
+    const late = await signWith(firstKey);
+    const decision = await verifyAt(late, at(33));
+    expect(decision.accepted).toBe(false);
+    expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+  });
+
+  it('disables the retired key in KMS once its window closes, and schedules deletion after retention', async () => {
+    const closing = await rotate(deps(at(33)), config);
+    expect(closing.disabled).toEqual([firstKey]);
+    await expect(
+      kms.send(
+        new SignCommand({ KeyId: firstKey, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' }),
+      ),
+    ).rejects.toThrow();
+    expect((await rotate(deps(at(43)), config)).deletionScheduled).toEqual([firstKey]);
+    // The registry keeps the public key: what the key signed in its window still verifies.
+    expect((await verifyAt(signedBeforeRotation, at(29))).accepted).toBe(true);
+  });
+
+  it('rejects signatures observed at or after a revocation and accepts earlier ones', async () => {
+    const current = (await getPublicKey(kms, config.alias)).keyArn;
+    const bundle = await signWith(config.alias);
+    const out = { lines: [] as string[] };
+    const io = {
+      out: (t: string) => out.lines.push(t),
+      err: (t: string) => out.lines.push(t),
+      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys },
+    };
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    expect(
+      await main(
+        ['keys', 'revoke', current, '--effective', at(40).toISOString(), '--reason', 'key material leaked'],
+        io,
+      ),
+    ).toBe(0);
+    expect(out.lines.join('\n')).toMatch(/was the active signing key/);
+    expect((await verifyAt(bundle, at(39))).accepted).toBe(true);
+    const after = await verifyAt(bundle, at(40));
+    expect(after.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
+    expect(after.reasons.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('key material leaked');
+    // Only earlier: a later effective time does not re-validate what the earlier one rejected.
+    expect(
+      await main(['keys', 'revoke', current, '--effective', at(50).toISOString(), '--reason', 'oops'], io),
+    ).toBe(0);
+    expect((await verifyAt(bundle, at(45))).accepted).toBe(false);
+  });
+
+  it('lets exactly one of several concurrent rotation runs create a key', async () => {
+    const before = (await kms.send(new ListKeysCommand({}))).Keys?.length ?? 0;
+    const results = await Promise.all(Array.from({ length: 4 }, () => rotate(deps(at(60)), config)));
+    expect(results.filter((r) => r.activated)).toHaveLength(1);
+    expect(results.filter((r) => r.skipped === 'lease-held')).toHaveLength(3);
+    expect((await kms.send(new ListKeysCommand({}))).Keys?.length).toBe(before + 1);
+    const active = (await registry.list()).filter((k) => k.status === 'active');
+    expect(active.map((k) => k.keyId)).toEqual([results.find((r) => r.activated)?.activated]);
+  });
+
+  it('produces with `vouch sign` a bundle that @sigstore/verify itself accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-sign-'));
+    const file = join(dir, 'app.tar.gz');
+    writeFileSync(file, artifact);
+    process.env.AWS_ENDPOINT_URL_KMS = kmsServer.endpoint;
+    const lines: string[] = [];
+    const io = { out: (t: string) => lines.push(t), err: (t: string) => lines.push(t), env: {} };
+    expect(
+      await main(
+        [
+          'sign',
+          file,
+          '--key',
+          config.alias,
+          '--builder-id',
+          'https://ci.example/builder',
+          '--source-uri',
+          'git+https://github.com/acme/app',
+        ],
+        io,
+      ),
+    ).toBe(0);
+    const json = JSON.parse(readFileSync(`${file}.sigstore.json`, 'utf8'));
+    const { keyArn, publicKey } = await getPublicKey(kms, config.alias);
+    expect(json.verificationMaterial.publicKey.hint).toBe(keyArn);
+
+    const root = TrustedRoot.fromJSON(
+      JSON.parse(
+        readFileSync(
+          new URL('../../lambdas/core/trust/public-good.trusted_root.json', import.meta.url),
+          'utf8',
+        ),
+      ),
+    );
+    const material = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
+    const verifier = new Verifier(material, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
+    expect(() => verifier.verify(toSignedEntity(bundleFromJSON(json)))).not.toThrow();
+    const tampered = {
+      ...json,
+      dsseEnvelope: { ...json.dsseEnvelope, payload: Buffer.from('{}').toString('base64') },
+    };
+    expect(() => verifier.verify(toSignedEntity(bundleFromJSON(tampered)))).toThrow(/signature/i);
+
+    const pem = join(dir, 'key.pem');
+    writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(
+      await main(
+        ['verify', file, '-a', `${file}.sigstore.json`, '--key', pem, '--type', 'slsaprovenance1'],
+        io,
+      ),
+    ).toBe(0);
+  });
+});
