@@ -1,6 +1,9 @@
 import { EXIT, type Io, processIo, UsageError } from './cli.ts';
+import { fetchCommand } from './commands/fetch.ts';
 import { keysCommand } from './commands/keys.ts';
 import { signCommand } from './commands/sign.ts';
+import { statusCommand } from './commands/status.ts';
+import { uploadCommand } from './commands/upload.ts';
 import { verifyCommand } from './commands/verify.ts';
 
 type Command = (args: string[], io: Io) => Promise<number>;
@@ -9,6 +12,12 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   verify: { run: verifyCommand, summary: 'verify an artifact against attestations and a policy (offline)' },
   sign: { run: signCommand, summary: 'sign provenance for artifacts with a KMS key (Sigstore bundle v0.3)' },
   keys: { run: keysCommand, summary: 'list, rotate or revoke signing keys in the key registry' },
+  upload: { run: uploadCommand, summary: 'upload an artifact and its attestations to the staging bucket' },
+  status: { run: statusCommand, summary: 'show recorded decisions for an object key or digest' },
+  fetch: {
+    run: fetchCommand,
+    summary: 'download a promoted artifact, verifying its signed verification summary',
+  },
 };
 
 const usage = () =>

@@ -1,0 +1,161 @@
+import { createHash, type KeyObject, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient, s3Client } from '#adapters/clients.ts';
+import { getPublicKey } from '#adapters/kms.ts';
+import { isMissing, S3Store } from '#adapters/s3-store.ts';
+import {
+  compilePolicy,
+  type Decision,
+  evaluate,
+  keyIdOf,
+  parseAttestationFile,
+  publicKeyFromPem,
+  staticKeyLookup,
+  VSA_PREDICATE_TYPE,
+} from '#core/index.ts';
+import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { EXIT, type Io, parse, UsageError } from '../cli.ts';
+
+const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--allow-audit] [--json]
+
+Downloads a promoted artifact and writes FILE only if its verification summary (KEY.vsa.sigstore.json)
+is signed by the pipeline's VSA key and names exactly the downloaded bytes.
+
+  -o, --output FILE     where to write the artifact (written atomically)
+  --key PEMFILE         the pipeline's VSA public key
+  --vsa-key KMS_KEY     or read it from KMS (default: $VOUCH_VSA_KEY_ID or alias/vouch-vsa)
+  --allow-audit         accept an artifact promoted in audit mode although it failed verification
+  --json                print the check as JSON`;
+
+const OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  key: { type: 'string' },
+  'vsa-key': { type: 'string' },
+  'allow-audit': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export interface FetchResult {
+  readonly ok: boolean;
+  readonly digest: string;
+  readonly decision: Decision;
+  readonly verificationResult?: string;
+}
+
+/**
+ * Streams the object to a temporary file beside `output` while digesting it, checks the VSA against the
+ * digest, and only then renames it into place. A refused download leaves nothing at `output`.
+ */
+export async function fetchVerified(args: {
+  store: S3Store;
+  bucket: string;
+  key: string;
+  output: string;
+  vsaPublicKey: KeyObject;
+  allowAudit?: boolean;
+}): Promise<FetchResult> {
+  const vsa = await args.store.readSmall(args.bucket, vsaKey(args.key), 1024 * 1024);
+  if ('tooLarge' in vsa)
+    throw new UsageError(`${vsaKey(args.key)} is too large to be a verification summary`);
+  const temporary = join(dirname(args.output), `.${randomUUID()}.vouch-partial`);
+  const hash = createHash('sha256');
+  try {
+    const { body } = await args.store.open(args.bucket, args.key);
+    const digesting = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    await pipeline(body, digesting, createWriteStream(temporary, { mode: 0o600 }));
+    const digests = { sha256: hash.digest('hex') };
+    const keyId = keyIdOf(args.vsaPublicKey);
+    const policy = compilePolicy(
+      {
+        version: 1,
+        rules: [
+          { name: 'vsa', match: ['**'], require: [{ type: VSA_PREDICATE_TYPE, signers: [{ keyId }] }] },
+        ],
+      },
+      'sha256:vouch-fetch',
+    );
+    const parsed = parseAttestationFile(vsa.content, vsaKey(args.key));
+    const decision = evaluate({
+      artifact: { path: args.key, digests },
+      attestations: parsed.attestations,
+      inputErrors: parsed.errors,
+      policy,
+      keys: staticKeyLookup([{ keyId, publicKey: args.vsaPublicKey }]),
+      observedAt: new Date(),
+      strict: true,
+    });
+    const attestation = parsed.attestations[0];
+    const predicate = attestation?.kind === 'statement' ? attestation.statement.predicate : undefined;
+    const verificationResult =
+      typeof predicate?.verificationResult === 'string' ? predicate.verificationResult : undefined;
+    const ok =
+      decision.accepted &&
+      (verificationResult === 'PASSED' || (args.allowAudit === true && verificationResult === 'FAILED'));
+    if (ok) await rename(temporary, args.output);
+    return {
+      ok,
+      digest: `sha256:${digests.sha256}`,
+      decision,
+      ...(verificationResult ? { verificationResult } : {}),
+    };
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
+export async function fetchCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  if (values.help) {
+    io.out(USAGE);
+    return EXIT.accepted;
+  }
+  const [uri, ...extra] = positionals;
+  const match = uri ? /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) : null;
+  if (!match?.[1] || !match[2] || extra.length > 0)
+    throw new UsageError(`expected one s3://BUCKET/KEY\n\n${USAGE}`);
+  if (!values.output) throw new UsageError('--output FILE is required');
+  const vsaPublicKey = values.key
+    ? publicKeyFromPem(await readFile(values.key).catch(() => Buffer.alloc(0)), values.key)
+    : await vsaKeyFromKms(kmsClient(), values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa');
+  let result: FetchResult;
+  try {
+    result = await fetchVerified({
+      store: new S3Store(s3Client(io.env)),
+      bucket: match[1],
+      key: match[2],
+      output: values.output,
+      vsaPublicKey,
+      allowAudit: values['allow-audit'],
+    });
+  } catch (error) {
+    if (isMissing(error)) {
+      io.err(`vouch fetch: ${uri} or its verification summary does not exist in the deployment bucket`);
+      return EXIT.rejected;
+    }
+    throw error;
+  }
+  if (values.json) io.out(JSON.stringify(result, null, 2));
+  else if (result.ok) io.out(`VERIFIED  ${uri} ${result.digest} → ${values.output}`);
+  else {
+    io.out(
+      `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,
+    );
+    for (const reason of result.decision.reasons) io.out(`  ${reason.code}: ${reason.message}`);
+  }
+  return result.ok ? EXIT.accepted : EXIT.rejected;
+}
+
+async function vsaKeyFromKms(kms: KMSClient, keyId: string): Promise<KeyObject> {
+  return (await getPublicKey(kms, keyId)).publicKey;
+}

@@ -1,0 +1,134 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | unknown>;
+
+export interface DeadLetter {
+  readonly messageId: string;
+  readonly body: string;
+  readonly attempts: number;
+  readonly lastError: string;
+}
+
+export interface QueueOptions {
+  readonly handler: SqsHandler;
+  readonly batchSize?: number;
+  /** Receives before a message goes to the dead-letter list, as an SQS redrive policy's maxReceiveCount. */
+  readonly maxReceiveCount?: number;
+  readonly retryDelayMs?: number;
+}
+
+interface Message {
+  readonly messageId: string;
+  readonly body: string;
+  attempts: number;
+  lastError: string;
+}
+
+/**
+ * An in-process stand-in for SQS in front of a Lambda: batches, partial batch failures, redelivery with
+ * a delay, and a dead-letter list after maxReceiveCount. Messages are processed one batch at a time.
+ */
+export function createEventQueue(options: QueueOptions) {
+  const batchSize = options.batchSize ?? 10;
+  const maxReceiveCount = options.maxReceiveCount ?? 3;
+  const retryDelayMs = options.retryDelayMs ?? 100;
+  const ready: Message[] = [];
+  const deadLetters: DeadLetter[] = [];
+  const stats = { received: 0, succeeded: 0, retried: 0, deadLettered: 0 };
+  let delayed = 0;
+  let running: Promise<void> | undefined;
+  let idle: (() => void)[] = [];
+  let sequence = 0;
+
+  const settleIdle = () => {
+    if (ready.length === 0 && delayed === 0 && !running) {
+      for (const resolve of idle) resolve();
+      idle = [];
+    }
+  };
+
+  const fail = (message: Message, error: string) => {
+    message.lastError = error;
+    if (message.attempts >= maxReceiveCount) {
+      deadLetters.push({
+        messageId: message.messageId,
+        body: message.body,
+        attempts: message.attempts,
+        lastError: error,
+      });
+      stats.deadLettered++;
+      return;
+    }
+    stats.retried++;
+    delayed++;
+    setTimeout(() => {
+      delayed--;
+      ready.push(message);
+      pump();
+    }, retryDelayMs * message.attempts);
+  };
+
+  async function runBatch(batch: Message[]) {
+    for (const message of batch) message.attempts++;
+    stats.received += batch.length;
+    const event: SQSEvent = {
+      Records: batch.map((message) => ({
+        messageId: message.messageId,
+        receiptHandle: `${message.messageId}/${message.attempts}`,
+        body: message.body,
+        attributes: {
+          ApproximateReceiveCount: String(message.attempts),
+          SentTimestamp: String(Date.now()),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch-verifier',
+        awsRegion: 'us-east-1',
+      })),
+    };
+    try {
+      const response = (await options.handler(event, { functionName: 'vouch-verifier-local' } as Context)) as
+        | SQSBatchResponse
+        | undefined;
+      const failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      for (const message of batch) {
+        if (failed.has(message.messageId)) fail(message, 'reported as a batch item failure');
+        else stats.succeeded++;
+      }
+    } catch (error) {
+      // The whole invocation failed: SQS makes every message in the batch visible again.
+      for (const message of batch) fail(message, (error as Error).message);
+    }
+  }
+
+  function pump() {
+    if (running || ready.length === 0) {
+      settleIdle();
+      return;
+    }
+    const batch = ready.splice(0, batchSize);
+    running = runBatch(batch).finally(() => {
+      running = undefined;
+      pump();
+    });
+  }
+
+  return {
+    send(body: string) {
+      ready.push({ messageId: `local-${++sequence}`, body, attempts: 0, lastError: '' });
+      queueMicrotask(pump);
+    },
+    /** Resolves once nothing is queued, delayed or in flight. */
+    drain(): Promise<void> {
+      return new Promise((resolve) => {
+        idle.push(resolve);
+        queueMicrotask(pump);
+      });
+    },
+    deadLetters,
+    stats,
+  };
+}

@@ -1,0 +1,183 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import S3rver, { type S3rverEvent } from 's3rver';
+import { TABLES, type TableLayout } from '#adapters/tables.ts';
+import { type KmsServer, startKmsServer } from './kms/server.ts';
+
+export interface LocalStackOptions {
+  /** Persist everything here; without it a temporary directory is used and removed on close. */
+  readonly dataDir?: string;
+  readonly host?: string;
+  /** 0 (the default) picks free ports. */
+  readonly ports?: { readonly s3?: number; readonly dynamodb?: number; readonly kms?: number };
+  readonly prefix?: string;
+}
+
+export interface LocalStack {
+  readonly endpoints: { readonly s3: string; readonly dynamodb: string; readonly kms: string };
+  readonly names: {
+    readonly stagingBucket: string;
+    readonly deploymentBucket: string;
+    readonly recordsTable: string;
+    readonly indexTable: string;
+    readonly keysTable: string;
+  };
+  readonly kms: Pick<KmsServer, 'calls' | 'resetCalls'>;
+  /** The environment a handler or the CLI needs to talk to this stack (the AWS SDK reads the endpoints). */
+  env(): Record<string, string>;
+  /** S3 event notifications for the staging bucket, shaped as S3 sends them to SQS. */
+  onStagingNotification(listener: (body: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** s3rver only accepts the credentials it registers; the other local servers accept any. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/**
+ * Starts s3rver, dynalite and the local KMS server on loopback, with Vouch's buckets and tables. Safe to
+ * start again on the same data directory: existing buckets, tables, keys and objects are kept.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const host = options.host ?? '127.0.0.1';
+  const prefix = options.prefix ?? 'vouch';
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vouch-local-'));
+  for (const dir of ['s3', 'dynamodb', 'kms']) mkdirSync(join(dataDir, dir), { recursive: true });
+  const names = {
+    stagingBucket: `${prefix}-staging`,
+    deploymentBucket: `${prefix}-deployment`,
+    recordsTable: `${prefix}-records`,
+    indexTable: `${prefix}-index`,
+    keysTable: `${prefix}-keys`,
+  };
+
+  const s3 = new S3rver({
+    address: host,
+    port: options.ports?.s3 ?? 0,
+    silent: true,
+    directory: join(dataDir, 's3'),
+    configureBuckets: [{ name: names.stagingBucket }, { name: names.deploymentBucket }],
+  });
+  const s3Address = await s3.run();
+  const dynamo = dynalite({
+    path: join(dataDir, 'dynamodb'),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve) => dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve()));
+  const kms = await startKmsServer({ host, port: options.ports?.kms ?? 0, dataDir: join(dataDir, 'kms') });
+
+  const endpoints = {
+    s3: `http://${host}:${s3Address.port}`,
+    dynamodb: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
+    kms: kms.endpoint,
+  };
+  const client = new DynamoDBClient({
+    endpoint: endpoints.dynamodb,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const tableNames: Record<TableLayout['name'], string> = {
+    records: names.recordsTable,
+    index: names.indexTable,
+    keys: names.keysTable,
+  };
+  for (const layout of TABLES) await createTable(client, layout, tableNames[layout.name]);
+  client.destroy();
+
+  const listeners = new Set<(body: string) => void>();
+  s3.on('event', (event: S3rverEvent) => {
+    for (const record of event.Records) {
+      if (record.s3.bucket.name !== names.stagingBucket) continue;
+      const body = JSON.stringify({ Records: [asS3Record(record)] });
+      for (const listener of listeners) listener(body);
+    }
+  });
+
+  return {
+    endpoints,
+    names,
+    kms,
+    env: () => ({
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+      AWS_ENDPOINT_URL_KMS: endpoints.kms,
+      VOUCH_STAGING_BUCKET: names.stagingBucket,
+      VOUCH_DEPLOYMENT_BUCKET: names.deploymentBucket,
+      VOUCH_RECORDS_TABLE: names.recordsTable,
+      VOUCH_INDEX_TABLE: names.indexTable,
+      VOUCH_KEYS_TABLE: names.keysTable,
+    }),
+    onStagingNotification: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: async () => {
+      listeners.clear();
+      await kms.close();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      await s3.close();
+      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * s3rver's records differ from S3's in two ways the handler must not have to know: S3 URL-encodes keys
+ * (form style, `+` for space) and reports multipart completion as CompleteMultipartUpload.
+ */
+export function asS3Record(record: S3rverEvent['Records'][number]) {
+  return {
+    ...record,
+    eventName:
+      record.eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : record.eventName,
+    s3: {
+      ...record.s3,
+      object: { ...record.s3.object, key: encodeURIComponent(record.s3.object.key).replace(/%20/g, '+') },
+    },
+  };
+}
+
+async function createTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
+  const attributes = new Set<string>([
+    layout.partitionKey,
+    layout.sortKey,
+    ...layout.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+        KeySchema: [
+          { AttributeName: layout.partitionKey, KeyType: 'HASH' },
+          { AttributeName: layout.sortKey, KeyType: 'RANGE' },
+        ],
+        ...(layout.globalIndexes.length
+          ? {
+              GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
+                IndexName: index.indexName,
+                KeySchema: [
+                  { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                  { AttributeName: index.sortKey, KeyType: 'RANGE' },
+                ],
+                Projection: { ProjectionType: 'ALL' },
+              })),
+            }
+          : {}),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
+      throw error;
+  }
+}
