@@ -141,10 +141,17 @@ export function asS3Record(record: S3rverEvent['Records'][number]) {
       record.eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : record.eventName,
     s3: {
       ...record.s3,
-      object: { ...record.s3.object, key: encodeURIComponent(record.s3.object.key).replace(/%20/g, '+') },
+      object: { ...record.s3.object, key: encodeEventKey(record.s3.object.key) },
     },
   };
 }
+
+/** As S3 writes keys into event notifications: URL-encoded per segment, spaces as '+', slashes kept. */
+export const encodeEventKey = (key: string) =>
+  key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
+    .join('/');
 
 async function createTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
   const attributes = new Set<string>([

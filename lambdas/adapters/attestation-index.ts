@@ -83,6 +83,8 @@ export class AttestationIndex {
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           ExpressionAttributeValues: { ':pk': digestPk(digest), ':prefix': prefix },
+          // Strong reads: the artifact/attestation handshake below relies on each side seeing the other's write.
+          ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );

@@ -216,8 +216,14 @@ export function createPipeline(deps: PipelineDeps) {
       const winner = await deps.records.get(record.objectKey, record.version);
       return winner ? resume(winner) : { objectKey: event.key, kind: 'artifact' };
     }
-    if (status === 'pending')
+    if (status === 'pending') {
       for (const digest of formatDigests(digests)) await deps.index.addWaiter(digest, record);
+      // An attestation indexed while this artifact was being verified may have looked for waiters before
+      // ours existed. Waiter written, then index read here; index written, then waiters read there: with
+      // strong reads at least one side sees the other, so nothing stays pending by accident of timing.
+      if ((await deps.index.attestationsFor(formatDigests(digests))).length > 0)
+        return evaluateRecorded(record);
+    }
     if (status === 'verified') return promote(record, decision.decision, decision.inputs);
     return { objectKey: event.key, kind: 'artifact', status, reasons: record.reasons };
   }

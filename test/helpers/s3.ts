@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEvent } from 's3rver';
+import { asS3Record } from '../../local/stack.ts';
 import { TEST_CREDENTIALS } from './dynamo.ts';
 
 export interface TestS3 {
@@ -39,7 +40,7 @@ export async function startS3(buckets: readonly string[], notifyBucket: string):
   server.on('event', (event: S3rverEvent) => {
     for (const record of event.Records) {
       if (record.s3.bucket.name !== notifyBucket) continue;
-      notifications.push(JSON.stringify({ Records: [toS3Record(record)] }));
+      notifications.push(JSON.stringify({ Records: [asS3Record(record)] }));
     }
   });
   return {
@@ -50,19 +51,6 @@ export async function startS3(buckets: readonly string[], notifyBucket: string):
       client.destroy();
       await server.close();
       rmSync(directory, { recursive: true, force: true });
-    },
-  };
-}
-
-/** s3rver leaves keys unencoded and reports multipart completion as Post; S3 does neither. */
-export function toS3Record(record: S3rverEvent['Records'][number]) {
-  return {
-    ...record,
-    eventName:
-      record.eventName === 'ObjectCreated:Post' ? 'ObjectCreated:CompleteMultipartUpload' : record.eventName,
-    s3: {
-      ...record.s3,
-      object: { ...record.s3.object, key: encodeURIComponent(record.s3.object.key).replace(/%20/g, '+') },
     },
   };
 }

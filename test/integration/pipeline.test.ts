@@ -331,3 +331,57 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
     });
   });
 });
+
+describe('vouch fetch against the deployment bucket', () => {
+  it('writes a promoted artifact whose bytes match its VSA, and refuses (writing nothing) once they are altered', async () => {
+    const { mkdtempSync, existsSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
+    const bytes = 'release 5.0.0';
+    await put(
+      STAGING,
+      'releases/app-5.0.0.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-5.0.0.tar.gz', bytes }]),
+    );
+    await put(STAGING, 'releases/app-5.0.0.tar.gz', bytes);
+    await drain();
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
+    const store = new S3Store(s3.client);
+    const fetch = (output: string) =>
+      fetchVerified({
+        store,
+        bucket: DEPLOYMENT,
+        key: 'releases/app-5.0.0.tar.gz',
+        output,
+        vsaPublicKey: vsaSigningKey.publicKey,
+      });
+
+    const good = await fetch(join(dir, 'good'));
+    expect(good.ok).toBe(true);
+    expect(readFileSync(join(dir, 'good'), 'utf8')).toBe(bytes);
+
+    await put(DEPLOYMENT, 'releases/app-5.0.0.tar.gz', 'release 5.0.0 with a backdoor');
+    const refused = await fetch(join(dir, 'altered'));
+    expect(refused.ok).toBe(false);
+    expect(refused.decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+    expect(existsSync(join(dir, 'altered'))).toBe(false);
+  });
+
+  it('refuses a VSA signed by another key', async () => {
+    const { mkdtempSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
+    const result = await fetchVerified({
+      store: new S3Store(s3.client),
+      bucket: DEPLOYMENT,
+      key: 'releases/app-1.0.0.tar.gz',
+      output: join(dir, 'out'),
+      vsaPublicKey: testKey().publicKey,
+    });
+    expect(result.ok).toBe(false);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+});
