@@ -10,17 +10,24 @@ import {
   GetPublicKeyCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
-import { createStatement, digestStream, SLSA_PROVENANCE_V1, signStatement } from '#core/index.ts';
+import {
+  createStatement,
+  digestStream,
+  isAttestationKey,
+  SLSA_PROVENANCE_V1,
+  signStatement,
+} from '#core/index.ts';
 import { fetchVerified } from '../bin/commands/fetch.ts';
 import { rotate } from '../lambdas/rotate/rotate.ts';
 import { createEventQueue } from './queue.ts';
-import { startLocalStack } from './stack.ts';
+import { encodeEventKey, startLocalStack } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
@@ -82,6 +89,7 @@ await ensureVsaKey(kms);
 const { handler } = await import('../lambdas/verify/handler.ts');
 const queue = createEventQueue({ handler: (event, context) => handler(event, context), maxReceiveCount: 3 });
 stack.onStagingNotification((body) => queue.send(body));
+await reconcile();
 
 if (values['no-demo']) {
   console.log(
@@ -100,6 +108,42 @@ if (values['no-demo']) {
   await queue.drain();
   await stack.close();
   process.exit(ok ? 0 : 1);
+}
+
+/**
+ * The local queue lives in memory, so an event in flight when the stack stopped is gone. On start, every
+ * staging object without a decision, and every attestation (indexing is idempotent), is queued again.
+ */
+async function reconcile() {
+  const s3 = s3Client();
+  const records = new RecordStore(documentClient(), stack.names.recordsTable);
+  let requeued = 0;
+  let token: string | undefined;
+  do {
+    const page: ListObjectsV2CommandOutput = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.names.stagingBucket, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (!object.Key) continue;
+      if (!isAttestationKey(object.Key) && (await records.byKey(object.Key)).length > 0) continue;
+      const record = {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: (object.LastModified ?? new Date()).toISOString(),
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          bucket: { name: stack.names.stagingBucket },
+          object: { key: encodeEventKey(object.Key), size: object.Size, eTag: object.ETag },
+        },
+      };
+      queue.send(JSON.stringify({ Records: [record] }));
+      requeued++;
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  await queue.drain();
+  if (requeued > 0) console.log(`reconciled ${requeued} staging object(s) left unprocessed or to re-index`);
 }
 
 async function ensureVsaKey(client: KMSClient) {
