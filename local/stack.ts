@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver, { type S3rverEvent } from 's3rver';
-import { TABLES, type TableLayout } from '#adapters/tables.ts';
+import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
 import { type KmsServer, startKmsServer } from './kms/server.ts';
 
 export interface LocalStackOptions {
@@ -154,36 +154,10 @@ export const encodeEventKey = (key: string) =>
     .join('/');
 
 async function createTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
-  const attributes = new Set<string>([
-    layout.partitionKey,
-    layout.sortKey,
-    ...layout.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
-  ]);
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-        KeySchema: [
-          { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-          { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-        ],
-        ...(layout.globalIndexes.length
-          ? {
-              GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
-                IndexName: index.indexName,
-                KeySchema: [
-                  { AttributeName: index.partitionKey, KeyType: 'HASH' },
-                  { AttributeName: index.sortKey, KeyType: 'RANGE' },
-                ],
-                Projection: { ProjectionType: 'ALL' },
-              })),
-            }
-          : {}),
-      }),
-    );
+    await client.send(new CreateTableCommand(createTableInput(layout, name)));
   } catch (error) {
+    // Already there from an earlier start on the same data directory.
     if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
       throw error;
   }

@@ -1,4 +1,5 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamo.ts';
 
 export interface IndexedAttestation {
   readonly objectKey: string;
@@ -74,23 +75,13 @@ export class AttestationIndex {
     );
   }
 
-  private async queryPrefix(digest: string, prefix: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const response = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': digestPk(digest), ':prefix': prefix },
-          // Strong reads: the artifact/attestation handshake below relies on each side seeing the other's write.
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(response.Items ?? []));
-      start = response.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryPrefix(digest: string, prefix: string): Promise<Record<string, unknown>[]> {
+    return queryAll(this.db, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': digestPk(digest), ':prefix': prefix },
+      // Strong reads: the artifact/attestation handshake in the pipeline relies on each side seeing the other's write.
+      ConsistentRead: true,
+    });
   }
 }

@@ -1,14 +1,13 @@
 import { createPublicKey } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { KeyLookup, KeyStatus, TrustedKey } from '#core/keys.ts';
+import { conditionally, isConditionFailure, queryAll } from './dynamo.ts';
 
 /** One signing key as the registry records it. Times are ISO 8601 strings (they sort as they compare). */
 export interface KeyRecord {
@@ -40,10 +39,6 @@ const KEY_SK = 'KEY';
 const KEYS_INDEX_PK = 'KEYS';
 const leasePk = (alias: string) => `ROTATION#${alias}`;
 
-export const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as Error)?.name === 'ConditionalCheckFailedException';
-
 export function toTrustedKey(record: KeyRecord): TrustedKey {
   return {
     keyId: record.keyId,
@@ -69,8 +64,8 @@ export class KeyRegistry {
 
   /** Idempotent: registering the same key twice is a no-op, never an overwrite. */
   async register(record: KeyRecord): Promise<boolean> {
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -82,12 +77,8 @@ export class KeyRegistry {
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(keyId: string): Promise<KeyRecord | undefined> {
@@ -116,22 +107,13 @@ export class KeyRegistry {
 
   /** Every key, oldest first. */
   async list(): Promise<KeyRecord[]> {
-    const records: KeyRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const response = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ':pk': KEYS_INDEX_PK },
-          ExclusiveStartKey: start,
-        }),
-      );
-      records.push(...(response.Items ?? []).map(toRecord));
-      start = response.LastEvaluatedKey;
-    } while (start);
-    return records;
+    const items = await queryAll(this.db, {
+      TableName: this.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': KEYS_INDEX_PK },
+    });
+    return items.map(toRecord);
   }
 
   /** active → retiring: the key stops signing now but its signatures stay valid until `validUntil`. */
@@ -145,8 +127,8 @@ export class KeyRegistry {
   }
 
   async markDeletionScheduled(keyId: string, deletionScheduledAt: string): Promise<boolean> {
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: keyPk(keyId), sk: KEY_SK },
@@ -154,12 +136,8 @@ export class KeyRegistry {
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deletionScheduledAt)',
           ExpressionAttributeValues: { ':at': deletionScheduledAt },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -171,8 +149,8 @@ export class KeyRegistry {
     effective: string,
     reason: string,
   ): Promise<'revoked' | 'unchanged' | 'unknown'> {
-    try {
-      await this.db.send(
+    const revoked = await conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: keyPk(keyId), sk: KEY_SK },
@@ -182,12 +160,10 @@ export class KeyRegistry {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':revoked': 'revoked', ':at': effective, ':reason': reason },
         }),
-      );
-      return 'revoked';
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      return (await this.get(keyId)) ? 'unchanged' : 'unknown';
-    }
+      ),
+    );
+    if (revoked) return 'revoked';
+    return (await this.get(keyId)) ? 'unchanged' : 'unknown';
   }
 
   /**
@@ -251,8 +227,8 @@ export class KeyRegistry {
     values: Record<string, unknown>,
     names: Record<string, string> = {},
   ): Promise<boolean> {
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: leasePk(alias), sk: period },
@@ -261,12 +237,8 @@ export class KeyRegistry {
           ExpressionAttributeNames: { '#owner': 'owner', ...names },
           ExpressionAttributeValues: { ':me': owner, ...values },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   private async transition(keyId: string, from: KeyStatus, set: Record<string, string>): Promise<boolean> {
@@ -277,8 +249,8 @@ export class KeyRegistry {
       values[`:${field}`] = value;
       return `#${field} = :${field}`;
     });
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: keyPk(keyId), sk: KEY_SK },
@@ -287,12 +259,8 @@ export class KeyRegistry {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 }
 

@@ -2,11 +2,11 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Reason } from '#core/errors.ts';
-import { isConditionFailure } from './key-registry.ts';
+import { conditionally, queryAll } from './dynamo.ts';
 
 /**
  * pending → verified → promoted; pending → rejected; verified|promoted → quarantined (revocation).
@@ -76,8 +76,8 @@ export class RecordStore {
 
   /** Creates the record for a version; false if it exists already (a duplicate event). */
   async create(record: ArtifactRecord): Promise<boolean> {
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -86,12 +86,8 @@ export class RecordStore {
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -132,8 +128,8 @@ export class RecordStore {
     from.forEach((status, i) => {
       values[`:from${i}`] = status;
     });
-    try {
-      await this.db.send(
+    return conditionally(() =>
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: pk(objectKey), sk: sk(version) },
@@ -142,12 +138,8 @@ export class RecordStore {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** Every recorded version of an object key, newest first. */
@@ -178,18 +170,10 @@ export class RecordStore {
   }
 
   private async query(
-    input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
   ): Promise<ArtifactRecord[]> {
-    const records: ArtifactRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const response = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }),
-      );
-      records.push(...(response.Items ?? []).map(strip));
-      start = response.LastEvaluatedKey;
-    } while (start);
-    return records.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    const items = await queryAll(this.db, { TableName: this.tableName, ...input });
+    return items.map(strip).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
 }
 

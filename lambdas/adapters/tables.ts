@@ -43,3 +43,34 @@ export const KEYS_TABLE: TableLayout = {
 };
 
 export const TABLES = [RECORDS_TABLE, INDEX_TABLE, KEYS_TABLE] as const;
+
+/** CreateTable input for a layout: on-demand, string keys, every index projecting all attributes. */
+export function createTableInput(layout: TableLayout, tableName: string) {
+  const attributes = new Set<string>([
+    layout.partitionKey,
+    layout.sortKey,
+    ...layout.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
+  const keySchema = (partitionKey: string, sortKey: string) => [
+    { AttributeName: partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: sortKey, KeyType: 'RANGE' as const },
+  ];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({
+      AttributeName,
+      AttributeType: 'S' as const,
+    })),
+    KeySchema: keySchema(layout.partitionKey, layout.sortKey),
+    ...(layout.globalIndexes.length
+      ? {
+          GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+}

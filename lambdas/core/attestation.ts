@@ -79,11 +79,10 @@ export function parseAttestationFile(
   );
 }
 
-/** JSON Lines puts one complete document on each line; a pretty-printed document spans lines. */
+/** JSON Lines of envelopes or bundles puts one complete object on each line; a pretty-printed document spans lines. */
 function isJsonLines(lines: readonly string[]): boolean {
   try {
-    JSON.parse(lines[0] ?? '');
-    return true;
+    return isRecord(JSON.parse(lines[0] ?? ''));
   } catch {
     return false;
   }

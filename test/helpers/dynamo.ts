@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { TABLES, type TableLayout } from '#adapters/tables.ts';
+import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
 
 export interface TestDynamo {
   readonly endpoint: string;
@@ -24,7 +24,7 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
   for (const layout of TABLES) {
     const name = `${prefix}-${layout.name}`;
     tables[layout.name] = name;
-    await client.send(createTableCommand(layout, name));
+    await client.send(new CreateTableCommand(createTableInput(layout, name)));
   }
   return {
     endpoint,
@@ -36,33 +36,4 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-export function createTableCommand(layout: TableLayout, name: string): CreateTableCommand {
-  const attributes = new Set<string>([layout.partitionKey, layout.sortKey]);
-  for (const index of layout.globalIndexes) {
-    attributes.add(index.partitionKey);
-    attributes.add(index.sortKey);
-  }
-  return new CreateTableCommand({
-    TableName: name,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
-    KeySchema: [
-      { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-      { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-    ],
-    ...(layout.globalIndexes.length
-      ? {
-          GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
-            IndexName: index.indexName,
-            KeySchema: [
-              { AttributeName: index.partitionKey, KeyType: 'HASH' },
-              { AttributeName: index.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          })),
-        }
-      : {}),
-  });
 }
