@@ -115,6 +115,9 @@ export class S3Store {
         ...(source.eTag ? { CopySourceIfMatch: source.eTag } : {}),
         MetadataDirective: 'REPLACE',
         Metadata: metadata,
+        // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
+        // tagging permissions.
+        TaggingDirective: 'REPLACE',
       }),
     );
   }
@@ -128,6 +131,9 @@ export class S3Store {
         CopySource: `${bucket}/${encodeKey(from)}`,
         MetadataDirective: 'REPLACE',
         Metadata: metadata,
+        // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
+        // tagging permissions.
+        TaggingDirective: 'REPLACE',
       }),
     );
   }

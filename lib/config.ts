@@ -1,0 +1,335 @@
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';
+import { validateRotationConfig } from '../lambdas/core/rotation.ts';
+
+/** Who may assume the CI uploader role through GitHub's OIDC provider. */
+export interface GithubConfig {
+  readonly owner: string;
+  readonly repo: string;
+  /**
+   * Branches whose workflows may upload (`sub` = `repo:<owner>/<repo>:ref:refs/heads/<branch>`); `*` globs.
+   * @default ['main']
+   */
+  readonly branches: readonly string[];
+  /**
+   * Create the account's `token.actions.githubusercontent.com` provider. An account holds one per URL:
+   * set false when it exists already, and the stack refers to it by ARN.
+   * @default true
+   */
+  readonly createOidcProvider: boolean;
+}
+
+export interface ObjectLockConfig {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly days: number;
+}
+
+/** The resolved configuration: every key present, every value checked. */
+export interface VouchConfig {
+  /** @default 'Vouch' */
+  readonly stackName: string;
+  /** Absolute path of the policy file bundled with the verifier. @default policies/default.yaml */
+  readonly policyFile: string;
+  /** @default 'alias/vouch-signing' */
+  readonly signingKeyAlias: string;
+  /** @default 'alias/vouch-vsa' */
+  readonly vsaKeyAlias: string;
+  /** @default 'ECC_NIST_P256' */
+  readonly keySpec: string;
+  /** A new signing key every this many days (integer 1..365). @default 90 */
+  readonly rotationPeriodDays: number;
+  /** Previous key still accepted this many days after a rotation (0..period-1). @default 7 */
+  readonly graceDays: number;
+  /** A retired key stays in KMS this many days before its deletion is scheduled (0..3650). @default 365 */
+  readonly retentionDays: number;
+  /** KMS deletion waiting period (7..30). @default 30 */
+  readonly deletionWindowDays: number;
+  /** How often the rotation function runs (hours, 1..168); it rotates only when a period is due. @default 24 */
+  readonly rotationCheckHours: number;
+  /** An artifact still missing attestations after this long is rejected (seconds). @default 3600 */
+  readonly pendingDeadlineSeconds: number;
+  /** Verifier memory: at least 1769 MB, one full vCPU for digesting. @default 1769 */
+  readonly verifierMemoryMb: number;
+  /** Reserved concurrency of the verifier, and the SQS event source's maximum concurrency. @default 10 */
+  readonly verifierConcurrency: number;
+  /** Messages per verifier invocation. @default 5 */
+  readonly verifierBatchSize: number;
+  /** Deliveries before a message goes to the DLQ. @default 5 */
+  readonly maxReceiveCount: number;
+  /** Retention of every function's log group (days). @default 365 */
+  readonly logRetentionDays: number;
+  /** Noncurrent object versions expire after this many days in both buckets. @default 90 */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Server access logs expire after this many days. @default 365 */
+  readonly accessLogExpirationDays: number;
+  /** DynamoDB deletion protection on every table. @default true */
+  readonly deletionProtection: boolean;
+  /** Object Lock default retention on the deployment bucket. @default - off */
+  readonly objectLock?: ObjectLockConfig;
+  /** The CI uploader role (GitHub OIDC). @default - no uploader role */
+  readonly github?: GithubConfig;
+  /** IAM principals (role or user ARNs) allowed to assume the deployer role. @default - managed policy only */
+  readonly deployerPrincipalArns: readonly string[];
+  /** Email address subscribed to the alarm topic. @default - alarms without a topic */
+  readonly alarmEmail?: string;
+}
+
+/** Where relative paths resolve and how a missing policy file is treated. */
+export interface ConfigOptions {
+  /** @default process.cwd() */
+  readonly baseDir?: string;
+}
+
+export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
+
+/** CloudWatch Logs accepts only these retention periods. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const ALIAS_PATTERN = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/;
+const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+const BRANCH_PATTERN = /^[A-Za-z0-9_./*-]{1,255}$/;
+const IAM_PRINCIPAL_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Reads the `vouch` context object (cdk.json or `-c vouch='{...}'`), fills in defaults and checks every
+ * value, so a mistake fails `cdk synth` with the key's name instead of a failed deployment an hour later.
+ */
+export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConfig {
+  const input = parseRaw(raw);
+  const known = new Set([
+    'stackName',
+    'policyFile',
+    'signingKeyAlias',
+    'vsaKeyAlias',
+    'keySpec',
+    'rotationPeriodDays',
+    'graceDays',
+    'retentionDays',
+    'deletionWindowDays',
+    'rotationCheckHours',
+    'pendingDeadlineSeconds',
+    'verifierMemoryMb',
+    'verifierConcurrency',
+    'verifierBatchSize',
+    'maxReceiveCount',
+    'logRetentionDays',
+    'noncurrentVersionExpirationDays',
+    'accessLogExpirationDays',
+    'deletionProtection',
+    'objectLock',
+    'github',
+    'deployerPrincipalArns',
+    'alarmEmail',
+  ]);
+  const unknown = Object.keys(input).filter((key) => !known.has(key));
+  // A misspelt key would otherwise silently fall back to its default.
+  if (unknown.length) fail(`unknown key(s) ${unknown.join(', ')}; known keys: ${[...known].join(', ')}`);
+
+  const baseDir = options.baseDir ?? process.cwd();
+  const policyFile = resolvePolicyFile(str(input, 'policyFile', DEFAULT_POLICY_FILE), baseDir);
+  const keySpec = str(input, 'keySpec', 'ECC_NIST_P256');
+  if (!(SUPPORTED_KEY_SPECS as readonly string[]).includes(keySpec)) {
+    fail(`keySpec must be one of ${SUPPORTED_KEY_SPECS.join(', ')}, found ${JSON.stringify(keySpec)}`);
+  }
+  const signingKeyAlias = alias(input, 'signingKeyAlias', 'alias/vouch-signing');
+  const vsaKeyAlias = alias(input, 'vsaKeyAlias', 'alias/vouch-vsa');
+  if (signingKeyAlias === vsaKeyAlias)
+    fail(`signingKeyAlias and vsaKeyAlias must differ, both are ${vsaKeyAlias}`);
+
+  const rotationPeriodDays = int(input, 'rotationPeriodDays', 90, 1, 365);
+  const graceDays = int(input, 'graceDays', 7, 0, 364);
+  if (graceDays >= rotationPeriodDays) {
+    fail(`graceDays must be less than rotationPeriodDays (${rotationPeriodDays}), found ${graceDays}`);
+  }
+  const retentionDays = int(input, 'retentionDays', 365, 0, 3650);
+  const deletionWindowDays = int(input, 'deletionWindowDays', 30, 7, 30);
+  try {
+    // The rotation function runs the same check at cold start: agreeing here keeps it from ever failing there.
+    validateRotationConfig({
+      alias: signingKeyAlias,
+      keySpec,
+      periodDays: rotationPeriodDays,
+      graceDays,
+      retentionDays,
+      deletionWindowDays,
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+
+  const logRetentionDays = int(input, 'logRetentionDays', 365, 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    fail(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, found ${logRetentionDays}`);
+  }
+  const stackName = str(input, 'stackName', 'Vouch');
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    fail(`stackName must be a CloudFormation stack name (letters, digits, hyphens), found ${stackName}`);
+  }
+  const alarmEmail = optionalStr(input, 'alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    fail(`alarmEmail must be an email address, found ${JSON.stringify(alarmEmail)}`);
+  }
+  const deployerPrincipalArns = strList(input, 'deployerPrincipalArns', []);
+  for (const arn of deployerPrincipalArns) {
+    if (!IAM_PRINCIPAL_ARN_PATTERN.test(arn)) {
+      fail(`deployerPrincipalArns must hold IAM role or user ARNs, found ${JSON.stringify(arn)}`);
+    }
+  }
+
+  const objectLock = parseObjectLock(input.objectLock);
+  const github = parseGithub(input.github);
+  return {
+    stackName,
+    policyFile,
+    signingKeyAlias,
+    vsaKeyAlias,
+    keySpec,
+    rotationPeriodDays,
+    graceDays,
+    retentionDays,
+    deletionWindowDays,
+    rotationCheckHours: int(input, 'rotationCheckHours', 24, 1, 168),
+    pendingDeadlineSeconds: int(input, 'pendingDeadlineSeconds', 3600, 60, 30 * 86_400),
+    verifierMemoryMb: int(input, 'verifierMemoryMb', 1769, 1769, 10_240),
+    // The event source needs at least 2; more than 1000 is beyond SQS's maximum concurrency.
+    verifierConcurrency: int(input, 'verifierConcurrency', 10, 2, 1000),
+    verifierBatchSize: int(input, 'verifierBatchSize', 5, 1, 10),
+    maxReceiveCount: int(input, 'maxReceiveCount', 5, 1, 1000),
+    logRetentionDays,
+    noncurrentVersionExpirationDays: int(input, 'noncurrentVersionExpirationDays', 90, 1, 36_500),
+    accessLogExpirationDays: int(input, 'accessLogExpirationDays', 365, 1, 36_500),
+    deletionProtection: bool(input, 'deletionProtection', true),
+    deployerPrincipalArns,
+    ...(objectLock ? { objectLock } : {}),
+    ...(github ? { github } : {}),
+    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
+  };
+}
+
+function fail(message: string): never {
+  throw new ConfigError(`vouch configuration: ${message}`);
+}
+
+function parseRaw(raw: unknown): Raw {
+  if (raw === undefined || raw === null) return {};
+  // `cdk synth -c vouch='{"...": ...}'` passes the object as a JSON string.
+  if (typeof raw === 'string') {
+    try {
+      return parseRaw(JSON.parse(raw));
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      fail(`the vouch context value is not valid JSON (${(error as Error).message})`);
+    }
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail(`expected an object, found ${describe(raw)}`);
+  return raw as Raw;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'string'
+    ? `the string ${JSON.stringify(value)}`
+    : `${typeof value} ${String(value)}`;
+}
+
+function str(input: Raw, key: string, fallback: string): string {
+  return optionalStr(input, key) ?? fallback;
+}
+
+function optionalStr(input: Raw, key: string): string | undefined {
+  const value = input[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '')
+    fail(`${key} must be a non-empty string, found ${describe(value)}`);
+  return value;
+}
+
+function strList(input: Raw, key: string, fallback: readonly string[]): readonly string[] {
+  const value = input[key];
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item !== '')) {
+    fail(`${key} must be an array of non-empty strings, found ${describe(value)}`);
+  }
+  return value as string[];
+}
+
+function int(input: Raw, key: string, fallback: number, min: number, max: number): number {
+  const value = input[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`${key} must be an integer ${min}..${max}, found ${describe(value)}`);
+  }
+  return value;
+}
+
+function bool(input: Raw, key: string, fallback: boolean): boolean {
+  const value = input[key] ?? fallback;
+  if (typeof value !== 'boolean') fail(`${key} must be true or false, found ${describe(value)}`);
+  return value;
+}
+
+function alias(input: Raw, key: string, fallback: string): string {
+  const value = str(input, key, fallback);
+  if (!ALIAS_PATTERN.test(value)) {
+    fail(`${key} must look like alias/<name> (not alias/aws/...), found ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function resolvePolicyFile(file: string, baseDir: string): string {
+  const path = isAbsolute(file) ? file : resolve(baseDir, file);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    fail(`policyFile ${file} does not exist (resolved to ${path}); the verifier bundles it at synth time`);
+  }
+  return path;
+}
+
+function parseObjectLock(value: unknown): ObjectLockConfig | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(
+      `objectLock must be { "mode": "GOVERNANCE" | "COMPLIANCE", "days": n } or false, found ${describe(value)}`,
+    );
+  }
+  const lock = value as Raw;
+  if (lock.mode !== 'GOVERNANCE' && lock.mode !== 'COMPLIANCE') {
+    fail(`objectLock.mode must be GOVERNANCE or COMPLIANCE, found ${describe(lock.mode)}`);
+  }
+  const days = lock.days;
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 36_500) {
+    fail(`objectLock.days must be an integer 1..36500, found ${describe(days)}`);
+  }
+  return { mode: lock.mode, days };
+}
+
+function parseGithub(value: unknown): GithubConfig | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`github must be { "owner": ..., "repo": ... }, found ${describe(value)}`);
+  }
+  const github = value as Raw;
+  const owner = github.owner;
+  const repo = github.repo;
+  if (typeof owner !== 'string' || !GITHUB_NAME_PATTERN.test(owner)) {
+    fail(`github.owner must be a GitHub user or organisation name, found ${describe(owner)}`);
+  }
+  if (typeof repo !== 'string' || !GITHUB_NAME_PATTERN.test(repo)) {
+    fail(`github.repo must be a repository name without the owner, found ${describe(repo)}`);
+  }
+  const branches = strList(github, 'branches', ['main']);
+  if (branches.length === 0) fail('github.branches must name at least one branch');
+  for (const branch of branches) {
+    if (!BRANCH_PATTERN.test(branch))
+      fail(`github.branches has an invalid branch name ${JSON.stringify(branch)}`);
+  }
+  return { owner, repo, branches, createOidcProvider: bool(github, 'createOidcProvider', true) };
+}

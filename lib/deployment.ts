@@ -1,0 +1,96 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { dataBucketProps } from './buckets.ts';
+
+/** Every action that creates, replaces, deletes or relabels an object or one of its versions. */
+export const OBJECT_WRITE_ACTIONS = [
+  's3:PutObject',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+  's3:PutObjectTagging',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:DeleteObjectTagging',
+  's3:DeleteObjectVersionTagging',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:RestoreObject',
+  's3:ReplicateObject',
+  's3:ReplicateDelete',
+  's3:ReplicateTags',
+] as const;
+
+export interface DeploymentObjectLock {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly retention: Duration;
+}
+
+export interface DeploymentBucketProps {
+  readonly encryptionKey: kms.IKey;
+  readonly accessLogsBucket: s3.IBucket;
+  /** The only principal allowed to write, tag or delete objects: the promoter. */
+  readonly writer: iam.IRole;
+  /**
+   * Default Object Lock retention for promoted versions. Object Lock can only be chosen when the bucket
+   * is created; COMPLIANCE mode cannot be shortened by anyone, including the account root.
+   * @default - no Object Lock
+   */
+  readonly objectLock?: DeploymentObjectLock;
+  /** @default Duration.days(90) */
+  readonly noncurrentVersionExpiration?: Duration;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * What deployers fetch from. Its bucket policy denies every object write to every principal but the
+ * promoter, whatever their identity policies say: an administrator's `s3:*` does not get around it.
+ */
+export class DeploymentBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: DeploymentBucketProps) {
+    super(scope, id);
+    const lock = props.objectLock;
+    if (lock && (lock.retention.toDays() < 1 || !Number.isInteger(lock.retention.toDays()))) {
+      throw new Error(
+        `DeploymentBucket: objectLock.retention must be a whole number of days >= 1, found ${lock.retention.toHumanString()}`,
+      );
+    }
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      ...dataBucketProps({
+        encryptionKey: props.encryptionKey,
+        accessLogsBucket: props.accessLogsBucket,
+        accessLogsPrefix: 'deployment/',
+        noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      }),
+      ...(lock
+        ? {
+            objectLockEnabled: true,
+            objectLockDefaultRetention:
+              lock.mode === 'COMPLIANCE'
+                ? s3.ObjectLockRetention.compliance(lock.retention)
+                : s3.ObjectLockRetention.governance(lock.retention),
+          }
+        : {}),
+    });
+    this.bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyThePromoterWritesObjects',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [...OBJECT_WRITE_ACTIONS],
+        resources: [this.bucket.arnForObjects('*')],
+        // aws:PrincipalArn is the role's ARN for every session of the role, so the promoter's Lambda
+        // sessions match, and nothing else does. A request with no principal ARN at all is denied too.
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': props.writer.roleArn } },
+      }),
+    );
+  }
+}

@@ -1,0 +1,135 @@
+import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/** The tag IAM conditions use to tell Vouch's signing keys from every other key in the account. */
+export const PURPOSE_TAG = 'vouch:purpose';
+export const SIGNING_PURPOSE = 'signing';
+
+/**
+ * What the account (and so IAM policies) may do on Vouch's own keys: administer them, never `kms:*`.
+ * Use is added per key; for the VSA key that excludes kms:Sign, which only its key policy can grant.
+ */
+const ADMIN_ACTIONS = [
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:PutKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:EnableKeyRotation',
+  'kms:DisableKeyRotation',
+  'kms:ListResourceTags',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:EnableKey',
+  'kms:DisableKey',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:UpdateKeyDescription',
+  'kms:ListGrants',
+  'kms:RevokeGrant',
+];
+const DATA_KEY_USE = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:CreateGrant',
+  'kms:RetireGrant',
+];
+const VSA_KEY_USE = ['kms:GetPublicKey', 'kms:Verify'];
+
+function keyPolicy(sid: string, actions: string[]): iam.PolicyDocument {
+  return new iam.PolicyDocument({
+    statements: [
+      new iam.PolicyStatement({
+        sid,
+        principals: [new iam.AccountRootPrincipal()],
+        actions,
+        resources: ['*'],
+      }),
+    ],
+  });
+}
+
+export interface VouchKeysProps {
+  /**
+   * Alias of the key that signs verification summary attestations (VSAs).
+   * @default 'alias/vouch-vsa'
+   */
+  readonly vsaKeyAlias?: string;
+  /**
+   * What happens to both keys when the stack is deleted. Destroying them would make every VSA
+   * unverifiable and every encrypted object unreadable.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The CloudFormation-managed keys: a symmetric data key for buckets, tables and queues, and the pipeline's
+ * own VSA signing key. The rotating artifact signing keys are not here: the rotation function creates them.
+ */
+export class VouchKeys extends Construct {
+  /** Encrypts the buckets, tables and queues. Rotated yearly by KMS. */
+  public readonly dataKey: kms.Key;
+  /** Signs the verification summaries the promoter writes next to each artifact. */
+  public readonly vsaKey: kms.Key;
+  public readonly vsaKeyAlias: kms.Alias;
+
+  constructor(scope: Construct, id: string, props: VouchKeysProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.dataKey = new kms.Key(this, 'DataKey', {
+      description: 'Vouch data key: staging and deployment buckets, tables, queues',
+      enableKeyRotation: true,
+      rotationPeriod: Duration.days(365),
+      policy: keyPolicy('AccountAdministersAndIamGrantsUse', [...ADMIN_ACTIONS, ...DATA_KEY_USE]),
+      removalPolicy,
+    });
+    // Alarm notifications are published to a topic encrypted with this key.
+    this.dataKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+    this.vsaKey = new kms.Key(this, 'VsaKey', {
+      description: 'Vouch VSA signing key: signs verification summaries of promoted artifacts',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      // No kms:Sign for the account: IAM cannot hand out VSA signing, only this key policy can.
+      policy: keyPolicy('AccountAdministersAndReadsPublicKey', [...ADMIN_ACTIONS, ...VSA_KEY_USE]),
+      removalPolicy,
+    });
+    // Deliberately not tagged vouch:purpose=signing: grants on artifact signing keys must never reach it.
+    Tags.of(this.vsaKey).add(PURPOSE_TAG, 'vsa');
+    this.vsaKeyAlias = new kms.Alias(this, 'VsaKeyAlias', {
+      aliasName: props.vsaKeyAlias ?? 'alias/vouch-vsa',
+      targetKey: this.vsaKey,
+      removalPolicy,
+    });
+  }
+
+  /**
+   * Lets a role sign VSAs. Only the key policy can: the account's statement leaves kms:Sign out, so no
+   * identity policy, however broad, lets anyone else sign a verification summary.
+   */
+  public grantVsaSign(role: iam.IRole): void {
+    this.vsaKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'PromoterSignsVsas',
+        principals: [new iam.ArnPrincipal(role.roleArn)],
+        actions: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
+        resources: ['*'],
+      }),
+    );
+  }
+}

@@ -1,0 +1,176 @@
+import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as triggers from 'aws-cdk-lib/triggers';
+import { Construct, type IConstruct } from 'constructs';
+import { lambdaRole, VouchFunction } from './function.ts';
+import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
+import { acknowledge, logicalId, SCHEDULER_INVOKE_REASON } from './nag.ts';
+import type { VouchTables } from './tables.ts';
+
+/** The tags the rotation function puts on every key it creates (see lambdas/rotate/rotate.ts). */
+export const ALIAS_TAG = 'vouch:alias';
+export const PERIOD_TAG = 'vouch:period';
+
+export interface KeyRotationProps {
+  readonly tables: VouchTables;
+  /** The alias pipelines sign through; the rotation function owns it. @default 'alias/vouch-signing' */
+  readonly alias?: string;
+  /** @default 'ECC_NIST_P256' */
+  readonly keySpec?: string;
+  /** @default 90 */
+  readonly periodDays?: number;
+  /** @default 7 */
+  readonly graceDays?: number;
+  /** @default 365 */
+  readonly retentionDays?: number;
+  /** @default 30 */
+  readonly deletionWindowDays?: number;
+  /** How often the function checks whether a rotation is due. @default Duration.hours(24) */
+  readonly checkInterval?: Duration;
+  /** Deployed resources the first run must wait for (the key registry table is always waited for). */
+  readonly runAfter?: IConstruct[];
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Rotates the artifact signing keys: a schedule runs the rotation function, which creates a new
+ * asymmetric KMS key when a period is due, moves the alias, retires the previous key after the grace
+ * period and schedules its deletion after the retention period. The keys and the alias are deliberately
+ * not CloudFormation resources: a deployment would move the alias back. A trigger runs the function once
+ * after every deployment that changes it, which creates the first key and alias.
+ *
+ * The role may only create keys that carry Vouch's tags and the configured key spec, and may only
+ * manage keys carrying `vouch:purpose=signing` and this alias's tag.
+ */
+export class KeyRotation extends Construct {
+  public readonly function: VouchFunction;
+  public readonly role: iam.Role;
+  public readonly schedule: scheduler.Schedule;
+  public readonly alias: string;
+
+  constructor(scope: Construct, id: string, props: KeyRotationProps) {
+    super(scope, id);
+    this.alias = props.alias ?? 'alias/vouch-signing';
+    const keySpec = props.keySpec ?? 'ECC_NIST_P256';
+    this.role = lambdaRole(
+      this,
+      'Role',
+      'Vouch key rotation: creates, rotates and retires tagged signing keys',
+    );
+    this.function = new VouchFunction(this, 'Rotation', {
+      entry: 'lambdas/rotate/handler.ts',
+      description: 'Vouch key rotation: new signing key each period, alias move, retirement, deletion',
+      role: this.role,
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      // One run at a time (a lease in the registry guards it too).
+      reservedConcurrentExecutions: 1,
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      environment: {
+        VOUCH_KEYS_TABLE: props.tables.keys.tableName,
+        VOUCH_SIGNING_KEY_ALIAS: this.alias,
+        VOUCH_KEY_SPEC: keySpec,
+        VOUCH_ROTATION_PERIOD_DAYS: String(props.periodDays ?? 90),
+        VOUCH_GRACE_DAYS: String(props.graceDays ?? 7),
+        VOUCH_RETENTION_DAYS: String(props.retentionDays ?? 365),
+        VOUCH_DELETION_WINDOW_DAYS: String(props.deletionWindowDays ?? 30),
+        POWERTOOLS_SERVICE_NAME: 'vouch-rotation',
+      },
+    });
+
+    const requestTags = {
+      [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+      [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
+    };
+    const onlyVouchTagKeys = { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG] };
+    const ownKeys = {
+      [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+      [`aws:ResourceTag/${ALIAS_TAG}`]: this.alias,
+    };
+    // CreateKey has no key ARN to scope to; the request's tags, key spec and usage are what is checked.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'CreateTaggedSigningKeys',
+        actions: ['kms:CreateKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { ...requestTags, 'kms:KeySpec': keySpec, 'kms:KeyUsage': 'SIGN_VERIFY' },
+          'ForAllValues:StringEquals': onlyVouchTagKeys,
+        },
+      }),
+    );
+    // Tagging at CreateKey needs kms:TagResource not restricted to particular keys; only Vouch's tags.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagNewSigningKeys',
+        actions: ['kms:TagResource'],
+        resources: ['*'],
+        conditions: { StringEquals: requestTags, 'ForAllValues:StringEquals': onlyVouchTagKeys },
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ManageOwnSigningKeys',
+        actions: [
+          'kms:DescribeKey',
+          'kms:GetPublicKey',
+          'kms:DisableKey',
+          'kms:ScheduleKeyDeletion',
+          'kms:CreateAlias',
+          'kms:UpdateAlias',
+        ],
+        resources: ['*'],
+        conditions: { StringEquals: ownKeys },
+      }),
+    );
+    // Moving an alias is authorised on the alias as well as on both keys.
+    const stack = Stack.of(this);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'MoveSigningAlias',
+        actions: ['kms:CreateAlias', 'kms:UpdateAlias'],
+        resources: [
+          Arn.format(
+            {
+              service: 'kms',
+              resource: 'alias',
+              resourceName: this.alias.slice('alias/'.length),
+              arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            },
+            stack,
+          ),
+        ],
+      }),
+    );
+    props.tables.grant(this.role, 'keys', ['GetItem', 'PutItem', 'UpdateItem', 'Query']);
+
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: `Checks whether ${this.alias} is due for rotation`,
+      schedule: scheduler.ScheduleExpression.rate(props.checkInterval ?? Duration.hours(24)),
+      target: new targets.LambdaInvoke(this.function.function, {
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        retryAttempts: 3,
+      }),
+    });
+    acknowledge(
+      Stack.of(this),
+      `IAM5[Resource::<${logicalId(this.function.function)}.Arn>:*]`,
+      SCHEDULER_INVOKE_REASON,
+    );
+    acknowledge(
+      this.role,
+      'IAM5[Resource::*]',
+      'KMS key ARNs are unknown until the function creates the keys: CreateKey is limited by request tags, ' +
+        'key spec and usage, and every other action by the vouch:purpose and vouch:alias resource tags.',
+    );
+
+    new triggers.Trigger(this, 'Bootstrap', {
+      handler: this.function.function,
+      executeAfter: [props.tables.keys, ...(props.runAfter ?? [])],
+      timeout: Duration.minutes(2),
+    });
+  }
+}

@@ -1,0 +1,170 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { DeployerAccess, GithubUploader } from './access.ts';
+import { AccessLogBucket } from './buckets.ts';
+import type { VouchConfig } from './config.ts';
+import { DeploymentBucket } from './deployment.ts';
+import { lambdaRole } from './function.ts';
+import { VouchKeys } from './keys.ts';
+import { Monitoring } from './monitoring.ts';
+import { acknowledge } from './nag.ts';
+import { KeyRotation } from './rotation.ts';
+import { StagingBucket } from './staging.ts';
+import { VouchTables } from './tables.ts';
+import { Verifier } from './verifier.ts';
+
+export interface VouchStackProps extends StackProps {
+  readonly config: VouchConfig;
+}
+
+/**
+ * The whole gate: staging bucket → queue → verifier/promoter → deployment bucket, the tables that
+ * record every decision and every key, the rotating signing keys, and the alarms. Stateful resources
+ * are retained when the stack is deleted: the records are the audit trail, and old keys verify old
+ * signatures.
+ */
+export class VouchStack extends Stack {
+  public readonly staging: StagingBucket;
+  public readonly deployment: DeploymentBucket;
+  public readonly tables: VouchTables;
+  public readonly keys: VouchKeys;
+  public readonly verifier: Verifier;
+  public readonly rotation: KeyRotation;
+  public readonly uploader?: GithubUploader;
+  public readonly deployer: DeployerAccess;
+
+  constructor(scope: Construct, id: string, props: VouchStackProps) {
+    super(scope, id, { description: 'Vouch: verifies signed attestations before artifacts ship', ...props });
+    const config = props.config;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const verifierTimeout = Duration.minutes(15);
+
+    this.keys = new VouchKeys(this, 'Keys', { vsaKeyAlias: config.vsaKeyAlias });
+    const dataKey = this.keys.dataKey;
+    const accessLogs = new AccessLogBucket(this, 'AccessLogs', {
+      expiration: Duration.days(config.accessLogExpirationDays),
+    });
+    this.tables = new VouchTables(this, 'Tables', {
+      encryptionKey: dataKey,
+      deletionProtection: config.deletionProtection,
+    });
+    this.staging = new StagingBucket(this, 'Staging', {
+      encryptionKey: dataKey,
+      accessLogsBucket: accessLogs.bucket,
+      consumerTimeout: verifierTimeout,
+      maxReceiveCount: config.maxReceiveCount,
+      noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays),
+    });
+
+    const promoter = lambdaRole(
+      this,
+      'PromoterRole',
+      'Vouch verifier and promoter: the only principal that writes the deployment bucket',
+    );
+    this.deployment = new DeploymentBucket(this, 'Deployment', {
+      encryptionKey: dataKey,
+      accessLogsBucket: accessLogs.bucket,
+      writer: promoter,
+      noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays),
+      ...(config.objectLock
+        ? { objectLock: { mode: config.objectLock.mode, retention: Duration.days(config.objectLock.days) } }
+        : {}),
+    });
+
+    this.verifier = new Verifier(this, 'Verifier', {
+      role: promoter,
+      stagingBucket: this.staging.bucket,
+      queue: this.staging.queue,
+      deploymentBucket: this.deployment.bucket,
+      dataKey,
+      tables: this.tables,
+      keys: this.keys,
+      policyFile: config.policyFile,
+      memorySize: config.verifierMemoryMb,
+      timeout: verifierTimeout,
+      concurrency: config.verifierConcurrency,
+      batchSize: config.verifierBatchSize,
+      pendingDeadlineSeconds: config.pendingDeadlineSeconds,
+      logRetention,
+    });
+
+    this.rotation = new KeyRotation(this, 'Rotation', {
+      tables: this.tables,
+      alias: config.signingKeyAlias,
+      keySpec: config.keySpec,
+      periodDays: config.rotationPeriodDays,
+      graceDays: config.graceDays,
+      retentionDays: config.retentionDays,
+      deletionWindowDays: config.deletionWindowDays,
+      checkInterval: Duration.hours(config.rotationCheckHours),
+      logRetention,
+    });
+
+    if (config.github) {
+      this.uploader = new GithubUploader(this, 'Uploader', {
+        stagingBucket: this.staging.bucket,
+        dataKey,
+        signingKeyAlias: config.signingKeyAlias,
+        owner: config.github.owner,
+        repo: config.github.repo,
+        branches: config.github.branches,
+        createOidcProvider: config.github.createOidcProvider,
+      });
+    }
+    this.deployer = new DeployerAccess(this, 'Deployer', {
+      deploymentBucket: this.deployment.bucket,
+      dataKey,
+      keys: this.keys,
+      principalArns: config.deployerPrincipalArns,
+    });
+
+    new Monitoring(this, 'Monitoring', {
+      verifier: this.verifier.function.function,
+      rotation: this.rotation.function.function,
+      queue: this.staging.queue,
+      deadLetterQueue: this.staging.deadLetterQueue,
+      encryptionKey: dataKey,
+      dashboardName: config.stackName,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+
+    this.outputs();
+    acknowledge(
+      this,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      "The CDK's own handler that configures S3 bucket notifications at deploy time; it handles no artifact.",
+    );
+  }
+
+  private outputs() {
+    const out = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    out(
+      'StagingBucketName',
+      this.staging.bucket.bucketName,
+      'Where pipelines upload artifacts and attestations',
+    );
+    out(
+      'DeploymentBucketName',
+      this.deployment.bucket.bucketName,
+      'Where deployers fetch verified artifacts',
+    );
+    out('RecordsTableName', this.tables.records.tableName, 'VOUCH_RECORDS_TABLE: every decision');
+    out('IndexTableName', this.tables.index.tableName, 'VOUCH_INDEX_TABLE: attestations by digest');
+    out('KeysTableName', this.tables.keys.tableName, 'VOUCH_KEYS_TABLE: the signing-key registry');
+    out('SigningKeyAlias', this.rotation.alias, 'vouch sign --key <this>');
+    out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
+    out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
+    out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');
+    if (this.deployer.role) out('DeployerRoleArn', this.deployer.role.roleArn, 'Role for vouch fetch');
+    if (this.uploader) {
+      out(
+        'UploaderRoleArn',
+        this.uploader.role.roleArn,
+        'role-to-assume for aws-actions/configure-aws-credentials',
+      );
+      out('UploaderPrefix', this.uploader.prefix, 'The staging prefix the uploader role may write');
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { dataBucketProps } from './buckets.ts';
+
+export interface StagingBucketProps {
+  /** Encrypts the bucket. */
+  readonly encryptionKey: kms.IKey;
+  readonly accessLogsBucket: s3.IBucket;
+  /**
+   * Timeout of the function consuming the queue. The visibility timeout is six times this, as Lambda
+   * advises, so a message is not redelivered while a batch is still being retried.
+   * @default Duration.minutes(15)
+   */
+  readonly consumerTimeout?: Duration;
+  /**
+   * Deliveries before a message moves to the dead-letter queue.
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+  /** @default Duration.days(90) */
+  readonly noncurrentVersionExpiration?: Duration;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where pipelines upload artifacts and attestations. Every new object becomes a message on an encrypted
+ * queue; a message that keeps failing ends in the dead-letter queue instead of being lost.
+ */
+export class StagingBucket extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: StagingBucketProps) {
+    super(scope, id);
+    const consumerTimeout = props.consumerTimeout ?? Duration.minutes(15);
+    const maxReceiveCount = props.maxReceiveCount ?? 5;
+    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+      throw new Error(`StagingBucket: maxReceiveCount must be an integer 1..1000, found ${maxReceiveCount}`);
+    }
+    const visibilityTimeout = Duration.seconds(consumerTimeout.toSeconds() * 6);
+    if (visibilityTimeout.toSeconds() > 12 * 3600) {
+      throw new Error(
+        `StagingBucket: consumerTimeout ${consumerTimeout.toHumanString()} needs a visibility timeout of ` +
+          `${visibilityTimeout.toHumanString()}, above SQS's 12 hours`,
+      );
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.bucket = new s3.Bucket(
+      this,
+      'Bucket',
+      dataBucketProps({
+        encryptionKey: props.encryptionKey,
+        accessLogsBucket: props.accessLogsBucket,
+        accessLogsPrefix: 'staging/',
+        noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
+        removalPolicy,
+      }),
+    );
+    // The queues carry S3 event notifications (bucket, key, size, ETag), never object bytes: SQS-managed
+    // encryption protects them at rest without a KMS key policy that would have to name the bucket (a
+    // dependency cycle with the bucket's own key) and without a KMS call per message.
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout,
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+    // Gives S3 SendMessage on the queue, only for this bucket (aws:SourceArn).
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue));
+  }
+}

@@ -1,0 +1,91 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { INDEX_TABLE, KEYS_TABLE, RECORDS_TABLE, type TableLayout } from '../lambdas/adapters/tables.ts';
+
+/** The DynamoDB actions the adapters use. */
+export type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+
+const LAYOUTS = { records: RECORDS_TABLE, index: INDEX_TABLE, keys: KEYS_TABLE } as const;
+
+export interface VouchTablesProps {
+  /** Encrypts every table. */
+  readonly encryptionKey: kms.IKey;
+  /**
+   * DynamoDB deletion protection. The records are the audit trail of every decision; the key registry
+   * holds the public keys that old signatures verify against.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The three tables, built from the layouts the adapters and the local stack share, so CloudFormation and
+ * the local stack can never disagree on a key or an index.
+ */
+export class VouchTables extends Construct {
+  /** Decisions and their history. */
+  public readonly records: dynamodb.Table;
+  /** Attestations by subject digest, and artifacts waiting for attestations. */
+  public readonly index: dynamodb.Table;
+  /** The signing-key registry. Streams new and old images: a revocation triggers the re-check. */
+  public readonly keys: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: VouchTablesProps) {
+    super(scope, id);
+    const common = {
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.deletionProtection ?? true,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    } satisfies Partial<dynamodb.TableProps>;
+    this.records = this.table(RECORDS_TABLE, common);
+    this.index = this.table(INDEX_TABLE, common);
+    this.keys = this.table(KEYS_TABLE, { ...common, stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES });
+  }
+
+  /**
+   * Grants exactly these DynamoDB actions on one table and its named indexes. The CDK's grantReadData and
+   * friends add actions the functions never use, and `index/*` wildcards; this names everything.
+   */
+  public grant(
+    grantee: iam.IGrantable,
+    name: TableLayout['name'],
+    actions: readonly DynamoAction[],
+  ): iam.Grant {
+    const layout = LAYOUTS[name];
+    const table = this[name];
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: actions.map((action) => `dynamodb:${action}`),
+      resourceArns: [
+        table.tableArn,
+        ...layout.globalIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`),
+      ],
+    });
+  }
+
+  private table(layout: TableLayout, props: Omit<dynamodb.TableProps, 'partitionKey'>): dynamodb.Table {
+    const id = `${layout.name[0]?.toUpperCase()}${layout.name.slice(1)}Table`;
+    const table = new dynamodb.Table(this, id, {
+      ...props,
+      partitionKey: { name: layout.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: layout.sortKey, type: dynamodb.AttributeType.STRING },
+    });
+    for (const index of layout.globalIndexes) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+    return table;
+  }
+}

@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../lib/function.ts';
+import { CDK_CONTEXT } from './synth.ts';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs bin/app.ts the way the CDK CLI does: cdk.json's context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+async function app(vouch: unknown) {
+  const outdir = mkdtempSync(join(tmpdir(), 'vouch-app-'));
+  dirs.push(outdir);
+  const context = { ...CDK_CONTEXT, vouch, 'aws:cdk:bundling-stacks': [] };
+  const result = await run(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bin/app.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (error) => ({
+      code: error.code as number,
+      stdout: error.stdout as string,
+      stderr: error.stderr as string,
+    }),
+  );
+  return { ...result, outdir };
+}
+
+describe('bin/app.ts', () => {
+  it('synthesizes the stack named in the configuration, cdk-nag clean', async () => {
+    const result = await app({ stackName: 'VouchTest', github: { owner: 'acme', repo: 'app' } });
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.code).toBe(0);
+    const template = JSON.parse(readFileSync(join(result.outdir, 'VouchTest.template.json'), 'utf8'));
+    expect(template.Outputs.UploaderRoleArn).toBeDefined();
+  });
+
+  it('fails with the configuration error, before synthesizing anything', async () => {
+    const result = await app({ graceDays: 400 });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'vouch configuration: graceDays must be an integer 0..364, found number 400',
+    );
+  });
+});
