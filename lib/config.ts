@@ -81,6 +81,33 @@ export interface ConfigOptions {
   readonly baseDir?: string;
 }
 
+/** Every key the `vouch` context object may hold. */
+export const CONFIG_KEYS = [
+  'stackName',
+  'policyFile',
+  'signingKeyAlias',
+  'vsaKeyAlias',
+  'keySpec',
+  'rotationPeriodDays',
+  'graceDays',
+  'retentionDays',
+  'deletionWindowDays',
+  'rotationCheckHours',
+  'pendingDeadlineSeconds',
+  'verifierMemoryMb',
+  'verifierConcurrency',
+  'verifierBatchSize',
+  'maxReceiveCount',
+  'logRetentionDays',
+  'noncurrentVersionExpirationDays',
+  'accessLogExpirationDays',
+  'deletionProtection',
+  'objectLock',
+  'github',
+  'deployerPrincipalArns',
+  'alarmEmail',
+] as const;
+
 export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -105,31 +132,7 @@ type Raw = Record<string, unknown>;
  */
 export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConfig {
   const input = parseRaw(raw);
-  const known = new Set([
-    'stackName',
-    'policyFile',
-    'signingKeyAlias',
-    'vsaKeyAlias',
-    'keySpec',
-    'rotationPeriodDays',
-    'graceDays',
-    'retentionDays',
-    'deletionWindowDays',
-    'rotationCheckHours',
-    'pendingDeadlineSeconds',
-    'verifierMemoryMb',
-    'verifierConcurrency',
-    'verifierBatchSize',
-    'maxReceiveCount',
-    'logRetentionDays',
-    'noncurrentVersionExpirationDays',
-    'accessLogExpirationDays',
-    'deletionProtection',
-    'objectLock',
-    'github',
-    'deployerPrincipalArns',
-    'alarmEmail',
-  ]);
+  const known = new Set<string>(CONFIG_KEYS);
   const unknown = Object.keys(input).filter((key) => !known.has(key));
   // A misspelt key would otherwise silently fall back to its default.
   if (unknown.length) fail(`unknown key(s) ${unknown.join(', ')}; known keys: ${[...known].join(', ')}`);

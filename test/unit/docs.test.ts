@@ -18,3 +18,15 @@ describe('documentation stays true', () => {
     expect(policy.rules.map((rule) => rule.name)).toEqual(['releases', 'npm-packages']);
   });
 });
+
+describe('the README deploy section', () => {
+  it('documents every configuration key, and no other', async () => {
+    const { CONFIG_KEYS } = await import('../../lib/config.ts');
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const section = readme.slice(readme.indexOf('**Configuration**'), readme.indexOf('**Outputs:**'));
+    const documented = [...section.matchAll(/^\| (.+?) \|/gm)]
+      .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]))
+      .filter((key) => key !== undefined && key !== 'key');
+    expect(new Set(documented)).toEqual(new Set(CONFIG_KEYS));
+  });
+});
