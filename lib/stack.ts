@@ -76,6 +76,7 @@ export class VouchStack extends Stack {
       role: promoter,
       stagingBucket: this.staging.bucket,
       queue: this.staging.queue,
+      deadLetterQueue: this.staging.deadLetterQueue,
       deploymentBucket: this.deployment.bucket,
       dataKey,
       tables: this.tables,

@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -22,6 +23,8 @@ export interface VerifierProps {
   readonly role: iam.IRole;
   readonly stagingBucket: s3.IBucket;
   readonly queue: sqs.IQueue;
+  /** Where revocation re-checks that fail every retry are sent (the staging queue's DLQ). */
+  readonly deadLetterQueue: sqs.IQueue;
   readonly deploymentBucket: s3.IBucket;
   /** Encrypts both buckets: the verifier decrypts staged objects and encrypts promoted ones. */
   readonly dataKey: kms.IKey;
@@ -55,8 +58,9 @@ export interface VerifierProps {
 }
 
 /**
- * The verifier and promoter: consumes the staging queue, verifies, records, promotes, and every
- * `sweepInterval` rejects artifacts whose attestations never came.
+ * The verifier and promoter: consumes the staging queue, verifies, records, promotes; every
+ * `sweepInterval` rejects artifacts whose attestations never came; and on a key's revocation (the key
+ * registry's stream) re-checks and pulls what that key vouched for.
  */
 export class Verifier extends Construct {
   public readonly function: VouchFunction;
@@ -102,6 +106,28 @@ export class Verifier extends Construct {
         reportBatchItemFailures: true,
         maxConcurrency: concurrency,
       }),
+    );
+
+    // A revocation in the key registry re-checks what the key vouched for (lambdas/verify/handler.ts).
+    fn.addEventSource(
+      new lambdaEvents.DynamoEventSource(props.tables.keys, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        retryAttempts: 10,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        onFailure: new lambdaEvents.SqsDlq(props.deadLetterQueue),
+        filters: [
+          lambda.FilterCriteria.filter({
+            dynamodb: { NewImage: { revokedAt: { S: lambda.FilterRule.exists() } } },
+          }),
+        ],
+      }),
+    );
+    acknowledge(
+      props.role,
+      'IAM5[Resource::*]',
+      'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table stream.',
     );
 
     // Staging: read exactly the version in the event. ListBucket makes a missing object a 404, not a 403.

@@ -15,6 +15,8 @@ export interface QueueOptions {
   /** Receives before a message goes to the dead-letter list, as an SQS redrive policy's maxReceiveCount. */
   readonly maxReceiveCount?: number;
   readonly retryDelayMs?: number;
+  /** Batches in flight at once, as concurrent Lambda invocations behind an SQS event source. @default 1 */
+  readonly concurrency?: number;
 }
 
 interface Message {
@@ -26,7 +28,7 @@ interface Message {
 
 /**
  * An in-process stand-in for SQS in front of a Lambda: batches, partial batch failures, redelivery with
- * a delay, and a dead-letter list after maxReceiveCount. Messages are processed one batch at a time.
+ * a delay, a dead-letter list after maxReceiveCount, and up to `concurrency` batches in flight.
  */
 export function createEventQueue(options: QueueOptions) {
   const batchSize = options.batchSize ?? 10;
@@ -36,12 +38,13 @@ export function createEventQueue(options: QueueOptions) {
   const deadLetters: DeadLetter[] = [];
   const stats = { received: 0, succeeded: 0, retried: 0, deadLettered: 0 };
   let delayed = 0;
-  let running: Promise<void> | undefined;
+  const concurrency = options.concurrency ?? 1;
+  let inFlight = 0;
   let idle: (() => void)[] = [];
   let sequence = 0;
 
   const settleIdle = () => {
-    if (ready.length === 0 && delayed === 0 && !running) {
+    if (ready.length === 0 && delayed === 0 && inFlight === 0) {
       for (const resolve of idle) resolve();
       idle = [];
     }
@@ -105,15 +108,15 @@ export function createEventQueue(options: QueueOptions) {
   }
 
   function pump() {
-    if (running || ready.length === 0) {
-      settleIdle();
-      return;
+    while (inFlight < concurrency && ready.length > 0) {
+      const batch = ready.splice(0, batchSize);
+      inFlight++;
+      void runBatch(batch).finally(() => {
+        inFlight--;
+        pump();
+      });
     }
-    const batch = ready.splice(0, batchSize);
-    running = runBatch(batch).finally(() => {
-      running = undefined;
-      pump();
-    });
+    settleIdle();
   }
 
   return {

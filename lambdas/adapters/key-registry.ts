@@ -295,5 +295,10 @@ export class RegistryKeyCache {
     for (const hint of missing) this.entries.set(hint, { key: found.get(hint), expires: now + this.ttlMs });
   }
 
+  /** Drops cached entries, so the next preload reads the registry (a revocation must be seen at once). */
+  invalidate(hints: Iterable<string>): void {
+    for (const hint of hints) this.entries.delete(hint);
+  }
+
   readonly lookup: KeyLookup = (hint) => this.entries.get(hint)?.key;
 }

@@ -20,6 +20,8 @@ export interface ObjectVersion {
   readonly size: number;
   /** When S3 recorded the upload: the trusted time for signatures without one of their own. */
   readonly lastModified: Date;
+  /** User metadata (x-amz-meta-*), where the response carried it. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export const isMissing = (error: unknown) =>
@@ -171,7 +173,13 @@ const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('
 function toVersion(
   bucket: string,
   key: string,
-  response: { VersionId?: string; ETag?: string; ContentLength?: number; LastModified?: Date },
+  response: {
+    VersionId?: string;
+    ETag?: string;
+    ContentLength?: number;
+    LastModified?: Date;
+    Metadata?: Record<string, string>;
+  },
 ): ObjectVersion {
   return {
     bucket,
@@ -180,5 +188,6 @@ function toVersion(
     ...(response.ETag ? { eTag: response.ETag } : {}),
     size: response.ContentLength ?? 0,
     lastModified: response.LastModified ?? new Date(0),
+    ...(response.Metadata ? { metadata: response.Metadata } : {}),
   };
 }

@@ -82,7 +82,9 @@ export async function rotate(
           publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
           status: 'active',
           period: leaseId,
-          validFrom: now.toISOString(),
+          // S3 records upload times to the second, and an upload's time is the signing time of a keyed
+          // signature without a log entry: a key created at 12:00:00.400 signs uploads stamped 12:00:00.
+          validFrom: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
           createdAt: now.toISOString(),
         });
         const validUntil = new Date(now.getTime() + config.graceDays * DAY_MS).toISOString();

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  Context,
+  DynamoDBBatchResponse,
+  DynamoDBRecord,
+  DynamoDBStreamEvent,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { numberEnv, requireEnv, tableNames } from '#adapters/config.ts';
@@ -83,15 +91,38 @@ export function createVerifierHandler(deps: PipelineDeps) {
       throw error;
     }
   };
+  const streamProcessor = new BatchProcessor(EventType.DynamoDBStreams);
+  const processRevocation = async (record: DynamoDBRecord) => {
+    const keyId = revokedKeyId(record);
+    if (!keyId) return;
+    const outcomes = await pipeline.recheckKey(keyId);
+    logger.info('revocation re-check', {
+      keyId,
+      rechecked: outcomes.length,
+      quarantined: outcomes.filter((o) => o.status === 'quarantined').map((o) => o.objectKey),
+    });
+    for (const outcome of outcomes) report(outcome, Date.now());
+  };
   return async (
-    event: SQSEvent | { action: 'sweep' },
+    event: VerifierEvent,
     context: Context,
-  ): Promise<SQSBatchResponse | { swept: number }> => {
+  ): Promise<SQSBatchResponse | DynamoDBBatchResponse | { swept: number }> => {
     try {
       if ('action' in event && event.action === 'sweep') {
         const outcomes = await pipeline.sweepPending();
         for (const outcome of outcomes) report(outcome, Date.now());
         return { swept: outcomes.length };
+      }
+      const records = (event as { Records?: { eventSource?: string }[] }).Records ?? [];
+      if (records[0]?.eventSource === 'aws:dynamodb') {
+        return await processPartialResponse(
+          event as DynamoDBStreamEvent,
+          processRevocation,
+          streamProcessor,
+          {
+            context,
+          },
+        );
       }
       return await processPartialResponse(event as SQSEvent, processRecord, processor, { context });
     } finally {
@@ -100,9 +131,25 @@ export function createVerifierHandler(deps: PipelineDeps) {
   };
 }
 
+/**
+ * The key registry's stream (AWS) carries every change to a key; a revocation is one whose new image has
+ * a `revokedAt` the old one did not have, or an earlier one (the effective time only moves earlier).
+ */
+export function revokedKeyId(record: DynamoDBRecord): string | undefined {
+  const next = record.dynamodb?.NewImage;
+  const revokedAt = next?.revokedAt?.S;
+  const keyId = next?.keyId?.S;
+  if (!revokedAt || !keyId) return undefined;
+  const before = record.dynamodb?.OldImage?.revokedAt?.S;
+  return before === undefined || revokedAt < before ? keyId : undefined;
+}
+
+/** An SQS batch of S3 notifications, a key-registry stream batch, or the scheduled sweep. */
+export type VerifierEvent = SQSEvent | DynamoDBStreamEvent | { action: 'sweep' };
+
 let configured: ReturnType<typeof createVerifierHandler> | undefined;
 
-export const handler = (event: SQSEvent | { action: 'sweep' }, context: Context) => {
+export const handler = (event: VerifierEvent, context: Context) => {
   configured ??= createVerifierHandler(depsFromEnv());
   return configured(event, context);
 };

@@ -66,6 +66,8 @@ export interface Outcome {
 export const vsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
 export const attestationCopyPrefix = (objectKey: string) => `${objectKey}.attestations/`;
 const INCOMING_PREFIX = '.vouch/incoming/';
+/** A record left `verified` this long was abandoned mid-promotion; the sweep finishes it. */
+const STALE_VERIFIED_MS = 15 * 60 * 1000;
 
 /** Failures that another attestation arriving later could still cure. */
 const CURABLE: ReadonlySet<Reason['code']> = new Set(['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET']);
@@ -368,9 +370,20 @@ export function createPipeline(deps: PipelineDeps) {
       size: record.size,
       lastModified: new Date(record.uploadedAt),
     };
+    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
+    const recordId = `${record.objectKey}#${record.version}`;
+    if (deployed?.metadata?.['vouch-record'] === recordId) {
+      // A retry after a crash between promotion and recording: these bytes, their VSA and attestation
+      // copies are in place already. Record the promotion; copy nothing twice.
+      await deps.records.transition(record.objectKey, record.version, 'promoted', {
+        promotedKey: record.objectKey,
+        updatedAt: now().toISOString(),
+      });
+      return { objectKey: record.objectKey, kind: 'artifact', status: 'promoted', reasons: decision.reasons };
+    }
     const metadata = {
       'vouch-digest': record.digest,
-      'vouch-record': `${record.objectKey}#${record.version}`,
+      'vouch-record': recordId,
       'vouch-policy': decision.policyDigest,
       ...(decision.verdict === 'fail' ? { 'vouch-flagged': 'audit-mode' } : {}),
     };
@@ -434,7 +447,11 @@ export function createPipeline(deps: PipelineDeps) {
     };
   }
 
-  /** Rejects pending artifacts whose deadline has passed (run on a schedule). */
+  /**
+   * Run on a schedule: rejects pending artifacts whose deadline has passed, and finishes promotions left
+   * `verified` for longer than `STALE_VERIFIED_MS` (a crash after recording, whose message then ran out of
+   * retries): nothing stays verified-but-not-promoted.
+   */
   async function sweepPending(): Promise<Outcome[]> {
     const at = now();
     const due = (await deps.records.byStatus('pending')).filter(
@@ -442,10 +459,67 @@ export function createPipeline(deps: PipelineDeps) {
     );
     const outcomes: Outcome[] = [];
     for (const record of due) outcomes.push(await evaluateRecorded(record));
+    const stale = (await deps.records.byStatus('verified')).filter(
+      (record) => at.getTime() - new Date(record.updatedAt).getTime() >= STALE_VERIFIED_MS,
+    );
+    for (const record of stale) outcomes.push(await resume(record));
     return outcomes;
   }
 
-  return { handle, sweepPending };
+  /**
+   * After a key's revocation: every verified or promoted artifact that one of its signatures vouched for
+   * is evaluated again against the registry as it is now. Signatures made before the effective time still
+   * count; if what is left no longer satisfies the policy, the artifact is pulled from the deployment
+   * bucket (its VSA first, so no deployer can verify it any more) and only then recorded as quarantined,
+   * so a crash in between leaves it to be pulled again, never recorded as pulled while still there.
+   */
+  async function recheckKey(keyId: string): Promise<Outcome[]> {
+    deps.keys.invalidate([keyId]);
+    const outcomes: Outcome[] = [];
+    for (const status of ['verified', 'promoted'] as const) {
+      for (const record of await deps.records.byStatus(status)) {
+        if (!record.keyIds?.includes(keyId)) continue;
+        outcomes.push(await recheck(record, keyId));
+      }
+    }
+    return outcomes;
+  }
+
+  async function recheck(record: ArtifactRecord, keyId: string): Promise<Outcome> {
+    const { decision } = await decide(record.objectKey, record.digests as Digests);
+    if (decision.accepted)
+      return {
+        objectKey: record.objectKey,
+        kind: 'artifact',
+        status: record.status,
+        reasons: decision.reasons,
+      };
+    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
+    if (deployed?.metadata?.['vouch-record'] === `${record.objectKey}#${record.version}`) {
+      await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
+      await deps.s3.delete(deps.deploymentBucket, record.objectKey);
+    }
+    const reasons: Reason[] = [
+      { code: 'KEY_REVOKED', message: `re-checked after the revocation of ${keyId}; pulled from deployment` },
+      ...decision.reasons,
+    ];
+    await deps.records.transition(
+      record.objectKey,
+      record.version,
+      'quarantined',
+      { ...decisionFields(decision), reasons, updatedAt: now().toISOString() },
+      `key ${keyId} revoked`,
+    );
+    const current = await deps.records.get(record.objectKey, record.version);
+    return {
+      objectKey: record.objectKey,
+      kind: 'artifact',
+      status: current?.status ?? 'quarantined',
+      reasons,
+    };
+  }
+
+  return { handle, sweepPending, recheckKey };
 }
 
 function statusFor(

@@ -1,0 +1,228 @@
+import { Readable } from 'node:stream';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  GetPublicKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import { KeyRegistry } from '#adapters/key-registry.ts';
+import { kmsSigner } from '#adapters/kms.ts';
+import { RecordStore } from '#adapters/records.ts';
+import { S3Store } from '#adapters/s3-store.ts';
+import {
+  createStatement,
+  digestStream,
+  isAttestationKey,
+  type SignFn,
+  SLSA_PROVENANCE_V1,
+  signStatement,
+} from '#core/index.ts';
+import { rotate } from '../lambdas/rotate/rotate.ts';
+import type { VerifierEvent } from '../lambdas/verify/handler.ts';
+import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
+import { createKeyStreamPoller } from './key-stream.ts';
+import { createEventQueue } from './queue.ts';
+import { encodeEventKey, type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
+
+export const SIGNING_KEY_ALIAS = 'alias/vouch-signing';
+export const VSA_KEY_ALIAS = 'alias/vouch-vsa';
+export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
+
+export type Service = 's3' | 'dynamodb' | 'kms';
+
+export interface LocalGateOptions extends LocalStackOptions {
+  /** The policy the verifier enforces. */
+  readonly policyPath: string;
+  /** @default 3 */
+  readonly maxReceiveCount?: number;
+  /** @default 100 */
+  readonly retryDelayMs?: number;
+  /** Batches verified at once, as concurrent Lambda invocations. @default 1 */
+  readonly concurrency?: number;
+  /** @default 3600 */
+  readonly pendingDeadlineSeconds?: number;
+  /** Lets a test put something (a fault-injecting proxy) between the handler and a server. */
+  readonly endpointFor?: (service: Service, endpoint: string) => string | Promise<string>;
+  /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
+  readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
+}
+
+/**
+ * The whole gate on this machine: the local stack, the first signing key (made by the same rotation code
+ * the scheduled Lambda runs), the VSA key, and the verifier handler behind the in-process queue, with the
+ * local stand-ins for the scheduled sweep and the key registry's stream. `npm start`, the fault tests,
+ * the load script and the benchmarks all run this, so they exercise exactly one wiring.
+ */
+export async function startLocalGate(options: LocalGateOptions) {
+  const stack = await startLocalStack(options);
+  const stackEnv = stack.env();
+  const endpoint = async (service: Service, variable: string) =>
+    options.endpointFor
+      ? options.endpointFor(service, stackEnv[variable] as string)
+      : (stackEnv[variable] as string);
+  const env: Record<string, string> = {
+    ...stackEnv,
+    AWS_ENDPOINT_URL_S3: await endpoint('s3', 'AWS_ENDPOINT_URL_S3'),
+    AWS_ENDPOINT_URL_DYNAMODB: await endpoint('dynamodb', 'AWS_ENDPOINT_URL_DYNAMODB'),
+    AWS_ENDPOINT_URL_KMS: await endpoint('kms', 'AWS_ENDPOINT_URL_KMS'),
+    VOUCH_POLICY_PATH: options.policyPath,
+    VOUCH_VSA_KEY_ID: VSA_KEY_ALIAS,
+    VOUCH_SIGNING_KEY_ALIAS: SIGNING_KEY_ALIAS,
+    VOUCH_PENDING_DEADLINE_SECONDS: String(options.pendingDeadlineSeconds ?? 3600),
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  // The handlers, the SDK and the CLI read endpoints and names from the environment, exactly as in Lambda.
+  Object.assign(process.env, env);
+
+  // Set-up talks to the servers directly; only the handler goes through `endpointFor`.
+  const direct = { ...process.env, ...stackEnv };
+  const kms = withEnv(direct, kmsClient);
+  const registry = new KeyRegistry(withEnv(direct, documentClient), stack.names.keysTable);
+  const rotation = await rotate(
+    { kms, registry },
+    {
+      alias: SIGNING_KEY_ALIAS,
+      keySpec: 'ECC_NIST_P256',
+      periodDays: 90,
+      graceDays: 7,
+      retentionDays: 365,
+      deletionWindowDays: 30,
+    },
+  );
+  const vsaKeyCreated = await ensureVsaKey(kms);
+
+  // Imported now, not at load: the handler's logger reads its level from the environment set above.
+  const { createVerifierHandler, depsFromEnv } = await import('../lambdas/verify/handler.ts');
+  const deps = depsFromEnv(env);
+  const verifier = createVerifierHandler(options.wrapDeps ? options.wrapDeps(deps) : deps);
+  const handler = (event: VerifierEvent) =>
+    verifier(event, { functionName: 'vouch-verifier-local' } as Context);
+  const queue = createEventQueue({
+    handler: (event) => handler(event),
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+    retryDelayMs: options.retryDelayMs ?? 100,
+    concurrency: options.concurrency ?? 1,
+  });
+  const unsubscribe = stack.onStagingNotification((body) => queue.send(body));
+  const keyStream = createKeyStreamPoller(registry, (event) => handler(event));
+  const store = new S3Store(withEnv(direct, s3Client));
+  const records = new RecordStore(withEnv(direct, documentClient), stack.names.recordsTable);
+  const signer = kmsSigner(kms, SIGNING_KEY_ALIAS);
+
+  return {
+    stack,
+    env,
+    queue,
+    handler,
+    registry,
+    records,
+    store,
+    kms,
+    signer,
+    keyStream,
+    /** The first signing key, when this start created it. */
+    createdSigningKey: rotation.activated,
+    vsaKeyCreated,
+    /** The scheduled sweep: expired pending artifacts, abandoned promotions. */
+    sweep: () => handler({ action: 'sweep' }),
+    /** SLSA provenance v1 for these bytes, signed through the signing alias as `vouch sign` does. */
+    provenance: (name: string, bytes: Buffer, signWith: SignFn = signer) =>
+      provenanceFor(name, bytes, signWith),
+    /** Queues again every staging object without a decision, and every attestation; see reconcile(). */
+    reconcile: () => reconcile(stack, store, records, (body) => queue.send(body)),
+    async close() {
+      await queue.drain();
+      unsubscribe();
+      await stack.close();
+    },
+  };
+}
+
+export type LocalGate = Awaited<ReturnType<typeof startLocalGate>>;
+
+/** Builds an SDK client against a given environment (the SDK reads endpoints from process.env). */
+function withEnv<T>(env: NodeJS.ProcessEnv, make: (env: NodeJS.ProcessEnv) => T): T {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return make(env);
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+}
+
+async function provenanceFor(name: string, bytes: Buffer, sign: SignFn): Promise<string> {
+  const { digests } = await digestStream(Readable.from([bytes]));
+  const statement = createStatement([{ name, digests }], SLSA_PROVENANCE_V1, {
+    buildDefinition: {
+      buildType: 'https://vouch.dev/build/demo/v1',
+      externalParameters: {},
+      resolvedDependencies: [],
+    },
+    runDetails: { builder: { id: DEMO_BUILDER_ID } },
+  });
+  return JSON.stringify(await signStatement(statement, sign));
+}
+
+/**
+ * The local queue lives in memory, so an event in flight when the stack stopped is gone. On start, every
+ * staging object without a decision, and every attestation (indexing is idempotent), is queued again.
+ */
+async function reconcile(
+  stack: LocalStack,
+  store: S3Store,
+  records: RecordStore,
+  send: (body: string) => void,
+): Promise<number> {
+  const s3 = store.client;
+  let requeued = 0;
+  let token: string | undefined;
+  do {
+    const page: ListObjectsV2CommandOutput = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.names.stagingBucket, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) {
+      if (!object.Key) continue;
+      if (!isAttestationKey(object.Key) && (await records.byKey(object.Key)).length > 0) continue;
+      const record = {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: (object.LastModified ?? new Date()).toISOString(),
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          bucket: { name: stack.names.stagingBucket },
+          object: { key: encodeEventKey(object.Key), size: object.Size, eTag: object.ETag },
+        },
+      };
+      send(JSON.stringify({ Records: [record] }));
+      requeued++;
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return requeued;
+}
+
+async function ensureVsaKey(client: KMSClient): Promise<string | undefined> {
+  try {
+    await client.send(new GetPublicKeyCommand({ KeyId: VSA_KEY_ALIAS }));
+    return undefined;
+  } catch (error) {
+    if ((error as Error).name !== 'NotFoundException') throw error;
+    const { KeyMetadata } = await client.send(
+      new CreateKeyCommand({
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        Description: 'Vouch verification summaries',
+        Tags: [{ TagKey: 'vouch:purpose', TagValue: 'vsa' }],
+      }),
+    );
+    await client.send(new CreateAliasCommand({ AliasName: VSA_KEY_ALIAS, TargetKeyId: KeyMetadata?.KeyId }));
+    return KeyMetadata?.Arn;
+  }
+}
