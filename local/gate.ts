@@ -27,6 +27,8 @@ import { createKeyStreamPoller } from './key-stream.ts';
 import { createEventQueue } from './queue.ts';
 import { encodeEventKey, type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
 
+const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
+
 export const SIGNING_KEY_ALIAS = 'alias/vouch-signing';
 export const VSA_KEY_ALIAS = 'alias/vouch-vsa';
 export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
@@ -46,6 +48,11 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly pendingDeadlineSeconds?: number;
   /** Lets a test put something (a fault-injecting proxy) between the handler and a server. */
   readonly endpointFor?: (service: Service, endpoint: string) => string | Promise<string>;
+  /**
+   * `manual` keeps staging notifications in `notifications` instead of queueing them, so a test can
+   * duplicate, drop or reorder them before `queue.send`. @default 'auto'
+   */
+  readonly delivery?: 'auto' | 'manual';
   /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
   readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
 }
@@ -107,7 +114,13 @@ export async function startLocalGate(options: LocalGateOptions) {
     retryDelayMs: options.retryDelayMs ?? 100,
     concurrency: options.concurrency ?? 1,
   });
-  const unsubscribe = stack.onStagingNotification((body) => queue.send(body));
+  const notifications: string[] = [];
+  const counters = { notified: 0 };
+  const unsubscribe = stack.onStagingNotification((body) => {
+    counters.notified++;
+    if (options.delivery === 'manual') notifications.push(body);
+    else queue.send(body);
+  });
   const keyStream = createKeyStreamPoller(registry, (event) => handler(event));
   const store = new S3Store(withEnv(direct, s3Client));
   const records = new RecordStore(withEnv(direct, documentClient), stack.names.recordsTable);
@@ -117,6 +130,10 @@ export async function startLocalGate(options: LocalGateOptions) {
     stack,
     env,
     queue,
+    /** Notifications held back in `manual` delivery. */
+    notifications,
+    /** How many staging notifications the stack has emitted. */
+    counters,
     handler,
     registry,
     records,
@@ -171,7 +188,7 @@ async function provenanceFor(name: string, bytes: Buffer, sign: SignFn): Promise
 
 /**
  * The local queue lives in memory, so an event in flight when the stack stopped is gone. On start, every
- * staging object without a decision, and every attestation (indexing is idempotent), is queued again.
+ * staging object without a final decision, and every attestation (indexing is idempotent), is queued again.
  */
 async function reconcile(
   stack: LocalStack,
@@ -188,7 +205,10 @@ async function reconcile(
     );
     for (const object of page.Contents ?? []) {
       if (!object.Key) continue;
-      if (!isAttestationKey(object.Key) && (await records.byKey(object.Key)).length > 0) continue;
+      // Attestations are always re-indexed (idempotent); an artifact is queued again unless its latest
+      // record is final (a pending or verified one is carried forward by the redelivery).
+      const [latest] = isAttestationKey(object.Key) ? [] : await records.byKey(object.Key);
+      if (latest && FINAL.has(latest.status)) continue;
       const record = {
         eventVersion: '2.1',
         eventSource: 'aws:s3',

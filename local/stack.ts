@@ -2,7 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver, { type S3rverEvent } from 's3rver';
 import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
@@ -87,7 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     index: names.indexTable,
     keys: names.keysTable,
   };
-  for (const layout of TABLES) await createTable(client, layout, tableNames[layout.name]);
+  for (const layout of TABLES) await ensureTable(client, layout, tableNames[layout.name]);
   client.destroy();
 
   const listeners = new Set<(body: string) => void>();
@@ -153,12 +158,21 @@ export const encodeEventKey = (key: string) =>
     .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
     .join('/');
 
-async function createTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
+/** Creates a table (unless it exists) and waits until it and its indexes are ACTIVE. */
+export async function ensureTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
   try {
     await client.send(new CreateTableCommand(createTableInput(layout, name)));
   } catch (error) {
     // Already there from an earlier start on the same data directory.
     if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
       throw error;
+  }
+  // dynalite answers CreateTable before the table and its indexes are ACTIVE (as DynamoDB does); a query
+  // in that window fails with ResourceNotFoundException.
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === 'ACTIVE' && indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './dynamo.ts';
 
@@ -14,6 +15,12 @@ export interface Waiter {
 }
 
 const digestPk = (digest: string) => `DIGEST#${digest}`;
+/**
+ * Sort keys name an object by the SHA-256 of its key and version: an S3 key may be 1024 bytes, and
+ * DynamoDB refuses a sort key over 1024 bytes. The key itself is kept as an attribute.
+ */
+const itemSk = (prefix: 'ATT#' | 'WAIT#', objectKey: string, version: string) =>
+  `${prefix}${createHash('sha256').update(objectKey).update('\0').update(version).digest('hex')}`;
 
 /**
  * Attestations by every subject digest they name, and artifacts waiting on a digest. Content-addressed,
@@ -32,7 +39,7 @@ export class AttestationIndex {
         TableName: this.tableName,
         Item: {
           pk: digestPk(digest),
-          sk: `ATT#${attestation.objectKey}#${attestation.version}`,
+          sk: itemSk('ATT#', attestation.objectKey, attestation.version),
           ...attestation,
         },
       }),
@@ -54,7 +61,7 @@ export class AttestationIndex {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: digestPk(digest), sk: `WAIT#${waiter.objectKey}#${waiter.version}`, ...waiter },
+        Item: { pk: digestPk(digest), sk: itemSk('WAIT#', waiter.objectKey, waiter.version), ...waiter },
       }),
     );
   }
@@ -70,7 +77,7 @@ export class AttestationIndex {
     await this.db.send(
       new DeleteCommand({
         TableName: this.tableName,
-        Key: { pk: digestPk(digest), sk: `WAIT#${waiter.objectKey}#${waiter.version}` },
+        Key: { pk: digestPk(digest), sk: itemSk('WAIT#', waiter.objectKey, waiter.version) },
       }),
     );
   }

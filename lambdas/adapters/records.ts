@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -58,6 +59,9 @@ const pk = (key: string) => `OBJ#${key}`;
 const sk = (version: string) => `V#${version}`;
 const digestPk = (digest: string) => `DIGEST#${digest}`;
 const statusPk = (status: ArtifactStatus) => `STATUS#${status}`;
+/** Ordered by time; the key's hash keeps it unique and under DynamoDB's 1024-byte sort key limit. */
+const statusSk = (at: string, objectKey: string) =>
+  `${at}#${createHash('sha256').update(objectKey).digest('hex').slice(0, 32)}`;
 
 type Patch = Partial<Omit<ArtifactRecord, 'objectKey' | 'version' | 'status' | 'history'>>;
 
@@ -108,7 +112,7 @@ export class RecordStore {
       ':entry': [{ status: to, at, ...(note ? { note } : {}) }],
       ':empty': [],
       ':gsi2pk': statusPk(to),
-      ':gsi2sk': `${at}#${objectKey}`,
+      ':gsi2sk': statusSk(at, objectKey),
       ':updatedAt': at,
     };
     const sets = [
@@ -137,6 +141,42 @@ export class RecordStore {
           ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Claims the promotion of a verified record until `until` (ISO): only one invocation copies an artifact
+   * into the deployment bucket at a time, however many duplicate events run at once. A claim left by a
+   * crashed invocation lapses at `until`, and the sweep picks the record up.
+   */
+  async claimPromotion(objectKey: string, version: string, owner: string, at: string, until: string) {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: sk(version) },
+          UpdateExpression: 'SET promotionOwner = :owner, promotionUntil = :until',
+          ConditionExpression:
+            '#status = :verified AND (attribute_not_exists(promotionUntil) OR promotionUntil < :at OR promotionOwner = :owner)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':at': at, ':verified': 'verified' },
+        }),
+      ),
+    );
+  }
+
+  /** Gives a claim back early (the promotion failed and will be retried). */
+  async releasePromotion(objectKey: string, version: string, owner: string) {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: sk(version) },
+          UpdateExpression: 'REMOVE promotionOwner, promotionUntil',
+          ConditionExpression: 'promotionOwner = :owner',
+          ExpressionAttributeValues: { ':owner': owner },
         }),
       ),
     );
@@ -184,7 +224,7 @@ function keys(objectKey: string, version: string, digest: string, status: Artifa
     gsi1pk: digestPk(digest),
     gsi1sk: at,
     gsi2pk: statusPk(status),
-    gsi2sk: `${at}#${objectKey}`,
+    gsi2sk: statusSk(at, objectKey),
   };
 }
 

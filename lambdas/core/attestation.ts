@@ -121,6 +121,7 @@ function parseBundle(value: Record<string, unknown>, source: string, limits: Lim
       `${source}: unsupported bundle media type ${JSON.stringify(mediaType)}`,
     );
   }
+  assertBundleBase64(value, source);
   let bundle: Bundle;
   try {
     bundle = bundleFromJSON(value);
@@ -155,6 +156,36 @@ function parseBundle(value: Record<string, unknown>, source: string, limits: Lim
     );
   }
   return statementAttestation(envelope.payloadType, Buffer.from(envelope.payload), [bundle], source, limits);
+}
+
+/**
+ * bundleFromJSON decodes base64 with Buffer.from, which skips characters that are not base64: a mangled
+ * payload or signature would decode to *something*. The fields that carry signed bytes are checked
+ * strictly first, as in a bare envelope.
+ */
+function assertBundleBase64(value: Record<string, unknown>, source: string): void {
+  const envelope = value.dsseEnvelope;
+  if (envelope && typeof envelope === 'object') {
+    const { payload, signatures } = envelope as { payload?: unknown; signatures?: unknown };
+    decodeBase64(payload, `${source}: dsseEnvelope.payload`);
+    if (Array.isArray(signatures)) {
+      for (const [index, signature] of signatures.entries()) {
+        decodeBase64(
+          (signature as { sig?: unknown })?.sig,
+          `${source}: dsseEnvelope.signatures[${index}].sig`,
+        );
+      }
+    }
+  }
+  const message = value.messageSignature;
+  if (message && typeof message === 'object') {
+    const { signature, messageDigest } = message as {
+      signature?: unknown;
+      messageDigest?: { digest?: unknown };
+    };
+    decodeBase64(signature, `${source}: messageSignature.signature`);
+    decodeBase64(messageDigest?.digest, `${source}: messageSignature.messageDigest.digest`);
+  }
 }
 
 function parseEnvelope(value: Record<string, unknown>, source: string, limits: Limits): Attestation {

@@ -10,7 +10,10 @@ export interface Limits {
   readonly maxSubjects: number;
   /** Most signatures on one DSSE envelope. */
   readonly maxSignatures: number;
-  /** Longest object key accepted (S3's own limit is 1024 bytes). */
+  /**
+   * Longest object key accepted. S3's own limit is 1024 bytes; Vouch keeps room for the names it writes
+   * beside an artifact in the deployment bucket (`KEY.vsa.sigstore.json`, `KEY.attestations/…`).
+   */
   readonly maxPathBytes: number;
 }
 
@@ -20,5 +23,5 @@ export const DEFAULT_LIMITS: Limits = {
   maxJsonDepth: 64,
   maxSubjects: 10_000,
   maxSignatures: 16,
-  maxPathBytes: 1024,
+  maxPathBytes: 960,
 };

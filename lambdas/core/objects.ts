@@ -56,17 +56,23 @@ export function parseS3Notification(body: string): ObjectEvent[] {
   if (!isRecord(parsed) || !Array.isArray(parsed.Records))
     throw new Error('SQS message body is not an S3 event notification');
   return parsed.Records.flatMap((record): ObjectEvent[] => {
-    if (!isRecord(record) || !isRecord(record.s3)) return [];
-    const { bucket, object } = record.s3;
+    const eventName = isRecord(record) && typeof record.eventName === 'string' ? record.eventName : '';
+    // Deletions and other notifications are not uploads: nothing to verify.
+    if (isRecord(record) && eventName !== '' && !eventName.startsWith('ObjectCreated:')) return [];
+    const s3 = isRecord(record) && isRecord(record.s3) ? record.s3 : undefined;
+    const bucket = s3?.bucket;
+    const object = s3?.object;
+    // A record that names no object cannot be verified, and must not vanish: it fails the message, which
+    // ends in the dead-letter queue for someone to look at.
     if (
       !isRecord(bucket) ||
       !isRecord(object) ||
       typeof bucket.name !== 'string' ||
       typeof object.key !== 'string'
     )
-      return [];
-    const eventName = typeof record.eventName === 'string' ? record.eventName : '';
-    if (!eventName.startsWith('ObjectCreated:')) return [];
+      throw new Error('S3 event record has no bucket name or object key');
+    if (!eventName.startsWith('ObjectCreated:'))
+      throw new Error('S3 event record has no ObjectCreated event name');
     let key = object.key;
     let keyError: string | undefined;
     try {

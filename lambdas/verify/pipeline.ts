@@ -65,9 +65,20 @@ export interface Outcome {
 /** What a promoted artifact's VSA and attestation copies are called in the deployment bucket. */
 export const vsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
 export const attestationCopyPrefix = (objectKey: string) => `${objectKey}.attestations/`;
+
+/** Where an input attestation's copy goes: its own name, or a hash of it where that would pass S3's 1024 bytes. */
+export function attestationCopyKey(objectKey: string, attestationKey: string): string {
+  const named = `${attestationCopyPrefix(objectKey)}${basename(attestationKey)}`;
+  if (Buffer.byteLength(named) <= 1024) return named;
+  return `${attestationCopyPrefix(objectKey)}${createHash('sha256').update(attestationKey).digest('hex').slice(0, 32)}.json`;
+}
 const INCOMING_PREFIX = '.vouch/incoming/';
-/** A record left `verified` this long was abandoned mid-promotion; the sweep finishes it. */
-const STALE_VERIFIED_MS = 15 * 60 * 1000;
+/**
+ * How long a promotion claim holds: the Lambda timeout, so a claim outlives any invocation that made it.
+ * A record left `verified` this long was abandoned mid-promotion (its claim has lapsed): the sweep finishes it.
+ */
+const PROMOTION_LEASE_MS = 15 * 60 * 1000;
+const STALE_VERIFIED_MS = PROMOTION_LEASE_MS;
 
 /** Failures that another attestation arriving later could still cure. */
 const CURABLE: ReadonlySet<Reason['code']> = new Set(['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET']);
@@ -187,7 +198,7 @@ export function createPipeline(deps: PipelineDeps) {
     const decision = await decide(event.key, digests);
     const status = statusFor(
       decision.decision,
-      decision.siblings > 0,
+      decision.siblings,
       new Date(startedAt),
       new Date(version.lastModified.getTime() + deps.pendingDeadlineSeconds * 1000),
     );
@@ -245,7 +256,7 @@ export function createPipeline(deps: PipelineDeps) {
     const at = now();
     const { decision, inputs, siblings } = await decide(record.objectKey, record.digests as Digests);
     const deadline = new Date(record.deadline ?? record.createdAt);
-    const status = statusFor(decision, siblings > 0, at, deadline);
+    const status = statusFor(decision, siblings, at, deadline);
     if (status === 'pending')
       return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
     const moved = await deps.records.transition(record.objectKey, record.version, status, {
@@ -273,16 +284,13 @@ export function createPipeline(deps: PipelineDeps) {
   async function decide(objectKey: string, digests: Digests) {
     const indexed = await deps.index.attestationsFor(formatDigests(digests));
     const keys = new Set(indexed.map((a) => a.objectKey));
-    let siblings = 0;
-    for (const key of attestationKeysBeside(objectKey, suffixes)) {
-      if (keys.has(key)) {
-        siblings++;
-        continue;
-      }
-      if (await deps.s3.head(deps.stagingBucket, key)) {
-        keys.add(key);
-        siblings++;
-      }
+    // Attestations beside the artifact (KEY.sigstore.json, …): one listing rather than a HEAD per suffix.
+    const beside = new Set(attestationKeysBeside(objectKey, suffixes));
+    const siblings = new Set<string>();
+    for (const key of await deps.s3.listKeys(deps.stagingBucket, `${objectKey}.`)) {
+      if (!beside.has(key)) continue;
+      siblings.add(key);
+      keys.add(key);
     }
     const attestations: Attestation[] = [];
     const inputs: GatheredInput[] = [];
@@ -363,6 +371,30 @@ export function createPipeline(deps: PipelineDeps) {
     decision: Decision,
     inputs: readonly GatheredInput[],
   ): Promise<Outcome> {
+    const owner = randomUUID();
+    const at = now();
+    const until = new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString();
+    if (
+      !(await deps.records.claimPromotion(record.objectKey, record.version, owner, at.toISOString(), until))
+    ) {
+      // Another invocation (a duplicate event) is promoting it, or it is promoted already.
+      const current = await deps.records.get(record.objectKey, record.version);
+      return { objectKey: record.objectKey, kind: 'artifact', status: current?.status ?? record.status };
+    }
+    try {
+      return await promoteClaimed(record, decision, inputs);
+    } catch (error) {
+      // A failure we live to see gives the claim back, so the redelivery need not wait for it to lapse.
+      await deps.records.releasePromotion(record.objectKey, record.version, owner).catch(() => false);
+      throw error;
+    }
+  }
+
+  async function promoteClaimed(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+  ): Promise<Outcome> {
     const source: ObjectVersion = {
       bucket: record.bucket,
       key: record.objectKey,
@@ -403,7 +435,7 @@ export function createPipeline(deps: PipelineDeps) {
     for (const input of inputs) {
       await deps.s3.put(
         deps.deploymentBucket,
-        `${attestationCopyPrefix(record.objectKey)}${basename(input.version.key)}`,
+        attestationCopyKey(record.objectKey, input.version.key),
         input.content,
       );
     }
@@ -522,21 +554,30 @@ export function createPipeline(deps: PipelineDeps) {
   return { handle, sweepPending, recheckKey };
 }
 
+/**
+ * Whether a decision that is not an acceptance can still become one. It can if all that is wrong is
+ * something more attestations would fix — a required attestation not there yet, a k-of-n threshold not
+ * met yet (a co-signer signs later), an attestation about other bytes found through the index — and the
+ * deadline has not passed. Everything else is a verdict: a bad signature, an unknown or revoked key, a
+ * disallowed builder, an attestation *beside* the artifact that names other bytes (the artifact is not
+ * what was signed), and attestations beside it of which none verifies.
+ */
 function statusFor(
   decision: Decision,
-  hasSiblingAttestation: boolean,
+  siblings: ReadonlySet<string>,
   at: Date,
   deadline: Date,
 ): ArtifactStatus {
   if (decision.accepted) return 'verified';
   const curable = decision.reasons.every(
-    (reason) => CURABLE.has(reason.code) || reason.code === 'SUBJECT_MISMATCH',
+    (reason) =>
+      CURABLE.has(reason.code) ||
+      (reason.code === 'SUBJECT_MISMATCH' && (reason.subject === undefined || !siblings.has(reason.subject))),
   );
-  const nothingFound = decision.attestations.every((a) => !a.verified);
-  // An attestation beside the artifact that does not name it is a verdict, not a wait: the bytes are not
-  // what was signed. Only an artifact with nothing about it yet waits, and only until its deadline.
-  if (curable && nothingFound && !hasSiblingAttestation && at < deadline) return 'pending';
-  return 'rejected';
+  if (!curable || at >= deadline) return 'rejected';
+  // Nothing verified, and the attestation the pipeline put beside it does not vouch for it: a verdict.
+  const nothingVerified = decision.attestations.every((a) => !a.verified);
+  return nothingVerified && siblings.size > 0 ? 'rejected' : 'pending';
 }
 
 function decisionFields(decision: Decision) {

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
+import { TABLES, type TableLayout } from '#adapters/tables.ts';
+import { ensureTable } from '../../local/stack.ts';
 
 export interface TestDynamo {
   readonly endpoint: string;
@@ -24,7 +25,7 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
   for (const layout of TABLES) {
     const name = `${prefix}-${layout.name}`;
     tables[layout.name] = name;
-    await client.send(new CreateTableCommand(createTableInput(layout, name)));
+    await ensureTable(client, layout, name);
   }
   return {
     endpoint,

@@ -312,6 +312,25 @@ describe('functions', () => {
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
   });
 
+  it('re-checks on revocation: the key registry stream, filtered to revocations, failures to the DLQ', () => {
+    const keysTable = idOf('AWS::DynamoDB::Table', 'KeysTable');
+    full.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    full.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [keysTable, 'StreamArn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FilterCriteria: {
+        Filters: [
+          { Pattern: JSON.stringify({ dynamodb: { NewImage: { revokedAt: { S: [{ exists: true }] } } } }) },
+        ],
+      },
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [idOf('AWS::SQS::Queue', 'DeadLetterQueue'), 'Arn'] } },
+      },
+    });
+  });
+
   it('schedules rotation checks and the pending sweep, and bootstraps the first key after deployment', () => {
     full.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 day)' });
     full.template.hasResourceProperties('AWS::Scheduler::Schedule', {

@@ -42,6 +42,19 @@ describe('#parseS3Notification', () => {
     expect(() => parseS3Notification('not json')).toThrow();
     expect(() => parseS3Notification('{"hello":1}')).toThrow();
   });
+
+  it('throws on a create record that names no object, rather than dropping it', () => {
+    const body = (record: unknown) => JSON.stringify({ Records: [record] });
+    expect(() => parseS3Notification(body({ eventSource: 'aws:s3', s3: {} }))).toThrow(
+      /no bucket name or object key/,
+    );
+    expect(() =>
+      parseS3Notification(body({ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' } } })),
+    ).toThrow(/no bucket name or object key/);
+    expect(() => parseS3Notification(body({ s3: { bucket: { name: 'b' }, object: { key: 'k' } } }))).toThrow(
+      /no ObjectCreated event name/,
+    );
+  });
 });
 
 describe('attestation keys', () => {

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ArtifactRecord, ArtifactStatus } from '#adapters/records.ts';
+import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
+import { type LocalGate, type LocalGateOptions, startLocalGate } from '../../local/gate.ts';
+
+export const EXAMPLE_POLICY = new URL('../../policies/example.yaml', import.meta.url).pathname;
+
+/** Starts the whole local gate for a test, with fast redelivery; `close` also removes its data. */
+export async function startTestGate(options: Partial<LocalGateOptions> = {}) {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vouch-gate-'));
+  const gate = await startLocalGate({ policyPath: EXAMPLE_POLICY, retryDelayMs: 5, ...options, dataDir });
+  return {
+    ...gate,
+    dataDir,
+    async close(keepData = false) {
+      await gate.close();
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type TestGate = Awaited<ReturnType<typeof startTestGate>>;
+
+export interface Build {
+  readonly key: string;
+  readonly bytes: Buffer;
+}
+
+/** `count` builds under `releases/<run>/`, each with random bytes. */
+export function builds(count: number, run: string, size = 4096): Build[] {
+  return Array.from({ length: count }, (_, i) => ({
+    key: `releases/${run}/app-${i}.tar.gz`,
+    bytes: randomBytes(size),
+  }));
+}
+
+/** What a pipeline does: signed provenance beside the artifact, attestation first. */
+export async function upload(gate: LocalGate, build: Build, bytes: Buffer = build.bytes): Promise<void> {
+  const staging = gate.stack.names.stagingBucket;
+  await gate.store.put(
+    staging,
+    `${build.key}.sigstore.json`,
+    await gate.provenance(build.key.split('/').pop() ?? '', build.bytes),
+  );
+  await gate.store.put(staging, build.key, bytes, {}, 'application/gzip');
+}
+
+/**
+ * Waits until the queue is drained and no staging notification has arrived for a quiet period: s3rver
+ * emits its events asynchronously, later than the upload's response on a loaded machine.
+ */
+export async function settle(gate: LocalGate): Promise<void> {
+  for (;;) {
+    const before = gate.counters.notified;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await gate.queue.drain();
+    if (gate.counters.notified === before) return;
+  }
+}
+
+export async function recordsOf(gate: LocalGate, build: Build): Promise<ArtifactRecord[]> {
+  return gate.records.byKey(build.key);
+}
+
+export async function statusOf(gate: LocalGate, build: Build): Promise<ArtifactStatus | 'missing'> {
+  const records = await recordsOf(gate, build);
+  if (records.length > 1) throw new Error(`${build.key} has ${records.length} records`);
+  return records[0]?.status ?? 'missing';
+}
+
+/** Counts, per object key, the copies that put an artifact into the deployment bucket. */
+export function countPromotions(counts: Map<string, number>) {
+  return (deps: PipelineDeps): PipelineDeps => {
+    const s3 = deps.s3;
+    const copyVersion = s3.copyVersion.bind(s3);
+    const copyWithin = s3.copyWithin.bind(s3);
+    const bump = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+    s3.copyVersion = async (source, bucket, key, metadata) => {
+      await copyVersion(source, bucket, key, metadata);
+      bump(key);
+    };
+    s3.copyWithin = async (bucket, from, to, metadata) => {
+      await copyWithin(bucket, from, to, metadata);
+      bump(to);
+    };
+    return deps;
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (for restarting servers on the same address). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,268 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { startFlakyProxy } from '../helpers/flaky-proxy.ts';
+import {
+  type Build,
+  builds,
+  countPromotions,
+  freePort,
+  recordsOf,
+  settle,
+  startTestGate,
+  statusOf,
+  type TestGate,
+  upload,
+} from '../helpers/gate.ts';
+
+// Faults on the real local stack (s3rver, dynalite, the local KMS server) behind the same handler and
+// queue semantics as in AWS. After each: every upload is in a terminal state, each promotion happened
+// exactly once, nothing was lost.
+
+const open: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of open.splice(0).reverse()) await close();
+});
+
+async function gateFor(options: Parameters<typeof startTestGate>[0] = {}) {
+  const gate = await startTestGate(options);
+  open.push(() => gate.close());
+  return gate;
+}
+
+async function expectAllPromotedOnce(gate: TestGate, all: readonly Build[], promotions: Map<string, number>) {
+  for (const build of all) {
+    expect(await statusOf(gate, build), build.key).toBe('promoted');
+    expect(promotions.get(build.key) ?? 0, `${build.key} copied into deployment`).toBe(1);
+    expect(await gate.store.head(gate.stack.names.deploymentBucket, vsaKey(build.key))).toBeDefined();
+  }
+}
+
+/** A seeded shuffle, so a failure reproduces. */
+function shuffled<T>(items: readonly T[], seed = 7): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+describe('at-least-once, any-order delivery', () => {
+  it('promotes each artifact exactly once when every event arrives twice and out of order', async () => {
+    const promotions = new Map<string, number>();
+    const gate = await gateFor({ delivery: 'manual', wrapDeps: countPromotions(promotions), concurrency: 4 });
+    const all = builds(12, 'dup');
+    for (const build of all) await upload(gate, build);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const events = gate.notifications.splice(0);
+    expect(events).toHaveLength(24);
+    // Artifacts before their attestations, each event twice, batches running concurrently.
+    for (const body of shuffled([...events, ...events])) gate.queue.send(body);
+    await settle(gate);
+    await expectAllPromotedOnce(gate, all, promotions);
+    for (const build of all) expect(await recordsOf(gate, build)).toHaveLength(1);
+    expect(gate.queue.deadLetters).toEqual([]);
+  });
+});
+
+describe('a verifier killed mid-way', () => {
+  it('between recording (verified) and promotion: the redelivery promotes, once', async () => {
+    const promotions = new Map<string, number>();
+    const killed = new Set<string>();
+    const gate = await gateFor({
+      wrapDeps: (deps) => {
+        countPromotions(promotions)(deps);
+        const transition = deps.records.transition.bind(deps.records);
+        return {
+          ...deps,
+          // The first VSA signature of each artifact "crashes": its record already says verified.
+          vsaSigner: async (message) => {
+            const statement = message.toString('utf8');
+            const key = /"name":"([^"]+)"/.exec(statement)?.[1] ?? '';
+            if (!killed.has(key)) {
+              killed.add(key);
+              throw new Error(`killed before promoting ${key}`);
+            }
+            return deps.vsaSigner(message);
+          },
+          records: Object.assign(Object.create(deps.records), { transition }),
+        };
+      },
+    });
+    const all = builds(5, 'kill-before');
+    for (const build of all) await upload(gate, build);
+    await settle(gate);
+    expect(killed.size).toBe(5);
+    await expectAllPromotedOnce(gate, all, promotions);
+    expect(gate.queue.stats.retried).toBeGreaterThanOrEqual(5);
+    expect(gate.queue.deadLetters).toEqual([]);
+  });
+
+  it('between promotion and recording: the redelivery records it without copying again', async () => {
+    const promotions = new Map<string, number>();
+    const crashed = new Set<string>();
+    const gate = await gateFor({
+      wrapDeps: (deps) => {
+        countPromotions(promotions)(deps);
+        const records = deps.records;
+        const transition = records.transition.bind(records);
+        records.transition = async (objectKey, version, to, patch, note) => {
+          if (to === 'promoted' && !crashed.has(objectKey)) {
+            crashed.add(objectKey);
+            throw new Error(`killed after copying ${objectKey}, before recording it`);
+          }
+          return transition(objectKey, version, to, patch, note);
+        };
+        return deps;
+      },
+    });
+    const all = builds(5, 'kill-after');
+    for (const build of all) await upload(gate, build);
+    await settle(gate);
+    expect(crashed.size).toBe(5);
+    await expectAllPromotedOnce(gate, all, promotions);
+    expect(gate.queue.deadLetters).toEqual([]);
+  });
+
+  it('with retries exhausted after recording: the scheduled sweep finishes the promotion', async () => {
+    const promotions = new Map<string, number>();
+    let offsetMs = 0;
+    let failing = true;
+    const gate = await gateFor({
+      maxReceiveCount: 1,
+      wrapDeps: (deps) => {
+        countPromotions(promotions)(deps);
+        return {
+          ...deps,
+          now: () => new Date(Date.now() + offsetMs),
+          vsaSigner: async (message) => {
+            if (failing) throw new Error('KMS unavailable');
+            return deps.vsaSigner(message);
+          },
+        };
+      },
+    });
+    const [build] = builds(1, 'sweep') as [Build];
+    await upload(gate, build);
+    await settle(gate);
+    expect(gate.queue.deadLetters).toHaveLength(1);
+    expect(await statusOf(gate, build)).toBe('verified');
+
+    failing = false;
+    await gate.sweep();
+    expect(await statusOf(gate, build), 'too recent to be abandoned').toBe('verified');
+    offsetMs = 16 * 60 * 1000;
+    await gate.sweep();
+    await expectAllPromotedOnce(gate, [build], promotions);
+  });
+});
+
+describe('a verifier killed hard (its promotion claim left behind)', () => {
+  it('holds back duplicates until the claim lapses, then the sweep promotes once', async () => {
+    const promotions = new Map<string, number>();
+    let offsetMs = 0;
+    let crashed = false;
+    const gate = await gateFor({
+      wrapDeps: (deps) => {
+        countPromotions(promotions)(deps);
+        // A process that dies gives nothing back.
+        deps.records.releasePromotion = async () => false;
+        return {
+          ...deps,
+          now: () => new Date(Date.now() + offsetMs),
+          vsaSigner: async (message) => {
+            if (!crashed) {
+              crashed = true;
+              throw new Error('killed while promoting');
+            }
+            return deps.vsaSigner(message);
+          },
+        };
+      },
+    });
+    const [build] = builds(1, 'hard-kill') as [Build];
+    await upload(gate, build);
+    await settle(gate);
+    expect(crashed).toBe(true);
+    // The redelivery found the claim held and left the artifact to its holder: verified, not copied.
+    expect(await statusOf(gate, build)).toBe('verified');
+    expect(promotions.get(build.key)).toBeUndefined();
+    offsetMs = 16 * 60 * 1000;
+    await gate.sweep();
+    await expectAllPromotedOnce(gate, [build], promotions);
+  });
+});
+
+describe('poison messages', () => {
+  it('end in the dead-letter queue with their error, without holding back the rest of the batch', async () => {
+    const gate = await gateFor({ maxReceiveCount: 3, delivery: 'manual' });
+    const [build] = builds(1, 'poison') as [Build];
+    await upload(gate, build);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    gate.queue.send('this is not an S3 notification');
+    gate.queue.send(JSON.stringify({ Records: [{ eventSource: 'aws:s3', s3: {} }] }));
+    for (const body of gate.notifications.splice(0)) gate.queue.send(body);
+    await settle(gate);
+    expect(await statusOf(gate, build)).toBe('promoted');
+    expect(gate.queue.deadLetters.map((letter) => [letter.body.slice(0, 20), letter.attempts])).toEqual([
+      ['this is not an S3 no', 3],
+      ['{"Records":[{"eventS', 3],
+    ]);
+    for (const letter of gate.queue.deadLetters)
+      expect(letter.lastError).toMatch(/batch item failure|All records failed/);
+  });
+});
+
+describe('a restart of the local servers mid-run', () => {
+  it('loses nothing: in-flight events are retried or reconciled, and every upload ends promoted once', async () => {
+    const ports = { s3: await freePort(), dynamodb: await freePort(), kms: await freePort() };
+    const promotions = new Map<string, number>();
+    const first = await startTestGate({ ports, wrapDeps: countPromotions(promotions), maxReceiveCount: 2 });
+    const all = builds(10, 'restart');
+    for (const build of all) await upload(first, build);
+    // Stop every server while the queue is still working through the uploads.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await first.stack.close();
+    await first.queue.drain();
+
+    const second = await startTestGate({
+      ports,
+      dataDir: first.dataDir,
+      wrapDeps: countPromotions(promotions),
+    });
+    open.push(() => second.close());
+    // What npm start does on every start: queue again whatever has no decision yet.
+    await second.reconcile();
+    await settle(second);
+    await second.sweep();
+    await expectAllPromotedOnce(second, all, promotions);
+    expect(second.queue.deadLetters).toEqual([]);
+  });
+});
+
+describe('throttling', () => {
+  it('from DynamoDB and KMS is retried until every upload is promoted, once', async () => {
+    const proxies: Awaited<ReturnType<typeof startFlakyProxy>>[] = [];
+    const promotions = new Map<string, number>();
+    const gate = await gateFor({
+      maxReceiveCount: 20,
+      concurrency: 2,
+      wrapDeps: countPromotions(promotions),
+      endpointFor: async (service, endpoint) => {
+        if (service === 's3') return endpoint;
+        const proxy = await startFlakyProxy(endpoint, service, 0.3, service === 'kms' ? 11 : 5);
+        proxies.push(proxy);
+        open.push(() => proxy.close());
+        return proxy.url;
+      },
+    });
+    const all = builds(10, 'throttle');
+    for (const build of all) await upload(gate, build);
+    await settle(gate);
+    await expectAllPromotedOnce(gate, all, promotions);
+    expect(gate.queue.deadLetters).toEqual([]);
+    for (const proxy of proxies) expect(proxy.stats.throttled).toBeGreaterThan(0);
+  });
+});

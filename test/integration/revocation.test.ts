@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import {
+  type Build,
+  builds,
+  recordsOf,
+  settle,
+  startTestGate,
+  statusOf,
+  type TestGate,
+  upload,
+} from '../helpers/gate.ts';
+
+// A revoked key's effective time applies to what was already promoted: the key registry's stream (here
+// its local stand-in) re-checks every artifact the key vouched for, and pulls those whose signatures were
+// made at or after the effective time.
+
+let gate: TestGate;
+let signingKey: string;
+let first: Build;
+let second: Build;
+
+beforeAll(async () => {
+  gate = await startTestGate();
+  [first, second] = builds(2, 'revocation') as [Build, Build];
+  await upload(gate, first);
+  await upload(gate, second);
+  await settle(gate);
+  const [key] = (await gate.registry.list()).filter((k) => k.status === 'active');
+  signingKey = key?.keyId ?? '';
+  await gate.keyStream.poll(); // what the stream has seen so far: no revocation
+});
+afterAll(async () => {
+  await gate?.close();
+});
+
+const deployed = (build: Build) => gate.store.head(gate.stack.names.deploymentBucket, build.key);
+const summary = (build: Build) => gate.store.head(gate.stack.names.deploymentBucket, vsaKey(build.key));
+
+describe('revocation re-check', () => {
+  it('starts from two promoted artifacts signed by the current key', async () => {
+    expect(signingKey).toMatch(/^arn:aws:kms:/);
+    for (const build of [first, second]) {
+      expect(await statusOf(gate, build)).toBe('promoted');
+      expect((await recordsOf(gate, build))[0]?.keyIds).toEqual([signingKey]);
+      expect(await deployed(build)).toBeDefined();
+    }
+  });
+
+  it('keeps artifacts signed before the effective time', async () => {
+    const effective = new Date(Date.now() + 60_000).toISOString();
+    expect(await gate.registry.revoke(signingKey, effective, 'rotating out a key we no longer trust')).toBe(
+      'revoked',
+    );
+    expect(await gate.keyStream.poll()).toBe(1);
+    for (const build of [first, second]) {
+      expect(await statusOf(gate, build)).toBe('promoted');
+      expect(await deployed(build)).toBeDefined();
+    }
+  });
+
+  it('pulls and quarantines artifacts signed at or after an earlier effective time, VSA first', async () => {
+    const effective = new Date(Date.now() - 3_600_000).toISOString();
+    expect(await gate.registry.revoke(signingKey, effective, 'key compromised an hour ago')).toBe('revoked');
+    expect(await gate.keyStream.poll()).toBe(1);
+    for (const build of [first, second]) {
+      const [record] = await recordsOf(gate, build);
+      expect(record?.status).toBe('quarantined');
+      expect(record?.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
+      expect(record?.history.map((h) => h.status)).toEqual(['verified', 'promoted', 'quarantined']);
+      expect(await deployed(build)).toBeUndefined();
+      expect(await summary(build)).toBeUndefined();
+    }
+  });
+
+  it('is idempotent: the same revocation seen again changes nothing, and no poll reports it twice', async () => {
+    expect(await gate.keyStream.poll()).toBe(0);
+    const rechecked = await gate.handler({
+      Records: [
+        {
+          eventSource: 'aws:dynamodb',
+          eventName: 'MODIFY',
+          dynamodb: { NewImage: { keyId: { S: signingKey }, revokedAt: { S: new Date(0).toISOString() } } },
+        },
+      ],
+    });
+    expect(rechecked).toEqual({ batchItemFailures: [] });
+    for (const build of [first, second]) expect(await statusOf(gate, build)).toBe('quarantined');
+  });
+
+  it('rejects a new upload signed by the revoked key', async () => {
+    const [late] = builds(1, 'revocation-late') as [Build];
+    await upload(gate, late);
+    await settle(gate);
+    const [record] = await recordsOf(gate, late);
+    expect(record?.status).toBe('rejected');
+    expect(record?.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
+    expect(await deployed(late)).toBeUndefined();
+  });
+});

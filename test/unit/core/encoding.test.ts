@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBase64 } from '#core/encoding.ts';
+import { parseAttestationFile } from '#core/index.ts';
+import { fixtureJson } from '../../helpers/fixtures.ts';
+
+describe('#decodeBase64', () => {
+  it('accepts standard and URL-safe base64, padded or not', () => {
+    expect(decodeBase64('aGVsbG8=', 'x').toString()).toBe('hello');
+    expect(decodeBase64('aGVsbG8', 'x').toString()).toBe('hello');
+    expect(decodeBase64('-_-_', 'x')).toEqual(Buffer.from([0xfb, 0xff, 0xbf]));
+  });
+
+  it('refuses characters Buffer.from would silently skip', () => {
+    for (const bad of ['aGVs bG8=', 'aGVs\nbG8=', 'aGVsbG8!', 'a===', 'a']) {
+      expect(() => decodeBase64(bad, 'payload')).toThrow(/payload: not valid base64/);
+    }
+  });
+
+  it('refuses a long almost-base64 string at once (no catastrophic backtracking)', () => {
+    // With overlapping alternatives in the pattern this took ~2^n steps: a hang, not a rejection.
+    expect(() => decodeBase64(`${'A'.repeat(100_000)}!`, 'sig')).toThrow(/not valid base64/);
+  });
+});
+
+describe('base64 inside Sigstore bundles', () => {
+  it('is checked as strictly as in a bare envelope', () => {
+    const bundle = fixtureJson('bundleV03-dsse.sigstore');
+    const payload = bundle.dsseEnvelope.payload as string;
+    bundle.dsseEnvelope.payload = `${payload.slice(0, 10)}!!!!${payload.slice(10)}`;
+    const parsed = parseAttestationFile(JSON.stringify(bundle), 'b.sigstore.json');
+    expect(parsed.attestations).toEqual([]);
+    expect(parsed.errors.map((e) => [e.code, e.message])).toEqual([
+      ['PARSE_ERROR', 'b.sigstore.json: dsseEnvelope.payload: not valid base64'],
+    ]);
+  });
+});
