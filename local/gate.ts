@@ -1,13 +1,9 @@
 import { Readable } from 'node:stream';
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  GetPublicKeyCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms';
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateAliasCommand, CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
@@ -25,7 +21,13 @@ import type { VerifierEvent } from '../lambdas/verify/handler.ts';
 import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
 import { createEventQueue } from './queue.ts';
-import { encodeEventKey, type LocalStack, type LocalStackOptions, startLocalStack } from './stack.ts';
+import {
+  encodeEventKey,
+  LOCAL_CREDENTIALS,
+  type LocalStack,
+  type LocalStackOptions,
+  startLocalStack,
+} from './stack.ts';
 
 const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 
@@ -85,10 +87,11 @@ export async function startLocalGate(options: LocalGateOptions) {
   // The handlers, the SDK and the CLI read endpoints and names from the environment, exactly as in Lambda.
   Object.assign(process.env, env);
 
-  // Set-up talks to the servers directly; only the handler goes through `endpointFor`.
-  const direct = { ...process.env, ...stackEnv };
-  const kms = withEnv(direct, kmsClient);
-  const registry = new KeyRegistry(withEnv(direct, documentClient), stack.names.keysTable);
+  // Set-up and inspection talk to the servers directly (explicit endpoints: the SDK would read the
+  // environment at request time); only the handler goes through `endpointFor`.
+  const direct = directClients(stack);
+  const kms = direct.kms;
+  const registry = new KeyRegistry(direct.documents, stack.names.keysTable);
   const rotation = await rotate(
     { kms, registry },
     {
@@ -122,8 +125,8 @@ export async function startLocalGate(options: LocalGateOptions) {
     else queue.send(body);
   });
   const keyStream = createKeyStreamPoller(registry, (event) => handler(event));
-  const store = new S3Store(withEnv(direct, s3Client));
-  const records = new RecordStore(withEnv(direct, documentClient), stack.names.recordsTable);
+  const store = new S3Store(direct.s3);
+  const records = new RecordStore(direct.documents, stack.names.recordsTable);
   const signer = kmsSigner(kms, SIGNING_KEY_ALIAS);
 
   return {
@@ -161,16 +164,24 @@ export async function startLocalGate(options: LocalGateOptions) {
 
 export type LocalGate = Awaited<ReturnType<typeof startLocalGate>>;
 
-/** Builds an SDK client against a given environment (the SDK reads endpoints from process.env). */
-function withEnv<T>(env: NodeJS.ProcessEnv, make: (env: NodeJS.ProcessEnv) => T): T {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    return make(env);
-  } finally {
-    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-    Object.assign(process.env, saved);
-  }
+function directClients(stack: LocalStack) {
+  const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  return {
+    kms: new KMSClient({ ...common, endpoint: stack.endpoints.kms }),
+    documents: DynamoDBDocumentClient.from(
+      new DynamoDBClient({ ...common, endpoint: stack.endpoints.dynamodb }),
+      {
+        marshallOptions: { removeUndefinedValues: true },
+      },
+    ),
+    s3: new S3Client({
+      ...common,
+      endpoint: stack.endpoints.s3,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+  };
 }
 
 async function provenanceFor(name: string, bytes: Buffer, sign: SignFn): Promise<string> {

@@ -5,7 +5,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -55,20 +54,6 @@ export class S3Store {
       if (isMissing(error)) return undefined;
       throw error;
     }
-  }
-
-  /** Every key under a prefix (S3 lists with read-after-write consistency). */
-  async listKeys(bucket: string, prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return keys;
   }
 
   /** Reads a small object whole, refusing (without reading it) one larger than `maxBytes`. */

@@ -72,7 +72,8 @@ export function attestationCopyKey(objectKey: string, attestationKey: string): s
   if (Buffer.byteLength(named) <= 1024) return named;
   return `${attestationCopyPrefix(objectKey)}${createHash('sha256').update(attestationKey).digest('hex').slice(0, 32)}.json`;
 }
-const INCOMING_PREFIX = '.vouch/incoming/';
+/** Where the promoter streams an unversioned artifact before it is moved into place (deployment bucket). */
+export const INCOMING_PREFIX = '.vouch/incoming/';
 /**
  * How long a promotion claim holds: the Lambda timeout, so a claim outlives any invocation that made it.
  * A record left `verified` this long was abandoned mid-promotion (its claim has lapsed): the sweep finishes it.
@@ -284,14 +285,14 @@ export function createPipeline(deps: PipelineDeps) {
   async function decide(objectKey: string, digests: Digests) {
     const indexed = await deps.index.attestationsFor(formatDigests(digests));
     const keys = new Set(indexed.map((a) => a.objectKey));
-    // Attestations beside the artifact (KEY.sigstore.json, …): one listing rather than a HEAD per suffix.
-    const beside = new Set(attestationKeysBeside(objectKey, suffixes));
-    const siblings = new Set<string>();
-    for (const key of await deps.s3.listKeys(deps.stagingBucket, `${objectKey}.`)) {
-      if (!beside.has(key)) continue;
-      siblings.add(key);
-      keys.add(key);
-    }
+    // Attestations beside the artifact (KEY.sigstore.json, …): a HEAD per suffix, in parallel. (One LIST
+    // would be one request, but S3 prices a LIST like 12 HEADs, and a listing is not indexed everywhere.)
+    const beside = attestationKeysBeside(objectKey, suffixes);
+    const found = await Promise.all(
+      beside.map(async (key) => keys.has(key) || (await deps.s3.head(deps.stagingBucket, key)) !== undefined),
+    );
+    const siblings = new Set(beside.filter((_, i) => found[i]));
+    for (const key of siblings) keys.add(key);
     const attestations: Attestation[] = [];
     const inputs: GatheredInput[] = [];
     for (const key of keys) {
