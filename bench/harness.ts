@@ -6,6 +6,8 @@ export interface Figure {
   readonly baseline?: { readonly name: string; readonly value: number };
   /** What "good" means: the ratio (or, without a baseline, the value) must be at least / at most this. */
   readonly target?: { readonly atLeast?: number; readonly atMost?: number };
+  /** How it was measured, printed on the line below the figure. */
+  readonly note?: string;
 }
 
 export function ratio(figure: Figure): number | undefined {

@@ -1,6 +1,14 @@
 import { cpus } from 'node:os';
-import { digestMemory, digestThroughput, scratchDir, verificationRate } from './core.ts';
+import {
+  digestMemory,
+  digestThroughput,
+  keylessVerificationRate,
+  scratchDir,
+  verificationRate,
+} from './core.ts';
 import { type Figure, meetsTarget, report } from './harness.ts';
+import { lambdaFigures } from './lambda.ts';
+import { pipelineFigures } from './pipeline.ts';
 
 const { dir, cleanup } = scratchDir();
 try {
@@ -8,10 +16,20 @@ try {
     `vouch bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}`,
   );
   const figures: Figure[] = [];
-  for (const bench of [digestThroughput.bind(null, dir), verificationRate, digestMemory.bind(null, dir)]) {
-    const figure = await bench();
-    figures.push(figure);
-    console.log(report(figure));
+  const benches: (() => Promise<Figure | Figure[]>)[] = [
+    digestThroughput.bind(null, dir),
+    verificationRate,
+    digestMemory.bind(null, dir),
+    keylessVerificationRate,
+    pipelineFigures,
+    lambdaFigures.bind(null, dir),
+  ];
+  for (const bench of benches) {
+    for (const figure of [await bench()].flat()) {
+      figures.push(figure);
+      console.log(report(figure));
+      if (figure.note) console.log(`    ${figure.note}`);
+    }
   }
   const missed = figures.filter((figure) => meetsTarget(figure) === false);
   console.log(

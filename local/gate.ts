@@ -28,6 +28,7 @@ import {
   type LocalStackOptions,
   startLocalStack,
 } from './stack.ts';
+import { startLocalStackProcess } from './stack-process.ts';
 
 const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 
@@ -55,6 +56,8 @@ export interface LocalGateOptions extends LocalStackOptions {
    * duplicate, drop or reorder them before `queue.send`. @default 'auto'
    */
   readonly delivery?: 'auto' | 'manual';
+  /** Run the servers in a child process (their own core), as S3, DynamoDB and KMS are other machines. */
+  readonly separateProcess?: boolean;
   /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
   readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
 }
@@ -66,7 +69,9 @@ export interface LocalGateOptions extends LocalStackOptions {
  * the load script and the benchmarks all run this, so they exercise exactly one wiring.
  */
 export async function startLocalGate(options: LocalGateOptions) {
-  const stack = await startLocalStack(options);
+  const stack = options.separateProcess
+    ? await startLocalStackProcess(options)
+    : await startLocalStack(options);
   const stackEnv = stack.env();
   const endpoint = async (service: Service, variable: string) =>
     options.endpointFor

@@ -151,9 +151,16 @@ export class RecordStore {
    * into the deployment bucket at a time, however many duplicate events run at once. A claim left by a
    * crashed invocation lapses at `until`, and the sweep picks the record up.
    */
-  async claimPromotion(objectKey: string, version: string, owner: string, at: string, until: string) {
-    return conditionally(() =>
-      this.db.send(
+  async claimPromotion(
+    objectKey: string,
+    version: string,
+    owner: string,
+    at: string,
+    until: string,
+  ): Promise<'first' | 'again' | false> {
+    let first = false;
+    const claimed = await conditionally(async () => {
+      const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: pk(objectKey), sk: sk(version) },
@@ -162,21 +169,25 @@ export class RecordStore {
             '#status = :verified AND (attribute_not_exists(promotionUntil) OR promotionUntil < :at OR promotionOwner = :owner)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':owner': owner, ':until': until, ':at': at, ':verified': 'verified' },
+          ReturnValues: 'UPDATED_OLD',
         }),
-      ),
-    );
+      );
+      first = Attributes?.promotionOwner === undefined;
+    });
+    // `first`: nobody has ever tried to promote this record, so nothing of it can be in the bucket yet.
+    return claimed ? (first ? 'first' : 'again') : false;
   }
 
-  /** Gives a claim back early (the promotion failed and will be retried). */
+  /** Gives a claim back early (the promotion failed and will be retried): it lapses now, its owner stays. */
   async releasePromotion(objectKey: string, version: string, owner: string) {
     return conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: pk(objectKey), sk: sk(version) },
-          UpdateExpression: 'REMOVE promotionOwner, promotionUntil',
+          UpdateExpression: 'SET promotionUntil = :lapsed',
           ConditionExpression: 'promotionOwner = :owner',
-          ExpressionAttributeValues: { ':owner': owner },
+          ExpressionAttributeValues: { ':owner': owner, ':lapsed': new Date(0).toISOString() },
         }),
       ),
     );

@@ -192,7 +192,9 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const { digests, size } = await digestStream(opened.body, algorithms);
     const version = { ...opened.version, size };
-    const recorded = await deps.records.get(event.key, versionOf(version));
+    // The event named the version read (the usual case) or none: looked up above already.
+    const recorded =
+      versionOf(version) === eventVersion ? undefined : await deps.records.get(event.key, versionOf(version));
     if (recorded) return resume(recorded);
 
     const startedAt = now().toISOString();
@@ -285,22 +287,33 @@ export function createPipeline(deps: PipelineDeps) {
   async function decide(objectKey: string, digests: Digests) {
     const indexed = await deps.index.attestationsFor(formatDigests(digests));
     const keys = new Set(indexed.map((a) => a.objectKey));
-    // Attestations beside the artifact (KEY.sigstore.json, …): a HEAD per suffix, in parallel. (One LIST
-    // would be one request, but S3 prices a LIST like 12 HEADs, and a listing is not indexed everywhere.)
     const beside = attestationKeysBeside(objectKey, suffixes);
+    const first = await evaluateFiles(objectKey, digests, keys);
+    // What the index found settles it: more attestations could not take an acceptance away.
+    if (first.decision.accepted)
+      return { ...first, siblings: new Set(beside.filter((key) => keys.has(key))) };
+    // Otherwise look beside the artifact (KEY.sigstore.json, …) for what the index cannot show: an
+    // attestation about other bytes, which makes this a verdict rather than a wait. A HEAD per suffix, in
+    // parallel (one LIST would be one request, but S3 prices a LIST like 12 HEADs).
     const found = await Promise.all(
       beside.map(async (key) => keys.has(key) || (await deps.s3.head(deps.stagingBucket, key)) !== undefined),
     );
     const siblings = new Set(beside.filter((_, i) => found[i]));
-    for (const key of siblings) keys.add(key);
+    const unseen = [...siblings].filter((key) => !keys.has(key));
+    if (unseen.length === 0) return { ...first, siblings };
+    for (const key of unseen) keys.add(key);
+    return { ...(await evaluateFiles(objectKey, digests, keys)), siblings };
+  }
+
+  async function evaluateFiles(objectKey: string, digests: Digests, keys: ReadonlySet<string>) {
+    const loaded = await Promise.all([...keys].map((key) => loadAttestationFile(key)));
     const attestations: Attestation[] = [];
     const inputs: GatheredInput[] = [];
-    for (const key of keys) {
-      const loaded = await loadAttestationFile(key);
-      if (!loaded) continue;
-      inputs.push({ version: loaded.version, content: loaded.content });
-      for (const attestation of loaded.parsed.attestations) {
-        attestation.observedAt = loaded.version.lastModified;
+    for (const file of loaded) {
+      if (!file) continue;
+      inputs.push({ version: file.version, content: file.content });
+      for (const attestation of file.parsed.attestations) {
+        attestation.observedAt = file.version.lastModified;
         attestations.push(attestation);
       }
     }
@@ -314,7 +327,7 @@ export function createPipeline(deps: PipelineDeps) {
       observedAt: now(),
       now: now(),
     });
-    return { decision, inputs, siblings };
+    return { decision, inputs };
   }
 
   async function loadAttestationFile(key: string) {
@@ -375,15 +388,20 @@ export function createPipeline(deps: PipelineDeps) {
     const owner = randomUUID();
     const at = now();
     const until = new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString();
-    if (
-      !(await deps.records.claimPromotion(record.objectKey, record.version, owner, at.toISOString(), until))
-    ) {
+    const claim = await deps.records.claimPromotion(
+      record.objectKey,
+      record.version,
+      owner,
+      at.toISOString(),
+      until,
+    );
+    if (!claim) {
       // Another invocation (a duplicate event) is promoting it, or it is promoted already.
       const current = await deps.records.get(record.objectKey, record.version);
       return { objectKey: record.objectKey, kind: 'artifact', status: current?.status ?? record.status };
     }
     try {
-      return await promoteClaimed(record, decision, inputs);
+      return await promoteClaimed(record, decision, inputs, claim === 'again');
     } catch (error) {
       // A failure we live to see gives the claim back, so the redelivery need not wait for it to lapse.
       await deps.records.releasePromotion(record.objectKey, record.version, owner).catch(() => false);
@@ -395,6 +413,7 @@ export function createPipeline(deps: PipelineDeps) {
     record: ArtifactRecord,
     decision: Decision,
     inputs: readonly GatheredInput[],
+    retried: boolean,
   ): Promise<Outcome> {
     const source: ObjectVersion = {
       bucket: record.bucket,
@@ -403,8 +422,9 @@ export function createPipeline(deps: PipelineDeps) {
       size: record.size,
       lastModified: new Date(record.uploadedAt),
     };
-    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
     const recordId = `${record.objectKey}#${record.version}`;
+    // Only a retried promotion can find its own copy in place already.
+    const deployed = retried ? await deps.s3.head(deps.deploymentBucket, record.objectKey) : undefined;
     if (deployed?.metadata?.['vouch-record'] === recordId) {
       // A retry after a crash between promotion and recording: these bytes, their VSA and attestation
       // copies are in place already. Record the promotion; copy nothing twice.
@@ -467,17 +487,14 @@ export function createPipeline(deps: PipelineDeps) {
       await deps.s3.copyWithin(deps.deploymentBucket, incoming, record.objectKey, metadata);
       await deps.s3.delete(deps.deploymentBucket, incoming);
     }
-    await deps.records.transition(record.objectKey, record.version, 'promoted', {
+    const moved = await deps.records.transition(record.objectKey, record.version, 'promoted', {
       promotedKey: record.objectKey,
       updatedAt: now().toISOString(),
     });
-    const final = await deps.records.get(record.objectKey, record.version);
-    return {
-      objectKey: record.objectKey,
-      kind: 'artifact',
-      status: final?.status ?? 'promoted',
-      reasons: decision.reasons,
-    };
+    const status = moved
+      ? 'promoted'
+      : ((await deps.records.get(record.objectKey, record.version))?.status ?? 'promoted');
+    return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
   }
 
   /**

@@ -1,0 +1,194 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { startLocalStack } from '../local/stack.ts';
+import type { Figure } from './harness.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MARKER = '__vouch_bench__';
+/** Children per handler, after one unmeasured start each (page cache, not compile cache: none is kept). */
+const COLD_STARTS = Number(process.env.VOUCH_BENCH_COLD_STARTS ?? 7);
+
+/**
+ * Bundles as lib/function.ts has CDK do it: esbuild, ESM, node22, minified, AWS SDK included, with the
+ * createRequire banner an ESM bundle needs for CommonJS dependencies. No source map here.
+ */
+async function bundle(entry: string, outdir: string): Promise<string> {
+  mkdirSync(outdir, { recursive: true });
+  const outfile = join(outdir, 'index.mjs');
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: false,
+    banner: {
+      // As lib/function.ts sets it.
+      js: "import { createRequire as __vouchRequire } from 'node:module'; const require = __vouchRequire(import.meta.url);",
+    },
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+/** One S3 notification for a bucket the verifier does not watch: parsed, then ignored, no I/O. */
+const TRIVIAL_EVENT = {
+  Records: [
+    {
+      messageId: 'cold-start',
+      receiptHandle: 'r',
+      body: JSON.stringify({
+        Records: [
+          {
+            eventVersion: '2.1',
+            eventSource: 'aws:s3',
+            awsRegion: 'us-east-1',
+            eventTime: '2025-01-01T00:00:00.000Z',
+            eventName: 'ObjectCreated:Put',
+            s3: { bucket: { name: 'not-the-staging-bucket' }, object: { key: 'x', size: 1, eTag: '"e"' } },
+          },
+        ],
+      }),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 's3',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch',
+      awsRegion: 'us-east-1',
+    },
+  ],
+};
+
+/**
+ * Runs in a fresh `node`: imports the bundle, then one invocation (the verifier builds its dependencies
+ * from the environment on its first invocation). Times are from the process's time origin.
+ */
+const RUNNER = `
+const started = performance.now();
+const { handler } = await import(process.argv[2]);
+const imported = performance.now();
+const response = await handler(JSON.parse(process.argv[3]), { functionName: 'bench', awsRequestId: 'cold' });
+const done = performance.now();
+if (JSON.stringify(response) !== '{"batchItemFailures":[]}') throw new Error('unexpected response ' + JSON.stringify(response));
+console.log('${MARKER}' + JSON.stringify({ boot: started, importMs: imported - started, initAndInvoke: done - started, total: done }));
+`;
+
+interface ColdStart {
+  /** Node's own start, before the runner's first line. */
+  readonly boot: number;
+  /** Import of the bundle alone. */
+  readonly importMs: number;
+  /** Import of the bundle + dependencies from the environment + one invocation. */
+  readonly initAndInvoke: number;
+  /** Process time origin to the first response. */
+  readonly total: number;
+}
+
+async function coldStart(
+  runner: string,
+  bundlePath: string,
+  env: Record<string, string>,
+): Promise<ColdStart> {
+  const { stdout } = await run(
+    process.execPath,
+    [runner, pathToFileURL(bundlePath).href, JSON.stringify(TRIVIAL_EVENT)],
+    { env, timeout: 60_000, maxBuffer: 1 << 20 },
+  );
+  const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+  if (!line) throw new Error(`cold start child printed no result: ${stdout}`);
+  return JSON.parse(line.slice(MARKER.length)) as ColdStart;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/**
+ * Verifier cold start against an empty handler bundled the same way, each in fresh `node` processes
+ * (alternating, median of COLD_STARTS), with the environment pointing at a local stack; and the size of
+ * each Lambda bundle.
+ */
+export async function lambdaFigures(dir: string): Promise<Figure[]> {
+  const work = join(dir, 'lambda');
+  mkdirSync(work, { recursive: true });
+  const emptyEntry = join(work, 'empty-handler.ts');
+  writeFileSync(emptyEntry, 'export const handler = async () => ({ batchItemFailures: [] });\n');
+  const bundles = {
+    empty: await bundle(emptyEntry, join(work, 'empty')),
+    verify: await bundle(join(ROOT, 'lambdas/verify/handler.ts'), join(work, 'verify')),
+    rotate: await bundle(join(ROOT, 'lambdas/rotate/handler.ts'), join(work, 'rotate')),
+  };
+  // The pinned trusted root is read beside the module (import.meta.url), so it ships next to the bundle.
+  cpSync(join(ROOT, 'lambdas/core/trust'), join(work, 'verify', 'trust'), { recursive: true });
+  const runner = join(work, 'runner.mjs');
+  writeFileSync(runner, RUNNER);
+
+  const stack = await startLocalStack();
+  const figures: Figure[] = [];
+  try {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      ...stack.env(),
+      VOUCH_POLICY_PATH: join(ROOT, 'policies/example.yaml'),
+      VOUCH_VSA_KEY_ID: 'alias/vouch-vsa',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      AWS_LAMBDA_FUNCTION_NAME: 'vouch-verifier-bench',
+    };
+    await coldStart(runner, bundles.empty, env);
+    await coldStart(runner, bundles.verify, env);
+    const empty: ColdStart[] = [];
+    const verify: ColdStart[] = [];
+    for (let i = 0; i < COLD_STARTS; i++) {
+      empty.push(await coldStart(runner, bundles.empty, env));
+      verify.push(await coldStart(runner, bundles.verify, env));
+    }
+    const of = (runs: ColdStart[], field: keyof ColdStart) => median(runs.map((r) => r[field]));
+    figures.push(
+      {
+        name: 'verifier import+deps+1st invoke (excl. boot)',
+        value: of(verify, 'initAndInvoke'),
+        unit: 'ms',
+        baseline: { name: 'empty handler, same bundling', value: of(empty, 'initAndInvoke') },
+        note: `medians of ${COLD_STARTS} fresh node processes each: verifier import ${of(verify, 'importMs').toFixed(0)} ms, then deps from env (clients, policy, trusted root) + 1 SQS event for an ignored bucket ${(of(verify, 'initAndInvoke') - of(verify, 'importMs')).toFixed(0)} ms; node ${process.version} here (Lambda: node 24)`,
+      },
+      {
+        name: 'verifier cold start, node start→1st response',
+        value: of(verify, 'total'),
+        unit: 'ms',
+        baseline: { name: 'empty handler, same bundling', value: of(empty, 'total') },
+        note: `includes node's own start (${of(empty, 'boot').toFixed(0)} ms for the empty handler), as a Lambda init does; not the Lambda runtime's own overhead`,
+      },
+    );
+  } finally {
+    await stack.close();
+  }
+  const kib = (path: string) => statSync(path).size / 1024;
+  figures.push(
+    { name: 'bundle size: verifier (lambdas/verify)', value: kib(bundles.verify), unit: 'KiB' },
+    { name: 'bundle size: rotation (lambdas/rotate)', value: kib(bundles.rotate), unit: 'KiB' },
+    {
+      name: 'bundle size: empty handler',
+      value: kib(bundles.empty),
+      unit: 'KiB',
+      note: 'esbuild esm/node22/minified, AWS SDK bundled as lib/function.ts does, no source map; no size target',
+    },
+  );
+  return figures;
+}
