@@ -81,9 +81,11 @@ export async function digestMemory(dir: string): Promise<Figure> {
   const busy = await child(true);
   return {
     name: 'peak RSS added while digesting 5 GiB',
-    value: busy - idle,
+    // Two processes differ by a few MiB whatever they do: a difference below zero is that noise.
+    value: Math.max(0, busy - idle),
     unit: 'MiB',
     target: { atMost: 128 },
+    note: `peak RSS ${busy.toFixed(1)} MiB digesting vs ${idle.toFixed(1)} MiB loading the same code only`,
   };
 }
 
