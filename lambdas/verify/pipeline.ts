@@ -491,10 +491,18 @@ export function createPipeline(deps: PipelineDeps) {
       promotedKey: record.objectKey,
       updatedAt: now().toISOString(),
     });
-    const status = moved
-      ? 'promoted'
-      : ((await deps.records.get(record.objectKey, record.version))?.status ?? 'promoted');
-    return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
+    if (moved)
+      return { objectKey: record.objectKey, kind: 'artifact', status: 'promoted', reasons: decision.reasons };
+    // The record moved on while the bytes were being copied: a revocation re-check quarantined it. What
+    // was just copied must not stay where deployers fetch from.
+    const current = await deps.records.get(record.objectKey, record.version);
+    if (current && current.status !== 'promoted') await pull(current);
+    return {
+      objectKey: record.objectKey,
+      kind: 'artifact',
+      status: current?.status ?? 'promoted',
+      reasons: decision.reasons,
+    };
   }
 
   /**
@@ -544,11 +552,7 @@ export function createPipeline(deps: PipelineDeps) {
         status: record.status,
         reasons: decision.reasons,
       };
-    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
-    if (deployed?.metadata?.['vouch-record'] === `${record.objectKey}#${record.version}`) {
-      await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
-      await deps.s3.delete(deps.deploymentBucket, record.objectKey);
-    }
+    await pull(record);
     const reasons: Reason[] = [
       { code: 'KEY_REVOKED', message: `re-checked after the revocation of ${keyId}; pulled from deployment` },
       ...decision.reasons,
@@ -567,6 +571,14 @@ export function createPipeline(deps: PipelineDeps) {
       status: current?.status ?? 'quarantined',
       reasons,
     };
+  }
+
+  /** Removes an artifact's promoted copy (VSA first), if the copy in place is this record's. */
+  async function pull(record: ArtifactRecord): Promise<void> {
+    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
+    if (deployed?.metadata?.['vouch-record'] !== `${record.objectKey}#${record.version}`) return;
+    await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
+    await deps.s3.delete(deps.deploymentBucket, record.objectKey);
   }
 
   return { handle, sweepPending, recheckKey };

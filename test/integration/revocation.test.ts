@@ -98,3 +98,41 @@ describe('revocation re-check', () => {
     expect(await deployed(late)).toBeUndefined();
   });
 });
+
+describe('a revocation during a promotion', () => {
+  it('pulls what the promotion copied once the record says quarantined', async () => {
+    let racing: TestGate | undefined;
+    let revokedDuringPromotion = false;
+    const gateUnderRace = await startTestGate({
+      wrapDeps: (deps) => ({
+        ...deps,
+        // Runs after the promotion is claimed and before anything is copied: the re-check lands here.
+        vsaSigner: async (message) => {
+          if (!revokedDuringPromotion && racing) {
+            revokedDuringPromotion = true;
+            const [key] = (await racing.registry.list()).filter((k) => k.status === 'active');
+            await racing.registry.revoke(key?.keyId ?? '', new Date(0).toISOString(), 'compromised');
+            await racing.keyStream.poll();
+          }
+          return deps.vsaSigner(message);
+        },
+      }),
+    });
+    racing = gateUnderRace;
+    try {
+      await racing.keyStream.poll();
+      const [build] = builds(1, 'revocation-race') as [Build];
+      await upload(racing, build);
+      await settle(racing);
+      expect(revokedDuringPromotion).toBe(true);
+      const [record] = await recordsOf(racing, build);
+      expect(record?.status).toBe('quarantined');
+      expect(record?.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
+      const deploymentBucket = racing.stack.names.deploymentBucket;
+      expect(await racing.store.head(deploymentBucket, build.key)).toBeUndefined();
+      expect(await racing.store.head(deploymentBucket, vsaKey(build.key))).toBeUndefined();
+    } finally {
+      await racing.close();
+    }
+  });
+});
