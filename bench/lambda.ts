@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { sqsRecord } from '../local/queue.ts';
 import { startLocalStack } from '../local/stack.ts';
 import type { Figure } from './harness.ts';
 
@@ -42,10 +43,8 @@ async function bundle(entry: string, outdir: string): Promise<string> {
 /** One S3 notification for a bucket the verifier does not watch: parsed, then ignored, no I/O. */
 const TRIVIAL_EVENT = {
   Records: [
-    {
-      messageId: 'cold-start',
-      receiptHandle: 'r',
-      body: JSON.stringify({
+    sqsRecord(
+      JSON.stringify({
         Records: [
           {
             eventVersion: '2.1',
@@ -57,18 +56,8 @@ const TRIVIAL_EVENT = {
           },
         ],
       }),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: '0',
-        SenderId: 's3',
-        ApproximateFirstReceiveTimestamp: '0',
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch',
-      awsRegion: 'us-east-1',
-    },
+      'cold-start',
+    ),
   ],
 };
 

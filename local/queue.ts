@@ -1,6 +1,26 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | unknown>;
+
+/** An SQS record carrying `body`, as Lambda's SQS event source delivers it. */
+export function sqsRecord(body: string, messageId: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `${messageId}/${receiveCount}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(Date.now()),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch-verifier',
+    awsRegion: 'us-east-1',
+  };
+}
 
 export interface DeadLetter {
   readonly messageId: string;
@@ -75,22 +95,7 @@ export function createEventQueue(options: QueueOptions) {
     for (const message of batch) message.attempts++;
     stats.received += batch.length;
     const event: SQSEvent = {
-      Records: batch.map((message) => ({
-        messageId: message.messageId,
-        receiptHandle: `${message.messageId}/${message.attempts}`,
-        body: message.body,
-        attributes: {
-          ApproximateReceiveCount: String(message.attempts),
-          SentTimestamp: String(Date.now()),
-          SenderId: 'local',
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch-verifier',
-        awsRegion: 'us-east-1',
-      })),
+      Records: batch.map((message) => sqsRecord(message.body, message.messageId, message.attempts)),
     };
     try {
       const response = (await options.handler(event, { functionName: 'vouch-verifier-local' } as Context)) as

@@ -44,7 +44,11 @@ export interface KeyedDsseBundleJson {
  * rotation the alias points elsewhere, and verification must find the old key.
  */
 export async function signStatement(statement: Statement, sign: SignFn): Promise<KeyedDsseBundleJson> {
-  const payload = Buffer.from(JSON.stringify(statement));
+  return signPayload(Buffer.from(JSON.stringify(statement)), sign);
+}
+
+/** Signs in-toto payload bytes exactly as given (DSSE PAE) as a keyed v0.3 bundle. */
+export async function signPayload(payload: Buffer, sign: SignFn): Promise<KeyedDsseBundleJson> {
   const { signature, keyId } = await sign(dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload));
   return {
     mediaType: BUNDLE_V03_MEDIA_TYPE,

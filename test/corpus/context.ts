@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle';
-import { dsse } from '@sigstore/core';
 import type { KeyRegistry } from '#adapters/key-registry.ts';
 import {
   createStatement,
-  IN_TOTO_PAYLOAD_TYPE,
   type KeyedDsseBundleJson,
   type ReasonCode,
+  signPayload as signPayloadWith,
   signStatement,
 } from '#core/index.ts';
 import { FIXTURE_IDENTITY, FIXTURE_ISSUER, FIXTURE_PREDICATE } from '../helpers/fixtures.ts';
@@ -143,16 +141,7 @@ export async function attest(
 
 /** Signs arbitrary payload bytes (which need not be a valid statement) as a keyed v0.3 bundle. */
 export async function signPayload(key: TestKey, payload: Buffer): Promise<KeyedDsseBundleJson> {
-  const { signature, keyId } = await key.sign(dsse.preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, payload));
-  return {
-    mediaType: BUNDLE_V03_MEDIA_TYPE,
-    verificationMaterial: { publicKey: { hint: keyId }, tlogEntries: [] },
-    dsseEnvelope: {
-      payload: payload.toString('base64'),
-      payloadType: IN_TOTO_PAYLOAD_TYPE,
-      signatures: [{ sig: signature.toString('base64'), keyid: keyId }],
-    },
-  };
+  return signPayloadWith(payload, key.sign);
 }
 
 export const json = (value: unknown) => JSON.stringify(value);

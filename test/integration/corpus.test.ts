@@ -8,6 +8,7 @@ import { type ArtifactRecord, RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { loadTrustRoot, parsePolicy, parseS3Notification } from '#core/index.ts';
 import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
+import { sqsRecord } from '../../local/queue.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
   attest,
@@ -100,26 +101,7 @@ async function drain(): Promise<string[]> {
   while (s3.notifications.length > 0) {
     const body = s3.notifications.shift() as string;
     const keys = parseS3Notification(body).map((event) => event.key.slice(0, 80));
-    const event: SQSEvent = {
-      Records: [
-        {
-          messageId: `corpus-${++messages}`,
-          receiptHandle: 'r',
-          body,
-          attributes: {
-            ApproximateReceiveCount: '1',
-            SentTimestamp: '0',
-            SenderId: 's3',
-            ApproximateFirstReceiveTimestamp: '0',
-          },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch',
-          awsRegion: 'us-east-1',
-        },
-      ],
-    };
+    const event: SQSEvent = { Records: [sqsRecord(body, `corpus-${++messages}`)] };
     try {
       const response = (await handler(event, {} as Context)) as SQSBatchResponse;
       if (response.batchItemFailures.length > 0) problems.push(`${keys}: batch item failure`);

@@ -20,6 +20,7 @@ import {
 } from '#core/index.ts';
 import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
 import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
@@ -107,24 +108,7 @@ async function drain(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 20));
   while (s3.notifications.length > 0) {
     const bodies = s3.notifications.splice(0, 10);
-    const event: SQSEvent = {
-      Records: bodies.map((body, i) => ({
-        messageId: `m-${Date.now()}-${i}`,
-        receiptHandle: 'r',
-        body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: '0',
-          SenderId: 's3',
-          ApproximateFirstReceiveTimestamp: '0',
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:vouch',
-        awsRegion: 'us-east-1',
-      })),
-    };
+    const event: SQSEvent = { Records: bodies.map((body, i) => sqsRecord(body, `m-${Date.now()}-${i}`)) };
     const response = await handler(event, {} as Context);
     expect(response).toEqual({ batchItemFailures: [] });
     await new Promise((resolve) => setTimeout(resolve, 20));
