@@ -323,6 +323,21 @@ export const CORPUS: readonly CorpusCase[] = [
     },
   },
   {
+    name: 'oversized-attestation-200mib',
+    description:
+      'A 200 MiB `.intoto.jsonl` beside the artifact: refused from its size before a byte of it is read, so neither memory nor time grows with what an attacker uploads.',
+    expectedReason: 'LIMIT_EXCEEDED',
+    async build() {
+      const key = 'releases/corpus/oversized-attestation-200mib.bin';
+      const attestation = `${key}.intoto.jsonl`;
+      return {
+        artifact: { key, body: bytesFor('oversized-attestation-200mib') },
+        attestations: [{ key: attestation, body: Buffer.alloc(200 * 1024 * 1024, 0x7b) }],
+        reasonOn: attestation,
+      };
+    },
+  },
+  {
     name: 'deeply-nested-json',
     description:
       'An attestation file of 100,000 nested arrays, aimed at recursive parsers and schema validators.',
