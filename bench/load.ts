@@ -94,12 +94,7 @@ try {
   };
   await Promise.all(Array.from({ length: uploadConcurrency }, worker));
   const uploaded = performance.now();
-  for (let quiet = 0; quiet < 2; ) {
-    const before = gate.counters.notified;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await gate.queue.drain();
-    quiet = gate.counters.notified === before ? quiet + 1 : 0;
-  }
+  await gate.settle(200);
   const finished = performance.now();
 
   const counts: Record<string, number> = {};
@@ -131,12 +126,11 @@ try {
   clockOffsetMs = 3600_000 + 60_000;
   await gate.sweep();
   clockOffsetMs = 0;
-  for (const job of jobs.filter((j) => j.kind === 'unsigned')) {
-    const [record] = await gate.records.byKey(job.key);
-    if (record?.status !== 'rejected')
-      unexpected.push(`${job.key} (unsigned, after the deadline): ${record?.status}`);
-  }
   const final = await Promise.all(jobs.map(async (job) => (await gate.records.byKey(job.key))[0]?.status));
+  jobs.forEach((job, i) => {
+    if (job.kind === 'unsigned' && final[i] !== 'rejected')
+      unexpected.push(`${job.key} (unsigned, after the deadline): ${final[i]}`);
+  });
   const tally = (status: string) => final.filter((s) => s === status).length;
   console.log(
     `after the deadline sweep (${waiting} waiting): promoted ${tally('promoted')}, rejected ${tally('rejected')}, ` +

@@ -84,9 +84,10 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
     concurrency: HANDLER_CONCURRENCY,
   });
   // Events under bare/ go to the bare pipeline, the rest to Vouch's verifier.
-  stack.onStagingNotification((body) =>
-    (body.includes('"key":"bare%2F') || body.includes('"key":"bare/') ? bare : gate.queue).send(body),
-  );
+  stack.onStagingNotification((body) => {
+    const bareEvent = parseS3Notification(body).some((event) => event.key.startsWith('bare/'));
+    (bareEvent ? bare : gate.queue).send(body);
+  });
 
   const make = async (side: string, count: number): Promise<Artifact[]> =>
     Promise.all(

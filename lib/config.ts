@@ -75,7 +75,7 @@ export interface VouchConfig {
   readonly alarmEmail?: string;
 }
 
-/** Where relative paths resolve and how a missing policy file is treated. */
+/** Where relative paths (the policy file) resolve. */
 export interface ConfigOptions {
   /** @default process.cwd() */
   readonly baseDir?: string;

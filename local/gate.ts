@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateAliasCommand, CreateKeyCommand, GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  GetPublicKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
+import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
@@ -152,16 +156,29 @@ export async function startLocalGate(options: LocalGateOptions) {
     /** The first signing key, when this start created it. */
     createdSigningKey: rotation.activated,
     vsaKeyCreated,
+    /**
+     * Resolves once the queue is drained and no staging notification has arrived for `quietMs`: s3rver
+     * emits its events asynchronously, later than the upload's response on a loaded machine.
+     */
+    async settle(quietMs = 50) {
+      for (;;) {
+        const before = counters.notified;
+        await new Promise((resolve) => setTimeout(resolve, quietMs));
+        await queue.drain();
+        if (counters.notified === before) return;
+      }
+    },
     /** The scheduled sweep: expired pending artifacts, abandoned promotions. */
     sweep: () => handler({ action: 'sweep' }),
     /** SLSA provenance v1 for these bytes, signed through the signing alias as `vouch sign` does. */
     provenance: (name: string, bytes: Buffer, signWith: SignFn = signer) =>
       provenanceFor(name, bytes, signWith),
-    /** Queues again every staging object without a decision, and every attestation; see reconcile(). */
+    /** Queues again every staging object without a final decision, and every attestation; see reconcile(). */
     reconcile: () => reconcile(stack, store, records, (body) => queue.send(body)),
     async close() {
       await queue.drain();
       unsubscribe();
+      for (const client of Object.values(direct)) client.destroy();
       await stack.close();
     },
   };
@@ -169,23 +186,13 @@ export async function startLocalGate(options: LocalGateOptions) {
 
 export type LocalGate = Awaited<ReturnType<typeof startLocalGate>>;
 
+/** Clients for set-up and inspection, aimed at the servers outright (never through `endpointFor`). */
 function directClients(stack: LocalStack) {
   const common = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
   return {
-    kms: new KMSClient({ ...common, endpoint: stack.endpoints.kms }),
-    documents: DynamoDBDocumentClient.from(
-      new DynamoDBClient({ ...common, endpoint: stack.endpoints.dynamodb }),
-      {
-        marshallOptions: { removeUndefinedValues: true },
-      },
-    ),
-    s3: new S3Client({
-      ...common,
-      endpoint: stack.endpoints.s3,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
+    kms: kmsClient({ ...common, endpoint: stack.endpoints.kms }),
+    documents: documentClient({ ...common, endpoint: stack.endpoints.dynamodb }),
+    s3: s3Client({}, { ...common, endpoint: stack.endpoints.s3 }),
   };
 }
 

@@ -8,9 +8,10 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver, { type S3rverEvent } from 's3rver';
+import { s3Client } from '#adapters/clients.ts';
 import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
 import { INCOMING_PREFIX } from '../lambdas/verify/pipeline.ts';
 import { type KmsServer, startKmsServer } from './kms/server.ts';
@@ -186,13 +187,7 @@ export async function ensureTable(client: DynamoDBClient, layout: TableLayout, n
  * and deletes under one incoming prefix all the time, so a permanent object there keeps the directory.
  */
 async function keepIncomingDirectory(endpoint: string, bucket: string): Promise<void> {
-  const client = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const client = s3Client({}, { endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   try {
     await client.send(
       new PutObjectCommand({

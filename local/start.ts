@@ -67,7 +67,7 @@ if (values['no-demo']) {
   process.exit(ok ? 0 : 1);
 }
 
-async function demo({ stack, store, records, queue, kms, provenance }: LocalGate): Promise<boolean> {
+async function demo({ stack, store, records, queue, kms, provenance, settle }: LocalGate): Promise<boolean> {
   const run = new Date().toISOString().replace(/[:.]/g, '-');
   console.log(
     '\ndemo: a pipeline signs two builds with KMS and uploads them; one is tampered with after signing',
@@ -81,8 +81,7 @@ async function demo({ stack, store, records, queue, kms, provenance }: LocalGate
   const altered = Buffer.from(tampered.bytes);
   altered[100] = (altered[100] ?? 0) ^ 0xff;
   await store.put(staging, tampered.key, altered, {}, 'application/gzip');
-  await new Promise((r) => setTimeout(r, 50));
-  await queue.drain();
+  await settle();
 
   let ok = true;
   for (const { key, expected } of [

@@ -82,6 +82,9 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       io.out(
         `revoked ${keyId} effective ${effective.toISOString()}: signatures trusted at or after it are rejected`,
       );
+      io.out(
+        'artifacts it already vouched for are re-checked by the verifier (key table stream; npm start polls every 30 s) and pulled if they no longer pass',
+      );
       if (before?.status === 'active') {
         io.out(
           `${keyId} was the active signing key: run \`vouch keys rotate --force\` so pipelines sign with a new one`,

@@ -56,12 +56,11 @@ export function parseS3Notification(body: string): ObjectEvent[] {
   if (!isRecord(parsed) || !Array.isArray(parsed.Records))
     throw new Error('SQS message body is not an S3 event notification');
   return parsed.Records.flatMap((record): ObjectEvent[] => {
-    const eventName = isRecord(record) && typeof record.eventName === 'string' ? record.eventName : '';
+    if (!isRecord(record)) throw new Error('S3 event record is not an object');
+    const eventName = typeof record.eventName === 'string' ? record.eventName : '';
     // Deletions and other notifications are not uploads: nothing to verify.
-    if (isRecord(record) && eventName !== '' && !eventName.startsWith('ObjectCreated:')) return [];
-    const s3 = isRecord(record) && isRecord(record.s3) ? record.s3 : undefined;
-    const bucket = s3?.bucket;
-    const object = s3?.object;
+    if (eventName !== '' && !eventName.startsWith('ObjectCreated:')) return [];
+    const { bucket, object } = isRecord(record.s3) ? record.s3 : {};
     // A record that names no object cannot be verified, and must not vanish: it fails the message, which
     // ends in the dead-letter queue for someone to look at.
     if (

@@ -415,6 +415,42 @@ export function createPipeline(deps: PipelineDeps) {
     inputs: readonly GatheredInput[],
     retried: boolean,
   ): Promise<Outcome> {
+    const recordId = `${record.objectKey}#${record.version}`;
+    // Only a retried promotion can find its own copy in place already (a crash between copying and
+    // recording): then nothing is copied twice, and only the record is brought up to date.
+    const deployed = retried ? await deps.s3.head(deps.deploymentBucket, record.objectKey) : undefined;
+    if (deployed?.metadata?.['vouch-record'] !== recordId) {
+      const rejected = await copyIntoPlace(record, decision, inputs, recordId);
+      if (rejected) return rejected;
+    }
+    const moved = await deps.records.transition(record.objectKey, record.version, 'promoted', {
+      promotedKey: record.objectKey,
+      updatedAt: now().toISOString(),
+    });
+    if (moved)
+      return { objectKey: record.objectKey, kind: 'artifact', status: 'promoted', reasons: decision.reasons };
+    // The record moved on while the bytes were being copied: a revocation re-check quarantined it. What
+    // was just copied must not stay where deployers fetch from.
+    const current = await deps.records.get(record.objectKey, record.version);
+    if (current && current.status !== 'promoted') await pull(current);
+    return {
+      objectKey: record.objectKey,
+      kind: 'artifact',
+      status: current?.status ?? 'promoted',
+      reasons: decision.reasons,
+    };
+  }
+
+  /**
+   * Writes the VSA, the attestation copies and the verified bytes. Returns an outcome only when the bytes
+   * changed under it (unversioned staging) and the artifact was rejected instead.
+   */
+  async function copyIntoPlace(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+    recordId: string,
+  ): Promise<Outcome | undefined> {
     const source: ObjectVersion = {
       bucket: record.bucket,
       key: record.objectKey,
@@ -422,18 +458,6 @@ export function createPipeline(deps: PipelineDeps) {
       size: record.size,
       lastModified: new Date(record.uploadedAt),
     };
-    const recordId = `${record.objectKey}#${record.version}`;
-    // Only a retried promotion can find its own copy in place already.
-    const deployed = retried ? await deps.s3.head(deps.deploymentBucket, record.objectKey) : undefined;
-    if (deployed?.metadata?.['vouch-record'] === recordId) {
-      // A retry after a crash between promotion and recording: these bytes, their VSA and attestation
-      // copies are in place already. Record the promotion; copy nothing twice.
-      await deps.records.transition(record.objectKey, record.version, 'promoted', {
-        promotedKey: record.objectKey,
-        updatedAt: now().toISOString(),
-      });
-      return { objectKey: record.objectKey, kind: 'artifact', status: 'promoted', reasons: decision.reasons };
-    }
     const metadata = {
       'vouch-digest': record.digest,
       'vouch-record': recordId,
@@ -487,22 +511,7 @@ export function createPipeline(deps: PipelineDeps) {
       await deps.s3.copyWithin(deps.deploymentBucket, incoming, record.objectKey, metadata);
       await deps.s3.delete(deps.deploymentBucket, incoming);
     }
-    const moved = await deps.records.transition(record.objectKey, record.version, 'promoted', {
-      promotedKey: record.objectKey,
-      updatedAt: now().toISOString(),
-    });
-    if (moved)
-      return { objectKey: record.objectKey, kind: 'artifact', status: 'promoted', reasons: decision.reasons };
-    // The record moved on while the bytes were being copied: a revocation re-check quarantined it. What
-    // was just copied must not stay where deployers fetch from.
-    const current = await deps.records.get(record.objectKey, record.version);
-    if (current && current.status !== 'promoted') await pull(current);
-    return {
-      objectKey: record.objectKey,
-      kind: 'artifact',
-      status: current?.status ?? 'promoted',
-      reasons: decision.reasons,
-    };
+    return undefined;
   }
 
   /**
@@ -557,20 +566,17 @@ export function createPipeline(deps: PipelineDeps) {
       { code: 'KEY_REVOKED', message: `re-checked after the revocation of ${keyId}; pulled from deployment` },
       ...decision.reasons,
     ];
-    await deps.records.transition(
+    const moved = await deps.records.transition(
       record.objectKey,
       record.version,
       'quarantined',
       { ...decisionFields(decision), reasons, updatedAt: now().toISOString() },
       `key ${keyId} revoked`,
     );
-    const current = await deps.records.get(record.objectKey, record.version);
-    return {
-      objectKey: record.objectKey,
-      kind: 'artifact',
-      status: current?.status ?? 'quarantined',
-      reasons,
-    };
+    const status = moved
+      ? 'quarantined'
+      : ((await deps.records.get(record.objectKey, record.version))?.status ?? 'quarantined');
+    return { objectKey: record.objectKey, kind: 'artifact', status, reasons };
   }
 
   /** Removes an artifact's promoted copy (VSA first), if the copy in place is this record's. */

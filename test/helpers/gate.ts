@@ -49,19 +49,6 @@ export async function upload(gate: LocalGate, build: Build, bytes: Buffer = buil
   await gate.store.put(staging, build.key, bytes, {}, 'application/gzip');
 }
 
-/**
- * Waits until the queue is drained and no staging notification has arrived for a quiet period: s3rver
- * emits its events asynchronously, later than the upload's response on a loaded machine.
- */
-export async function settle(gate: LocalGate): Promise<void> {
-  for (;;) {
-    const before = gate.counters.notified;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await gate.queue.drain();
-    if (gate.counters.notified === before) return;
-  }
-}
-
 export async function recordsOf(gate: LocalGate, build: Build): Promise<ArtifactRecord[]> {
   return gate.records.byKey(build.key);
 }

@@ -7,7 +7,6 @@ import {
   countPromotions,
   freePort,
   recordsOf,
-  settle,
   startTestGate,
   statusOf,
   type TestGate,
@@ -60,7 +59,7 @@ describe('at-least-once, any-order delivery', () => {
     expect(events).toHaveLength(24);
     // Artifacts before their attestations, each event twice, batches running concurrently.
     for (const body of shuffled([...events, ...events])) gate.queue.send(body);
-    await settle(gate);
+    await gate.settle();
     await expectAllPromotedOnce(gate, all, promotions);
     for (const build of all) expect(await recordsOf(gate, build)).toHaveLength(1);
     expect(gate.queue.deadLetters).toEqual([]);
@@ -93,7 +92,7 @@ describe('a verifier killed mid-way', () => {
     });
     const all = builds(5, 'kill-before');
     for (const build of all) await upload(gate, build);
-    await settle(gate);
+    await gate.settle();
     expect(killed.size).toBe(5);
     await expectAllPromotedOnce(gate, all, promotions);
     expect(gate.queue.stats.retried).toBeGreaterThanOrEqual(5);
@@ -120,7 +119,7 @@ describe('a verifier killed mid-way', () => {
     });
     const all = builds(5, 'kill-after');
     for (const build of all) await upload(gate, build);
-    await settle(gate);
+    await gate.settle();
     expect(crashed.size).toBe(5);
     await expectAllPromotedOnce(gate, all, promotions);
     expect(gate.queue.deadLetters).toEqual([]);
@@ -146,7 +145,7 @@ describe('a verifier killed mid-way', () => {
     });
     const [build] = builds(1, 'sweep') as [Build];
     await upload(gate, build);
-    await settle(gate);
+    await gate.settle();
     expect(gate.queue.deadLetters).toHaveLength(1);
     expect(await statusOf(gate, build)).toBe('verified');
 
@@ -184,7 +183,7 @@ describe('a verifier killed hard (its promotion claim left behind)', () => {
     });
     const [build] = builds(1, 'hard-kill') as [Build];
     await upload(gate, build);
-    await settle(gate);
+    await gate.settle();
     expect(crashed).toBe(true);
     // The redelivery found the claim held and left the artifact to its holder: verified, not copied.
     expect(await statusOf(gate, build)).toBe('verified');
@@ -204,7 +203,7 @@ describe('poison messages', () => {
     gate.queue.send('this is not an S3 notification');
     gate.queue.send(JSON.stringify({ Records: [{ eventSource: 'aws:s3', s3: {} }] }));
     for (const body of gate.notifications.splice(0)) gate.queue.send(body);
-    await settle(gate);
+    await gate.settle();
     expect(await statusOf(gate, build)).toBe('promoted');
     expect(gate.queue.deadLetters.map((letter) => [letter.body.slice(0, 20), letter.attempts])).toEqual([
       ['this is not an S3 no', 3],
@@ -239,7 +238,7 @@ describe('a restart of the local servers mid-run', () => {
     open.push(() => second.close());
     // What npm start does on every start: queue again whatever has no final decision.
     await second.reconcile();
-    await settle(second);
+    await second.settle();
     // A promotion cut off by the outage may still hold its claim (it could not give it back): the sweep
     // finishes it once the claim lapses.
     offsetMs = 16 * 60 * 1000;
@@ -267,7 +266,7 @@ describe('throttling', () => {
     });
     const all = builds(10, 'throttle');
     for (const build of all) await upload(gate, build);
-    await settle(gate);
+    await gate.settle();
     await expectAllPromotedOnce(gate, all, promotions);
     expect(gate.queue.deadLetters).toEqual([]);
     for (const proxy of proxies) expect(proxy.stats.throttled).toBeGreaterThan(0);

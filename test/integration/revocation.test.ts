@@ -4,7 +4,6 @@ import {
   type Build,
   builds,
   recordsOf,
-  settle,
   startTestGate,
   statusOf,
   type TestGate,
@@ -25,7 +24,7 @@ beforeAll(async () => {
   [first, second] = builds(2, 'revocation') as [Build, Build];
   await upload(gate, first);
   await upload(gate, second);
-  await settle(gate);
+  await gate.settle();
   const [key] = (await gate.registry.list()).filter((k) => k.status === 'active');
   signingKey = key?.keyId ?? '';
   await gate.keyStream.poll(); // what the stream has seen so far: no revocation
@@ -91,7 +90,7 @@ describe('revocation re-check', () => {
   it('rejects a new upload signed by the revoked key', async () => {
     const [late] = builds(1, 'revocation-late') as [Build];
     await upload(gate, late);
-    await settle(gate);
+    await gate.settle();
     const [record] = await recordsOf(gate, late);
     expect(record?.status).toBe('rejected');
     expect(record?.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
@@ -123,7 +122,7 @@ describe('a revocation during a promotion', () => {
       await racing.keyStream.poll();
       const [build] = builds(1, 'revocation-race') as [Build];
       await upload(racing, build);
-      await settle(racing);
+      await racing.settle();
       expect(revokedDuringPromotion).toBe(true);
       const [record] = await recordsOf(racing, build);
       expect(record?.status).toBe('quarantined');
