@@ -1,11 +1,21 @@
 import { createHash } from 'node:crypto';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './dynamo.ts';
 
 export interface IndexedAttestation {
   readonly objectKey: string;
+  /** The S3 version ID, or the ETag of the bytes indexed where the bucket is not versioned. */
   readonly version: string;
-  /** When S3 recorded its upload: the trusted signing time for keyed signatures without one. */
+  /**
+   * When S3 finished storing it (the notification's event time, never earlier than LastModified): the
+   * trusted signing time for keyed signatures without one of their own, for exactly this version.
+   */
   readonly observedAt: string;
 }
 
@@ -33,25 +43,44 @@ export class AttestationIndex {
     private readonly tableName: string,
   ) {}
 
-  async add(digest: string, attestation: IndexedAttestation): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
+  /** Indexes one attestation under every digest it names, 25 items per request. */
+  async add(digests: readonly string[], attestation: IndexedAttestation): Promise<void> {
+    const items = digests.map((digest) => ({
+      PutRequest: {
         Item: {
           pk: digestPk(digest),
           sk: itemSk('ATT#', attestation.objectKey, attestation.version),
           ...attestation,
         },
-      }),
-    );
+      },
+    }));
+    for (let i = 0; i < items.length; i += 25) {
+      let batch: typeof items | undefined = items.slice(i, i + 25);
+      for (let attempt = 0; batch && batch.length > 0; attempt++) {
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        const { UnprocessedItems } = await this.db.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: batch } }),
+        );
+        batch = UnprocessedItems?.[this.tableName] as typeof items | undefined;
+      }
+    }
   }
 
-  async attestationsFor(digests: readonly string[]): Promise<IndexedAttestation[]> {
+  /**
+   * Attestations naming any of these digests, at most `max` per digest: anyone who can upload can name a
+   * victim's digest thousands of times, and one evaluation must not read them all.
+   */
+  async attestationsFor(digests: readonly string[], max = 256): Promise<IndexedAttestation[]> {
     const found = new Map<string, IndexedAttestation>();
     for (const digest of digests) {
-      for (const item of await this.queryPrefix(digest, 'ATT#')) {
+      for (const item of await this.queryPrefix(digest, 'ATT#', max)) {
         const attestation = item as unknown as IndexedAttestation;
-        found.set(`${attestation.objectKey}#${attestation.version}`, attestation);
+        found.set(`${attestation.objectKey}#${attestation.version}`, {
+          objectKey: attestation.objectKey,
+          version: attestation.version,
+          observedAt: attestation.observedAt,
+        });
       }
     }
     return [...found.values()];
@@ -82,13 +111,28 @@ export class AttestationIndex {
     );
   }
 
-  private queryPrefix(digest: string, prefix: string): Promise<Record<string, unknown>[]> {
-    return queryAll(this.db, {
+  private async queryPrefix(
+    digest: string,
+    prefix: string,
+    max?: number,
+  ): Promise<Record<string, unknown>[]> {
+    const input = {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': digestPk(digest), ':prefix': prefix },
       // Strong reads: the artifact/attestation handshake in the pipeline relies on each side seeing the other's write.
       ConsistentRead: true,
-    });
+    };
+    if (max === undefined) return queryAll(this.db, input);
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({ ...input, Limit: max - items.length, ExclusiveStartKey: start }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start && items.length < max);
+    return items;
   }
 }

@@ -6,7 +6,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { KeyLookup, KeyStatus, TrustedKey } from '#core/keys.ts';
+import { isRegistryKeyId, type KeyLookup, type KeyStatus, type TrustedKey } from '#core/keys.ts';
 import { conditionally, isConditionFailure, queryAll } from './dynamo.ts';
 
 /** One signing key as the registry records it. Times are ISO 8601 strings (they sort as they compare). */
@@ -88,7 +88,8 @@ export class KeyRegistry {
     return Item ? toRecord(Item) : undefined;
   }
 
-  async getMany(keyIds: readonly string[]): Promise<KeyRecord[]> {
+  /** `consistent`: strongly consistent reads, for a check that must see a revocation written just now. */
+  async getMany(keyIds: readonly string[], consistent = false): Promise<KeyRecord[]> {
     const records: KeyRecord[] = [];
     for (let i = 0; i < keyIds.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = keyIds
@@ -96,7 +97,9 @@ export class KeyRegistry {
         .map((id) => ({ pk: keyPk(id), sk: KEY_SK }));
       while (keys && keys.length > 0) {
         const response = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: consistent } },
+          }),
         );
         records.push(...(response.Responses?.[this.tableName] ?? []).map(toRecord));
         keys = response.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
@@ -282,17 +285,33 @@ export class RegistryKeyCache {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Loads what `hints` need and is not fresh in the cache; unknown hints are cached as unknown too. */
-  async preload(hints: Iterable<string>): Promise<void> {
+  /**
+   * Loads what `hints` need and is not fresh in the cache; unknown hints are cached as unknown too. Only
+   * hints shaped like a KMS key ARN are looked up (the registry holds nothing else), at most `max` of
+   * them: a hint is attacker input, and a malformed one must cost nothing, not fail a database call.
+   */
+  async preload(hints: Iterable<string>, max = 64): Promise<void> {
     const now = this.clock();
-    const missing = [...new Set(hints)].filter(
-      (hint) => hint !== '' && !((this.entries.get(hint)?.expires ?? 0) > now),
-    );
-    if (missing.length === 0) return;
+    const missing = [...new Set(hints)]
+      .filter((hint) => isRegistryKeyId(hint) && !((this.entries.get(hint)?.expires ?? 0) > now))
+      .slice(0, max);
+    await this.load(missing, now, false);
+  }
+
+  /**
+   * Reads these keys again, strongly consistent, whatever the cache holds: the check before a promotion,
+   * so a revocation written after a warm cache loaded a key still stops what that key vouched for.
+   */
+  async refresh(keyIds: readonly string[]): Promise<void> {
+    await this.load(keyIds.filter(isRegistryKeyId), this.clock(), true);
+  }
+
+  private async load(keyIds: readonly string[], now: number, consistent: boolean) {
+    if (keyIds.length === 0) return;
     const found = new Map(
-      (await this.registry.getMany(missing)).map((record) => [record.keyId, toTrustedKey(record)]),
+      (await this.registry.getMany(keyIds, consistent)).map((record) => [record.keyId, toTrustedKey(record)]),
     );
-    for (const hint of missing) this.entries.set(hint, { key: found.get(hint), expires: now + this.ttlMs });
+    for (const keyId of keyIds) this.entries.set(keyId, { key: found.get(keyId), expires: now + this.ttlMs });
   }
 
   /** Drops cached entries, so the next preload reads the registry (a revocation must be seen at once). */

@@ -39,6 +39,8 @@ export interface ArtifactRecord {
   readonly digests: Readonly<Record<string, string>>;
   readonly status: ArtifactStatus;
   readonly reasons: readonly Reason[];
+  /** What was gathered and did not count (junk, other artifacts' attestations, signers not allowed). */
+  readonly notes?: readonly Reason[];
   readonly mode?: 'enforce' | 'audit';
   /** Accepted in audit mode although verification failed. */
   readonly flagged?: boolean;
@@ -48,6 +50,11 @@ export interface ArtifactRecord {
   readonly attestations?: readonly string[];
   readonly policyDigest?: string;
   readonly uploadedAt: string;
+  /**
+   * S3's order of uploads to this key (the notification's `sequencer`, right-padded): an older upload
+   * verified late is never promoted over a newer one.
+   */
+  readonly sequencer?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly deadline?: string;
@@ -59,6 +66,8 @@ const pk = (key: string) => `OBJ#${key}`;
 const sk = (version: string) => `V#${version}`;
 const digestPk = (digest: string) => `DIGEST#${digest}`;
 const statusPk = (status: ArtifactStatus) => `STATUS#${status}`;
+/** Beside a key's version records: which version holds the key in the deployment bucket. */
+const DEPLOYED_SK = 'DEPLOYED';
 /** Ordered by time; the key's hash keeps it unique and under DynamoDB's 1024-byte sort key limit. */
 const statusSk = (at: string, objectKey: string) =>
   `${at}#${createHash('sha256').update(objectKey).digest('hex').slice(0, 32)}`;
@@ -196,9 +205,72 @@ export class RecordStore {
   /** Every recorded version of an object key, newest first. */
   async byKey(objectKey: string): Promise<ArtifactRecord[]> {
     return this.query({
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pk(objectKey) },
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :versions)',
+      ExpressionAttributeValues: { ':pk': pk(objectKey), ':versions': 'V#' },
     });
+  }
+
+  /**
+   * Claims the object key in the deployment bucket for one recorded version, in S3's upload order: a
+   * version may take it if nothing newer was ever promoted there and no other version holds it now.
+   * `superseded`: a newer upload of the key is (or was) promoted; `busy`: another version is mid-copy.
+   */
+  async claimDeployment(
+    objectKey: string,
+    claim: { version: string; sequencer: string; at: string; until: string },
+  ): Promise<'claimed' | 'superseded' | 'busy'> {
+    const owner = `${objectKey}#${claim.version}`;
+    const claimed = await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
+          UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until',
+          ConditionExpression:
+            '(attribute_not_exists(leaseUntil) OR leaseUntil < :at OR leaseOwner = :owner) AND ' +
+            '(attribute_not_exists(sequencer) OR version = :version OR sequencer < :sequencer)',
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':until': claim.until,
+            ':at': claim.at,
+            ':version': claim.version,
+            ':sequencer': claim.sequencer,
+          },
+        }),
+      ),
+    );
+    if (claimed) return 'claimed';
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
+        ConsistentRead: true,
+      }),
+    );
+    const newer =
+      typeof Item?.sequencer === 'string' &&
+      Item.version !== claim.version &&
+      Item.sequencer >= claim.sequencer;
+    return newer ? 'superseded' : 'busy';
+  }
+
+  /** Records which version now holds the key, and lets the claim go. */
+  async settleDeployment(objectKey: string, version: string, sequencer: string): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
+          UpdateExpression: 'SET version = :version, sequencer = :sequencer REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'leaseOwner = :owner',
+          ExpressionAttributeValues: {
+            ':owner': `${objectKey}#${version}`,
+            ':version': version,
+            ':sequencer': sequencer,
+          },
+        }),
+      ),
+    );
   }
 
   async byDigest(digest: string): Promise<ArtifactRecord[]> {

@@ -56,14 +56,18 @@ export class S3Store {
     }
   }
 
-  /** Reads a small object whole, refusing (without reading it) one larger than `maxBytes`. */
+  /**
+   * Reads a small object whole, refusing (without reading it) one larger than `maxBytes`, or one that
+   * `admit` turns down once its size is known (a budget shared by several reads).
+   */
   async readSmall(
     bucket: string,
     key: string,
     maxBytes: number,
+    options: { versionId?: string; admit?: (size: number) => boolean } = {},
   ): Promise<{ version: ObjectVersion; content: Buffer } | { version: ObjectVersion; tooLarge: true }> {
-    const { version, body } = await this.open(bucket, key);
-    if (version.size > maxBytes) {
+    const { version, body } = await this.open(bucket, key, options.versionId);
+    if (version.size > maxBytes || (options.admit && !options.admit(version.size))) {
       body.destroy();
       return { version, tooLarge: true };
     }

@@ -18,11 +18,19 @@ interface AttestationBase {
   /** Where it came from: a file name, `name#line` for `.jsonl`, or an object key. */
   readonly source: string;
   readonly signatures: readonly Bundle[];
+  /** Its line in a JSON Lines file: one of a collection, where lines about other artifacts are skipped. */
+  readonly line?: number;
   /**
    * The trusted time at which it was observed (e.g. when S3 recorded its upload). Used as the signing
    * time for signatures that carry no transparency-log or RFC 3161 time of their own.
    */
   observedAt?: Date;
+  /**
+   * Stored beside the artifact (`KEY.sigstore.json`): what the artifact's own pipeline says about it, so
+   * an allowed signer's statement there about other bytes is a verdict (the artifact was tampered with),
+   * not noise.
+   */
+  beside?: boolean;
 }
 
 export interface StatementAttestation extends AttestationBase {
@@ -65,7 +73,7 @@ export function parseAttestationFile(
 
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   if (lines.length === 1 || !isJsonLines(lines)) {
-    return collect([[source, text]], limits);
+    return collect([[source, text, undefined]], limits);
   }
   if (lines.length > limits.maxEntriesPerFile) {
     return rejectFile(
@@ -74,7 +82,7 @@ export function parseAttestationFile(
     );
   }
   return collect(
-    lines.map((line, index) => [`${source}#${index + 1}`, line] as const),
+    lines.map((line, index) => [`${source}#${index + 1}`, line, index + 1] as const),
     limits,
   );
 }
@@ -88,12 +96,16 @@ function isJsonLines(lines: readonly string[]): boolean {
   }
 }
 
-function collect(entries: readonly (readonly [string, string])[], limits: Limits): ParsedFile {
+function collect(
+  entries: readonly (readonly [string, string, number | undefined])[],
+  limits: Limits,
+): ParsedFile {
   const attestations: Attestation[] = [];
   const errors: Reason[] = [];
-  for (const [source, text] of entries) {
+  for (const [source, text, line] of entries) {
     try {
-      attestations.push(parseEntry(parseJson(text, limits.maxJsonDepth, source), source, limits));
+      const attestation = parseEntry(parseJson(text, limits.maxJsonDepth, source), source, limits);
+      attestations.push(line === undefined ? attestation : { ...attestation, line });
     } catch (error) {
       errors.push(toReason(error, source));
     }

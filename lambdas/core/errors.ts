@@ -26,7 +26,9 @@ export type ReasonCode =
   | 'SIGNER_NOT_ALLOWED'
   | 'THRESHOLD_NOT_MET'
   | 'BUILDER_NOT_ALLOWED'
-  | 'SOURCE_NOT_ALLOWED';
+  | 'SOURCE_NOT_ALLOWED'
+  // promotion
+  | 'SUPERSEDED';
 
 export interface Reason {
   readonly code: ReasonCode;

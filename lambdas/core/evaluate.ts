@@ -1,8 +1,12 @@
+import { basename } from 'node:path';
+import type { Bundle } from '@sigstore/bundle';
+import { X509Certificate } from '@sigstore/core';
 import type { Attestation } from './attestation.ts';
 import { toReason } from './attestation.ts';
 import { type Digests, digestsMatch, primaryDigest } from './digest.ts';
 import type { Reason } from './errors.ts';
-import type { KeyLookup, TrustedKey } from './keys.ts';
+import { type KeyLookup, keyValidAt, type TrustedKey } from './keys.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
 import {
   ANY_TYPE,
@@ -34,6 +38,7 @@ export interface EvaluationInput {
    * pipeline, where anyone can upload junk naming a digest and junk must not veto a release.
    */
   readonly strict?: boolean;
+  readonly limits?: Limits;
 }
 
 export interface SignatureReport {
@@ -49,6 +54,8 @@ export interface AttestationReport {
   readonly predicateType?: string;
   /** At least one signature verified and the statement names this artifact. */
   readonly verified: boolean;
+  /** It satisfied a requirement: one of the attestations a promotion rests on. */
+  readonly counted?: boolean;
   readonly signatures: readonly SignatureReport[];
   readonly reasons: readonly Reason[];
 }
@@ -60,8 +67,19 @@ export interface Decision {
   readonly mode: Mode;
   readonly artifact: { readonly path?: string; readonly digest: string; readonly digests: Digests };
   readonly rules: readonly string[];
-  /** Why the verdict is `fail`; empty on `pass`. */
+  /** Why the verdict is `fail`, the root cause first; empty on `pass`. */
   readonly reasons: readonly Reason[];
+  /**
+   * A failed verdict that more attestations could still turn into a pass: all that is wrong is an
+   * attestation or a co-signer not there yet. Anything an allowed signer said against the artifact, a
+   * refused path, or no matching rule, is final.
+   */
+  readonly curable: boolean;
+  /**
+   * What was gathered and did not count, and why: attestations about other artifacts, signatures that
+   * did not verify, signers the policy does not allow. Anyone can upload these; they never decide.
+   */
+  readonly notes: readonly Reason[];
   readonly attestations: readonly AttestationReport[];
   /** Keys whose signatures satisfied a requirement (KMS key ARNs for registry keys). */
   readonly keyIds: readonly string[];
@@ -73,14 +91,26 @@ export interface Decision {
 
 interface CheckedAttestation {
   readonly attestation: Attestation;
-  readonly matchesArtifact: boolean;
+  /** Why it is not about this artifact; undefined when it is. */
+  readonly mismatch?: Reason;
   readonly verified: readonly VerifiedSignature[];
+  readonly errors: readonly Reason[];
+  /** Not verified at all: about another artifact, or no requirement could allow its signer. */
+  readonly skipped: boolean;
   readonly report: AttestationReport;
+}
+
+interface Applicable {
+  readonly rule: Rule;
+  readonly requirement: Requirement;
 }
 
 /**
  * Verifies attestations for one artifact and evaluates the policy. Pure and synchronous: every input,
  * keys included, is resolved by the caller; every failure is a reason in the decision, never a throw.
+ *
+ * Who may decide: only a signature that verifies, by a signer a requirement allows, counts for or
+ * against an artifact. Everything else is a note, since anyone who can upload can write it.
  */
 export function evaluate(input: EvaluationInput): Decision {
   const evaluatedAt = (input.now ?? new Date()).toISOString();
@@ -94,12 +124,14 @@ export function evaluate(input: EvaluationInput): Decision {
     },
     policyDigest: policy.digest,
     evaluatedAt,
+    keyIds: [],
+    identities: [],
   };
   const reject = (
     mode: Mode,
     rules: readonly string[],
-    reasons: Reason[],
-    attestations: AttestationReport[] = [],
+    reasons: readonly Reason[],
+    extra: { notes?: readonly Reason[]; attestations?: readonly AttestationReport[]; curable?: boolean } = {},
   ): Decision => ({
     ...base,
     accepted: mode === 'audit',
@@ -107,9 +139,9 @@ export function evaluate(input: EvaluationInput): Decision {
     mode,
     rules,
     reasons,
-    attestations,
-    keyIds: [],
-    identities: [],
+    curable: extra.curable ?? false,
+    notes: extra.notes ?? [],
+    attestations: extra.attestations ?? [],
   });
 
   if (path !== undefined) {
@@ -124,7 +156,8 @@ export function evaluate(input: EvaluationInput): Decision {
   const rules = policy.rules.filter((rule) => rule.matches(path ?? ''));
   const mode: Mode =
     rules.length === 0 || rules.some((rule) => rule.mode === 'enforce') ? 'enforce' : 'audit';
-  const checked = checkAttestations(input);
+  const applicable = rules.flatMap((rule) => rule.requirements.map((requirement) => ({ rule, requirement })));
+  const { checked, notes } = checkAttestations(input, applicable);
   const reports = checked.map((c) => c.report);
 
   if (rules.length === 0) {
@@ -136,41 +169,54 @@ export function evaluate(input: EvaluationInput): Decision {
         mode,
         rules: [],
         reasons: [],
+        curable: false,
+        notes,
         attestations: reports,
-        keyIds: [],
-        identities: [],
       };
     }
     return reject(
       mode,
       [],
       [{ code: 'NO_MATCHING_RULE', message: `no policy rule matches ${JSON.stringify(path ?? '')}` }],
-      reports,
+      { notes, attestations: reports },
     );
   }
 
-  const reasons: Reason[] = [];
+  const strictReasons: Reason[] = [];
   if (input.strict) {
-    reasons.push(...(input.inputErrors ?? []));
-    for (const { report } of checked) if (!report.verified) reasons.push(...report.reasons);
+    strictReasons.push(...(input.inputErrors ?? []));
+    for (const c of checked) if (!c.skipped && !c.report.verified) strictReasons.push(...c.report.reasons);
+  } else {
+    notes.push(...(input.inputErrors ?? []));
+    for (const c of checked) if (!c.skipped && !c.report.verified) notes.push(...c.report.reasons);
   }
   const keyIds = new Set<string>();
   const identities = new Set<string>();
-  for (const rule of rules) {
-    for (const requirement of rule.requirements) {
-      const outcome = checkRequirement(rule, requirement, checked, input.keys, policy);
-      if (outcome.satisfied) {
-        for (const signer of outcome.signers) {
-          if (signer.kind === 'key') keyIds.add(signer.keyId);
-          else identities.add(`${signer.issuer}|${signer.subjectAlternativeName}`);
-        }
-      } else {
-        reasons.push(...outcome.reasons);
+  const counted = new Set<string>();
+  const refusals: Reason[] = [];
+  const waits: Reason[] = [];
+  for (const { rule, requirement } of applicable) {
+    const outcome = checkRequirement(rule, requirement, checked, input, notes);
+    if (outcome.satisfied) {
+      for (const signer of outcome.signers) {
+        if (signer.kind === 'key') keyIds.add(signer.keyId);
+        else identities.add(`${signer.issuer}|${signer.subjectAlternativeName}`);
       }
+      for (const source of outcome.sources) counted.add(source);
+    } else {
+      refusals.push(...outcome.refusals);
+      waits.push(...outcome.waits);
     }
   }
   const names = rules.map((rule) => rule.name);
-  if (reasons.length > 0) return reject(mode, names, dedupe(reasons), reports);
+  const reasons = dedupe([...strictReasons, ...refusals, ...waits]);
+  if (reasons.length > 0) {
+    return reject(mode, names, reasons, {
+      notes: dedupe(notes),
+      attestations: reports,
+      curable: strictReasons.length === 0 && refusals.length === 0,
+    });
+  }
   return {
     ...base,
     accepted: true,
@@ -178,17 +224,56 @@ export function evaluate(input: EvaluationInput): Decision {
     mode,
     rules: names,
     reasons: [],
-    attestations: reports,
+    curable: false,
+    notes: dedupe(notes),
+    attestations: reports.map((report) =>
+      counted.has(report.source) ? { ...report, counted: true } : report,
+    ),
     keyIds: [...keyIds],
     identities: [...identities],
   };
 }
 
-function checkAttestations(input: EvaluationInput): CheckedAttestation[] {
+/**
+ * Whether every key signature an accepted decision rests on is still valid at its signing times under
+ * `keys` as they are now: a decision made from a cache is confirmed against a fresh read before the
+ * artifact is promoted, so a revocation written meanwhile is never outrun.
+ */
+export function keySignaturesStillValid(decision: Decision, keys: KeyLookup): boolean {
+  const relied = new Set(decision.keyIds);
+  for (const attestation of decision.attestations) {
+    if (!attestation.counted) continue;
+    for (const signature of attestation.signatures) {
+      const signer = signature.signer;
+      if (signer?.kind !== 'key' || !relied.has(signer.keyId)) continue;
+      const key = keys(signer.keyId);
+      if (!key) return false;
+      for (const time of signature.signingTimes ?? [])
+        if (!keyValidAt(key, new Date(time)).valid) return false;
+    }
+  }
+  return true;
+}
+
+function checkAttestations(
+  input: EvaluationInput,
+  applicable: readonly Applicable[],
+): { checked: CheckedAttestation[]; notes: Reason[] } {
+  const limits = input.limits ?? DEFAULT_LIMITS;
   const trustRoot = input.trustRoot ?? loadTrustRoot();
   const inlineKeys = new Map<string, TrustedKey>(input.policy.inlineKeys.map((key) => [key.keyId, key]));
   const keys: KeyLookup = (hint) => inlineKeys.get(hint) ?? input.keys(hint);
-  return input.attestations.map((attestation) => {
+  const candidateKeys = keyCandidates(applicable, keys, limits.maxKeyCandidates);
+  const signers = applicable.flatMap(({ requirement }) => requirement.signers);
+  const notes: Reason[] = [];
+  const considered = input.attestations.slice(0, limits.maxAttestationsPerEvaluation);
+  if (input.attestations.length > considered.length) {
+    notes.push({
+      code: 'LIMIT_EXCEEDED',
+      message: `${input.attestations.length} attestations name this artifact; only the first ${considered.length} were considered`,
+    });
+  }
+  const checked = considered.map((attestation): CheckedAttestation => {
     const predicateType = attestation.kind === 'statement' ? attestation.statement.predicateType : undefined;
     const report = (
       verified: boolean,
@@ -202,27 +287,37 @@ function checkAttestations(input: EvaluationInput): CheckedAttestation[] {
       signatures,
       reasons,
     });
-    // Cheap check first: an attestation about another artifact is never worth a signature verification.
-    if (
-      attestation.kind === 'statement' &&
-      !attestation.statement.subject.some((s) => digestsMatch(input.artifact.digests, s.digest))
-    ) {
-      const reason: Reason = {
-        code: 'SUBJECT_MISMATCH',
-        message: `no subject of the statement has digest ${primaryDigest(input.artifact.digests)}`,
-        subject: attestation.source,
-      };
-      return { attestation, matchesArtifact: false, verified: [], report: report(false, [], [reason]) };
+    const skip = (reason: Reason): CheckedAttestation => ({
+      attestation,
+      mismatch: reason,
+      verified: [],
+      errors: [],
+      skipped: true,
+      report: report(false, [], [reason]),
+    });
+    const mismatch = aboutArtifact(attestation, input.artifact.digests);
+    // Cheap checks first. An attestation about other bytes is verified only where it could be a verdict:
+    // beside the artifact (its own pipeline's word about it), or handed over by a CLI user. A line of a
+    // JSON Lines collection about another artifact is skipped, as the in-toto bundle format intends.
+    if (mismatch && (attestation.line !== undefined || !(attestation.beside || input.strict))) {
+      notes.push(mismatch);
+      return skip(mismatch);
+    }
+    const unallowed = keylessSignerNobodyAllows(attestation, signers);
+    if (unallowed) {
+      // A certificate chain, SCTs and a log entry are the expensive part: not for an identity no
+      // requirement could accept.
+      return { ...skip(unallowed), mismatch, skipped: false };
     }
     const context = {
       keys,
       trustRoot,
-      artifactDigests: input.artifact.digests,
       observedAt: attestation.observedAt ?? input.observedAt,
+      candidateKeys,
     };
     const verified: VerifiedSignature[] = [];
     const signatures: SignatureReport[] = [];
-    const reasons: Reason[] = [];
+    const errors: Reason[] = [];
     for (const bundle of attestation.signatures) {
       const result = verifySignature(attestation, bundle, context);
       if (result.ok) {
@@ -234,88 +329,220 @@ function checkAttestations(input: EvaluationInput): CheckedAttestation[] {
         });
       } else {
         signatures.push({ error: result.error });
-        reasons.push(result.error);
+        errors.push(result.error);
       }
     }
-    const matchesArtifact = !reasons.some((reason) => reason.code === 'SUBJECT_MISMATCH');
+    const ok = verified.length > 0 && mismatch === undefined;
+    const reasons = verified.length > 0 ? (mismatch ? [mismatch] : []) : errors;
     return {
       attestation,
-      matchesArtifact,
+      ...(mismatch ? { mismatch } : {}),
       verified,
-      report: report(verified.length > 0 && matchesArtifact, signatures, verified.length > 0 ? [] : reasons),
+      errors,
+      skipped: false,
+      report: report(ok, signatures, reasons),
     };
   });
+  return { checked, notes };
+}
+
+/** Why an attestation is not about the artifact with these digests; undefined when it is. */
+function aboutArtifact(attestation: Attestation, digests: Digests): Reason | undefined {
+  if (attestation.kind === 'statement') {
+    if (attestation.statement.subject.some((s) => digestsMatch(digests, s.digest))) return undefined;
+    return {
+      code: 'SUBJECT_MISMATCH',
+      message: `no subject of the statement has digest ${primaryDigest(digests)}`,
+      subject: attestation.source,
+    };
+  }
+  const { algorithm, hex } = attestation.messageDigest;
+  const ours = digests[algorithm];
+  if (ours === undefined) {
+    return {
+      code: 'DIGEST_UNAVAILABLE',
+      message: `the message signature is over a ${algorithm} digest, which was not computed`,
+      subject: attestation.source,
+    };
+  }
+  if (ours === hex) return undefined;
+  return {
+    code: 'SUBJECT_MISMATCH',
+    message: `the message signature is over ${algorithm}:${hex}, not this artifact`,
+    subject: attestation.source,
+  };
+}
+
+/**
+ * Keys a requirement names, tried for keyed signatures whose hint names no key. Bounded: a policy may
+ * list many keys, and each try is a signature verification.
+ */
+function keyCandidates(applicable: readonly Applicable[], keys: KeyLookup, max: number): TrustedKey[] {
+  const found = new Map<string, TrustedKey>();
+  for (const { requirement } of applicable) {
+    for (const signer of requirement.signers) {
+      if (signer.keyId === undefined || found.has(signer.keyId) || found.size >= max) continue;
+      const key = keys(signer.keyId);
+      if (key) found.set(key.keyId, key);
+    }
+  }
+  return [...found.values()];
+}
+
+/**
+ * For a keyless bundle, the reason no applicable requirement could allow its certificate's identity,
+ * read from the leaf without verifying anything; undefined when one could (or it is not keyless).
+ */
+function keylessSignerNobodyAllows(
+  attestation: Attestation,
+  signers: readonly Requirement['signers'][number][],
+): Reason | undefined {
+  const identities = attestation.signatures.map(certificateIdentity);
+  if (identities.some((identity) => identity === undefined)) return undefined;
+  const allowed = identities.some((identity) =>
+    signers.some((signer) => signer.allows(identity as SignerIdentity, undefined)),
+  );
+  if (allowed) return undefined;
+  const first = identities[0] as Extract<SignerIdentity, { kind: 'keyless' }>;
+  return {
+    code: 'SIGNER_NOT_ALLOWED',
+    message: `signed by ${describeSigner(first)}, whom no applicable rule allows; not verified`,
+    subject: attestation.source,
+  };
+}
+
+const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
+const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
+
+/** The identity a bundle's leaf certificate claims, as @sigstore/verify reads it; unverified. */
+function certificateIdentity(bundle: Bundle): SignerIdentity | undefined {
+  const content = bundle.verificationMaterial.content;
+  const raw =
+    content.$case === 'certificate'
+      ? content.certificate.rawBytes
+      : content.$case === 'x509CertificateChain'
+        ? content.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  if (!raw) return undefined;
+  try {
+    const certificate = X509Certificate.parse(Buffer.from(raw));
+    const v2 = certificate.extension(OID_FULCIO_ISSUER_V2);
+    const issuer = v2
+      ? v2.valueObj.subs?.[0]?.value.toString('ascii')
+      : certificate.extension(OID_FULCIO_ISSUER_V1)?.value.toString('ascii');
+    const subjectAlternativeName = certificate.subjectAltName;
+    if (!issuer || !subjectAlternativeName) return undefined;
+    return { kind: 'keyless', issuer, subjectAlternativeName };
+  } catch {
+    // Unparseable: let the verifier say why.
+    return undefined;
+  }
 }
 
 type RequirementOutcome =
-  | { readonly satisfied: true; readonly signers: readonly SignerIdentity[] }
-  | { readonly satisfied: false; readonly reasons: Reason[] };
+  | {
+      readonly satisfied: true;
+      readonly signers: readonly SignerIdentity[];
+      /** The attestations whose signers counted. */
+      readonly sources: readonly string[];
+    }
+  | { readonly satisfied: false; readonly refusals: readonly Reason[]; readonly waits: readonly Reason[] };
 
 function checkRequirement(
   rule: Rule,
   requirement: Requirement,
   checked: readonly CheckedAttestation[],
-  keys: KeyLookup,
-  policy: Policy,
+  input: EvaluationInput,
+  notes: Reason[],
 ): RequirementOutcome {
   const typeLabel = requirement.types.includes(ANY_TYPE) ? 'signed' : requirement.types.join(' or ');
-  const ofType = checked.filter(({ attestation }) => requirementCovers(requirement, attestation));
   const where = `rule ${rule.name}`;
-  const candidates = ofType.filter((c) => c.matchesArtifact && c.verified.length > 0);
-  if (candidates.length === 0) {
-    const failures = ofType.flatMap((c) => c.report.reasons);
-    const message =
-      ofType.length === 0
-        ? `requires a ${typeLabel} attestation; none was found for this artifact`
-        : `requires a ${typeLabel} attestation; ${ofType.length} found, none verified`;
-    return {
-      satisfied: false,
-      reasons: [{ code: 'MISSING_ATTESTATION', message, subject: where }, ...failures],
-    };
-  }
+  const ofType = checked.filter(
+    ({ attestation, skipped }) => !skipped && requirementCovers(requirement, attestation),
+  );
+  const inlineKeyIds = new Set(input.policy.inlineKeys.map((key) => key.keyId));
 
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
-  const problems: Reason[] = [];
-  const inlineKeyIds = new Set(policy.inlineKeys.map((key) => key.keyId));
-  for (const { attestation, verified } of candidates) {
-    const predicateProblem =
-      attestation.kind === 'statement' ? checkPredicate(requirement, attestation, where) : undefined;
+  const sources = new Set<string>();
+  const refusals: Reason[] = [];
+  for (const { attestation, verified, mismatch } of ofType) {
     for (const { signer } of verified) {
       const origin =
-        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId) ? keys(signer.keyId)?.origin : undefined;
+        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId)
+          ? input.keys(signer.keyId)?.origin
+          : undefined;
       if (!requirement.signers.some((allowed) => allowed.allows(signer, origin))) {
-        problems.push({
+        const reason: Reason = {
           code: 'SIGNER_NOT_ALLOWED',
           message: `${attestation.source} is signed by ${describeSigner(signer)}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
           subject: where,
-        });
+        };
+        if (input.strict) refusals.push(reason);
+        else notes.push(reason);
         continue;
       }
-      if (predicateProblem) {
-        problems.push(predicateProblem);
+      // From here on an allowed signer speaks: what it says against the artifact is a verdict.
+      if (mismatch) {
+        refusals.push(mismatch);
+        continue;
+      }
+      const problem = checkClaims(
+        requirement,
+        attestation,
+        where,
+        input.artifact.path,
+        input.artifact.digests,
+      );
+      if (problem) {
+        refusals.push(problem);
         continue;
       }
       satisfied.set(signerKey(signer), signer);
+      sources.add(attestation.source);
     }
   }
-  if (satisfied.size >= requirement.threshold) return { satisfied: true, signers: [...satisfied.values()] };
-  const reasons = dedupe(problems);
+  if (satisfied.size >= requirement.threshold)
+    return { satisfied: true, signers: [...satisfied.values()], sources: [...sources] };
+  const waits: Reason[] = [];
   if (satisfied.size > 0 || requirement.threshold > 1) {
-    reasons.unshift({
+    waits.push({
       code: 'THRESHOLD_NOT_MET',
       message: `requires ${typeLabel} signed by ${requirement.threshold} distinct allowed signer(s); found ${satisfied.size}`,
       subject: where,
     });
+  } else {
+    const message =
+      ofType.length === 0
+        ? `requires a ${typeLabel} attestation; none was found for this artifact`
+        : `requires a ${typeLabel} attestation by an allowed signer; ${ofType.length} found, none verified`;
+    waits.push({ code: 'MISSING_ATTESTATION', message, subject: where });
   }
-  return { satisfied: false, reasons };
+  return { satisfied: false, refusals: dedupe(refusals), waits };
 }
 
-function checkPredicate(
+/** What an allowed signer's statement must also say: builder, source, the artifact's name. */
+function checkClaims(
   requirement: Requirement,
-  attestation: Extract<Attestation, { kind: 'statement' }>,
+  attestation: Attestation,
   where: string,
+  path: string | undefined,
+  digests: Digests,
 ): Reason | undefined {
+  if (attestation.kind !== 'statement') return undefined;
+  if (requirement.requireSubjectName) {
+    const names = path === undefined ? [] : [path, basename(path)];
+    const named = attestation.statement.subject.some(
+      (s) => digestsMatch(digests, s.digest) && s.name !== undefined && names.includes(s.name),
+    );
+    if (!named) {
+      return {
+        code: 'SUBJECT_MISMATCH',
+        message: `${attestation.source} names this digest, but not as ${JSON.stringify(path ?? '')} or its file name; ${where} requires the name`,
+        subject: where,
+      };
+    }
+  }
   if (!requirement.builderIds && !requirement.sourceRepositories) return undefined;
   const facts = provenanceFacts(attestation.statement);
   if (requirement.builderIds) {
@@ -323,18 +550,18 @@ function checkPredicate(
     if (builderId === undefined || !builderIdAllowed(builderId, requirement.builderIds)) {
       return {
         code: 'BUILDER_NOT_ALLOWED',
-        message: `${attestation.source} was built by ${builderId ?? '(no builder ID)'}; ${where} allows ${requirement.builderIds.join(', ')}`,
+        message: `${attestation.source} was built by ${builderId ?? `(${facts?.builderProblem ?? 'no builder ID'})`}; ${where} allows ${requirement.builderIds.join(', ')}`,
         subject: where,
       };
     }
   }
   if (requirement.sourceRepositories) {
     const allowed = new Set(requirement.sourceRepositories.map(normaliseRepository));
-    const sources = facts?.sourceRepositories ?? [];
-    if (!sources.some((source) => allowed.has(source))) {
+    const source = facts?.source;
+    if (source === undefined || !allowed.has(source)) {
       return {
         code: 'SOURCE_NOT_ALLOWED',
-        message: `${attestation.source} was built from ${sources.join(', ') || '(no source)'}; ${where} allows ${requirement.sourceRepositories.join(', ')}`,
+        message: `${attestation.source} was built from ${source ?? `(${facts?.sourceProblem ?? 'no source'})`}; ${where} allows ${requirement.sourceRepositories.join(', ')}`,
         subject: where,
       };
     }

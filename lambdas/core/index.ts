@@ -1,3 +1,4 @@
+export * from './async.ts';
 export * from './attestation.ts';
 export * from './digest.ts';
 export * from './errors.ts';

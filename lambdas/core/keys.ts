@@ -27,10 +27,42 @@ export interface TrustedKey {
  */
 export type KeyLookup = (hint: string) => TrustedKey | undefined;
 
+/**
+ * The canonical ID of a public key: the SHA-256 of its SPKI DER, with EC points re-encoded uncompressed.
+ * The same key written with a compressed point has another DER spelling; it must not become a second
+ * signer toward a threshold.
+ */
 export function keyIdOf(publicKey: KeyObject): string {
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const canonical =
+    publicKey.asymmetricKeyType === 'ec'
+      ? createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' })
+      : publicKey;
+  const spki = canonical.export({ type: 'spki', format: 'der' });
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
+
+/** Longest key hint looked up anywhere: KMS key ARNs are under 100 characters, `sha256:` IDs 71. */
+export const MAX_KEY_HINT_LENGTH = 256;
+const PRINTABLE_HINT = /^[\x21-\x7e]+$/;
+/** A KMS key ARN, the only shape the key registry stores: nothing else is worth a registry lookup. */
+const KMS_KEY_ARN = /^arn:aws[a-z-]{0,16}:kms:[a-z0-9-]{1,32}:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * Why a key hint cannot name a key, or undefined when it can. A hint is whatever the uploader wrote
+ * (DSSE `keyid` is unauthenticated): it is checked before it reaches a lookup, a log line or a database key.
+ */
+export function keyHintProblem(hint: string): string | undefined {
+  if (hint === '') return 'the signature names no key (empty key hint)';
+  if (hint.length > MAX_KEY_HINT_LENGTH)
+    return `the key hint is ${hint.length} characters long (at most ${MAX_KEY_HINT_LENGTH})`;
+  if (!PRINTABLE_HINT.test(hint)) return 'the key hint contains spaces, control or non-ASCII characters';
+  return undefined;
+}
+
+export const isRegistryKeyId = (hint: string) => KMS_KEY_ARN.test(hint);
+
+/** A hint shortened for messages: never echo kilobytes of attacker input into a record. */
+export const showHint = (hint: string) => JSON.stringify(hint.length > 80 ? `${hint.slice(0, 80)}…` : hint);
 
 export function publicKeyFromPem(pem: string | Buffer, what = 'public key'): KeyObject {
   try {

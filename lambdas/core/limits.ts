@@ -15,13 +15,28 @@ export interface Limits {
    * beside an artifact in the deployment bucket (`KEY.vsa.sigstore.json`, `KEY.attestations/…`).
    */
   readonly maxPathBytes: number;
+  /**
+   * Most attestations one evaluation verifies. Anyone who can upload can name a victim's digest in
+   * thousands of attestations; past this bound the rest are reported, not verified.
+   */
+  readonly maxAttestationsPerEvaluation: number;
+  /** Most attestation bytes one evaluation reads (and holds) at once, across every file it reads. */
+  readonly maxBytesPerEvaluation: number;
+  /** Most keys tried for a keyed signature whose hint names no key. */
+  readonly maxKeyCandidates: number;
+  /** Most subject digests one attestation file is indexed under. */
+  readonly maxDigestsPerFile: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   maxAttestationBytes: 16 * 1024 * 1024,
   maxEntriesPerFile: 1024,
   maxJsonDepth: 64,
-  maxSubjects: 10_000,
+  maxSubjects: 1024,
   maxSignatures: 16,
   maxPathBytes: 960,
+  maxAttestationsPerEvaluation: 64,
+  maxBytesPerEvaluation: 64 * 1024 * 1024,
+  maxKeyCandidates: 8,
+  maxDigestsPerFile: 1024,
 };

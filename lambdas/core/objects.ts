@@ -36,8 +36,20 @@ export interface ObjectEvent {
   readonly versionId?: string;
   readonly eTag?: string;
   readonly size?: number;
+  /** S3's order of events on one key (hex); compare with `sequenceOrder`. */
+  readonly sequencer?: string;
   readonly eventName: string;
   readonly eventTime: string;
+}
+
+/**
+ * A sort key for S3 `sequencer` values: AWS compares them right-padded with zeros. Where an event carries
+ * none (a reconciliation), the upload time in hex milliseconds stands in.
+ */
+export function sequenceOrder(sequencer: string | undefined, uploadedAt: Date): string {
+  const hex =
+    sequencer && /^[0-9A-Fa-f]{1,64}$/.test(sequencer) ? sequencer : uploadedAt.getTime().toString(16);
+  return hex.toUpperCase().padEnd(64, '0');
 }
 
 /**
@@ -87,6 +99,7 @@ export function parseS3Notification(body: string): ObjectEvent[] {
         ...(typeof object.versionId === 'string' ? { versionId: object.versionId } : {}),
         ...(typeof object.eTag === 'string' ? { eTag: object.eTag } : {}),
         ...(typeof object.size === 'number' ? { size: object.size } : {}),
+        ...(typeof object.sequencer === 'string' ? { sequencer: object.sequencer } : {}),
         eventName,
         eventTime: typeof record.eventTime === 'string' ? record.eventTime : new Date(0).toISOString(),
       },

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { VouchError } from './errors.ts';
 import { parseJson } from './json.ts';
 import { keyIdOf, publicKeyFromPem } from './keys.ts';
+import { SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02 } from './provenance.ts';
 import type { SignerIdentity } from './signatures.ts';
 
 /** The reserved requirement type for a plain Sigstore message signature over the artifact. */
@@ -28,6 +29,8 @@ export interface RequirementSpec {
   readonly threshold?: number;
   readonly builderIds?: readonly string[];
   readonly sourceRepositories?: readonly string[];
+  /** A subject naming the artifact's digest must also carry its name: the object key or its file name. */
+  readonly requireSubjectName?: boolean;
 }
 
 export interface RuleSpec {
@@ -134,6 +137,7 @@ export const POLICY_SCHEMA = {
                 threshold: { type: 'integer', minimum: 1, maximum: 64 },
                 builderIds: stringList,
                 sourceRepositories: stringList,
+                requireSubjectName: { type: 'boolean' },
               },
             },
           },
@@ -147,7 +151,11 @@ const validatePolicy = new Ajv({ allErrors: false, strict: true }).compile<Polic
 
 /** A signer check compiled from the policy. */
 export interface AllowedSigner {
+  /** What it allows, canonically: two entries with one ID in a requirement are one signer listed twice. */
+  readonly id: string;
   readonly description: string;
+  /** The key it names, for keyed signatures whose hint names none (DSSE `keyid` is optional). */
+  readonly keyId?: string;
   /** Matches an open set of signers (the registry, an identity pattern), so no count bounds a threshold. */
   readonly open: boolean;
   allows(signer: SignerIdentity, keyOrigin: 'registry' | 'other' | undefined): boolean;
@@ -159,6 +167,7 @@ export interface Requirement {
   readonly threshold: number;
   readonly builderIds?: readonly string[];
   readonly sourceRepositories?: readonly string[];
+  readonly requireSubjectName: boolean;
 }
 
 export interface Rule {
@@ -210,6 +219,7 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
   const compileSigner = (signer: SignerSpec, where: string): AllowedSigner => {
     if ('registry' in signer) {
       return {
+        id: 'registry',
         description: 'any key in the Vouch key registry',
         open: true,
         allows: (s, origin) => s.kind === 'key' && origin === 'registry',
@@ -217,6 +227,8 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
     }
     if ('keyId' in signer) {
       return {
+        id: `key:${signer.keyId}`,
+        keyId: signer.keyId,
         description: `key ${signer.keyId}`,
         open: false,
         allows: (s) => s.kind === 'key' && s.keyId === signer.keyId,
@@ -225,8 +237,10 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
     if ('publicKey' in signer) {
       const publicKey = publicKeyFromPem(signer.publicKey, `${what}: ${where}.publicKey`);
       const keyId = keyIdOf(publicKey);
-      inlineKeys.push({ keyId, publicKey });
+      if (!inlineKeys.some((key) => key.keyId === keyId)) inlineKeys.push({ keyId, publicKey });
       return {
+        id: `key:${keyId}`,
+        keyId,
         description: `key ${keyId}`,
         open: false,
         allows: (s) => s.kind === 'key' && s.keyId === keyId,
@@ -235,6 +249,7 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
     const { issuer } = signer;
     if ('identity' in signer) {
       return {
+        id: `identity:${issuer}|${signer.identity}`,
         description: `${signer.identity} (issuer ${issuer})`,
         open: false,
         allows: (s) =>
@@ -243,13 +258,17 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
     }
     let pattern: RegExp;
     try {
+      // The pattern must compile on its own first: `x)|(?:.*` is not a pattern, but inside the anchors
+      // below it would become one that allows every identity.
+      new RegExp(signer.identityRegexp, 'u');
       // Anchored, unlike cosign's --certificate-identity-regexp: an unanchored pattern silently allows
       // any identity that merely contains it.
       pattern = new RegExp(`^(?:${signer.identityRegexp})$`, 'u');
     } catch (error) {
-      throw new VouchError('PARSE_ERROR', `${what}: ${where}.identityRegexp: ${(error as Error).message}`);
+      throw new VouchError('PARSE_ERROR', `${what}: ${where}/identityRegexp: ${(error as Error).message}`);
     }
     return {
+      id: `identity-regexp:${issuer}|${signer.identityRegexp}`,
       description: `identity matching /${signer.identityRegexp}/ (issuer ${issuer})`,
       open: true,
       allows: (s) => s.kind === 'keyless' && s.issuer === issuer && pattern.test(s.subjectAlternativeName),
@@ -281,6 +300,19 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
         }
         return group;
       });
+      const seen = new Map<string, number>();
+      signers.forEach((signer, signerIndex) => {
+        const first = seen.get(signer.id);
+        if (first !== undefined) {
+          throw new VouchError(
+            'PARSE_ERROR',
+            `${what}: ${where}/signers lists ${signer.description} twice (entries ${first} and ${signerIndex}, after expanding groups): one signer cannot count twice toward a threshold`,
+          );
+        }
+        seen.set(signer.id, signerIndex);
+      });
+      const types = typeof requirement.type === 'string' ? [requirement.type] : [...requirement.type];
+      assertChecksApply(requirement, types, `${what}: ${where}`);
       const threshold = requirement.threshold ?? 1;
       if (threshold > signers.length && !signers.some((s) => s.open)) {
         throw new VouchError(
@@ -289,11 +321,12 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
         );
       }
       return {
-        types: typeof requirement.type === 'string' ? [requirement.type] : [...requirement.type],
+        types,
         signers,
         threshold,
         ...(requirement.builderIds ? { builderIds: requirement.builderIds } : {}),
         ...(requirement.sourceRepositories ? { sourceRepositories: requirement.sourceRepositories } : {}),
+        requireSubjectName: requirement.requireSubjectName ?? false,
       };
     });
     return {
@@ -306,3 +339,38 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
 
   return { digest, noMatch: spec.noMatch ?? 'reject', rules, inlineKeys, spec };
 }
+
+const PROVENANCE_TYPES: readonly string[] = [SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02];
+
+/**
+ * A check that cannot apply to every type a requirement accepts would be skipped for the others, so a
+ * plain signature could meet a requirement "with" a builder check. Refused when the policy loads.
+ */
+function assertChecksApply(requirement: RequirementSpec, types: readonly string[], where: string): void {
+  const provenanceOnly = (['builderIds', 'sourceRepositories'] as const).filter(
+    (field) => requirement[field],
+  );
+  const other = types.filter((type) => !PROVENANCE_TYPES.includes(type));
+  if (provenanceOnly.length > 0 && other.length > 0) {
+    throw new VouchError(
+      'PARSE_ERROR',
+      `${where}: ${provenanceOnly.join(' and ')} check SLSA provenance (${PROVENANCE_TYPES.join(', ')}) only, but type also accepts ${other.map((t) => JSON.stringify(t)).join(', ')}; list the other types in a requirement of their own`,
+    );
+  }
+  const unnamed = types.filter((type) => type === ARTIFACT_SIGNATURE || type === ANY_TYPE);
+  if (requirement.requireSubjectName && unnamed.length > 0) {
+    throw new VouchError(
+      'PARSE_ERROR',
+      `${where}: requireSubjectName needs statements with subject names, but type accepts ${unnamed.map((t) => JSON.stringify(t)).join(', ')} (plain signatures name no subject)`,
+    );
+  }
+}
+
+/** Every key a policy names by ID: looked up before evaluation, to try for signatures that name no key. */
+export const namedKeys = (policy: Policy): string[] => [
+  ...new Set(
+    policy.rules.flatMap((rule) =>
+      rule.requirements.flatMap((requirement) => requirement.signers.flatMap((signer) => signer.keyId ?? [])),
+    ),
+  ),
+];

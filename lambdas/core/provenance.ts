@@ -4,55 +4,122 @@ import type { Statement } from './statement.ts';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 
+/**
+ * Longest string taken from a predicate. Builder IDs and repository URIs are a few hundred characters;
+ * anything longer is refused before any matching, so no predicate can make a check expensive.
+ */
+export const MAX_PREDICATE_STRING = 2048;
+
+type Fields = Readonly<Record<string, unknown>>;
+
+/**
+ * Where each SLSA v1 build type names the source it built, as slsa-verifier reads it. Only the build's
+ * own source counts: `resolvedDependencies` lists everything the build fetched, so a fork's build that
+ * merely depends on the real repository must not pass for it. Unknown build types have no source.
+ */
+export const SOURCE_FIELDS_V1: Readonly<
+  Record<string, { readonly field: string; read(ext: Fields): unknown }>
+> = {
+  'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1': {
+    field: 'externalParameters.workflow.repository',
+    read: (ext) => asRecord(ext.workflow).repository,
+  },
+  'https://actions.github.io/buildtypes/workflow/v1': {
+    field: 'externalParameters.workflow.repository',
+    read: (ext) => asRecord(ext.workflow).repository,
+  },
+  'https://slsa-framework.github.io/container-based-build/v0.1?draft': {
+    field: 'externalParameters.source.uri',
+    read: (ext) => asRecord(ext.source).uri,
+  },
+  'https://vouch.dev/build/generic/v1': {
+    field: 'externalParameters.source.uri',
+    read: (ext) => asRecord(ext.source).uri,
+  },
+};
+
 export interface ProvenanceFacts {
   readonly builderId?: string;
-  /** Source repositories the build says it came from, normalised (no `git+`, no `@ref`, no `.git`). */
-  readonly sourceRepositories: readonly string[];
+  readonly buildType?: string;
+  /** The source repository the build says it built, normalised (no `git+`, no `@ref`, no `.git`). */
+  readonly source?: string;
+  /** Why `source` is absent: an unknown build type, a missing field, an oversized value. */
+  readonly sourceProblem?: string;
+  /** Why `builderId` is absent. */
+  readonly builderProblem?: string;
 }
 
 /** Builder and source of a SLSA provenance statement (v1 or v0.2); undefined for other predicates. */
 export function provenanceFacts(statement: Statement): ProvenanceFacts | undefined {
   const predicate = statement.predicate ?? {};
   if (statement.predicateType === SLSA_PROVENANCE_V1) {
-    const runDetails = asRecord(predicate.runDetails);
     const buildDefinition = asRecord(predicate.buildDefinition);
-    const externalParameters = asRecord(buildDefinition.externalParameters);
-    const workflow = asRecord(externalParameters.workflow);
-    const dependencies = Array.isArray(buildDefinition.resolvedDependencies)
-      ? buildDefinition.resolvedDependencies
-      : [];
-    return {
-      builderId: asString(asRecord(runDetails.builder).id),
-      sourceRepositories: normaliseAll([
-        asString(workflow.repository),
-        asString(asRecord(externalParameters.source).uri),
-        ...dependencies.map((dependency) => asString(asRecord(dependency).uri)),
-      ]),
-    };
+    const buildType = bounded(buildDefinition.buildType, 'buildDefinition.buildType');
+    const builder = bounded(asRecord(asRecord(predicate.runDetails).builder).id, 'runDetails.builder.id');
+    const known = buildType.value === undefined ? undefined : SOURCE_FIELDS_V1[buildType.value];
+    const source = known
+      ? bounded(known.read(asRecord(buildDefinition.externalParameters)), `buildDefinition.${known.field}`)
+      : {
+          problem:
+            buildType.problem ??
+            `build type ${JSON.stringify(buildType.value)} does not say which field names its source`,
+        };
+    return facts(builder, source, buildType.value);
   }
   if (statement.predicateType === SLSA_PROVENANCE_V02) {
-    const invocation = asRecord(predicate.invocation);
-    const materials = Array.isArray(predicate.materials) ? predicate.materials : [];
-    return {
-      builderId: asString(asRecord(predicate.builder).id),
-      sourceRepositories: normaliseAll([
-        asString(asRecord(invocation.configSource).uri),
-        ...materials.map((material) => asString(asRecord(material).uri)),
-      ]),
-    };
+    const builder = bounded(asRecord(predicate.builder).id, 'builder.id');
+    const source = bounded(
+      asRecord(asRecord(predicate.invocation).configSource).uri,
+      'invocation.configSource.uri',
+    );
+    const buildType = bounded(predicate.buildType, 'buildType');
+    return facts(builder, source, buildType.value);
   }
   return undefined;
 }
 
+function facts(builder: Bounded, source: Bounded, buildType: string | undefined): ProvenanceFacts {
+  return {
+    ...(builder.value !== undefined ? { builderId: builder.value } : { builderProblem: builder.problem }),
+    ...(source.value !== undefined
+      ? { source: normaliseRepository(source.value) }
+      : { sourceProblem: source.problem }),
+    ...(buildType !== undefined ? { buildType } : {}),
+  };
+}
+
+interface Bounded {
+  readonly value?: string;
+  readonly problem?: string;
+}
+
+function bounded(value: unknown, field: string): Bounded {
+  if (typeof value !== 'string' || value === '') return { problem: `no ${field}` };
+  if (value.length > MAX_PREDICATE_STRING)
+    return { problem: `${field} is ${value.length} characters long (at most ${MAX_PREDICATE_STRING})` };
+  return { value };
+}
+
+const SCHEME = /^[a-z][a-z0-9+.-]*$/i;
+
 /**
  * `https://github.com/acme/app` matches `git+https://github.com/acme/app.git@refs/heads/main`: the
  * repository is compared, the ref is a separate concern (pin it through the builder ID or identity).
+ * Linear in the input, whatever it holds: no backtracking pattern sees a predicate string.
  */
 export function normaliseRepository(uri: string): string {
-  const withoutScheme = uri.replace(/^git\+/, '');
-  // The ref starts at the first '@' after the host: `https://user@host/...` keeps its userinfo.
-  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/]*\/[^@]*)@.*$/i.exec(withoutScheme);
-  return (match?.[1] ?? withoutScheme).replace(/\.git$/, '').replace(/\/+$/, '');
+  let value = uri.startsWith('git+') ? uri.slice(4) : uri;
+  const schemeEnd = value.indexOf('://');
+  if (schemeEnd > 0 && SCHEME.test(value.slice(0, schemeEnd))) {
+    // The ref starts at the first '@' after the host: `ssh://git@host/...` keeps its userinfo.
+    const pathStart = value.indexOf('/', schemeEnd + 3);
+    const at = pathStart < 0 ? -1 : value.indexOf('@', pathStart);
+    if (at >= 0) value = value.slice(0, at);
+  }
+  if (value.endsWith('.git')) value = value.slice(0, -4);
+  let end = value.length;
+  while (end > 0 && value.charCodeAt(end - 1) === 0x2f) end--;
+  return value.slice(0, end);
 }
 
 /**
@@ -63,11 +130,4 @@ export function builderIdAllowed(actual: string, allowed: readonly string[]): bo
   return allowed.some((id) => actual === id || (!id.includes('@') && actual.startsWith(`${id}@`)));
 }
 
-function normaliseAll(uris: readonly (string | undefined)[]): string[] {
-  return [
-    ...new Set(uris.filter((uri): uri is string => uri !== undefined && uri !== '').map(normaliseRepository)),
-  ];
-}
-
-const asRecord = (value: unknown): Record<string, unknown> => (isRecord(value) ? value : {});
-const asString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const asRecord = (value: unknown): Fields => (isRecord(value) ? value : {});

@@ -10,9 +10,8 @@ import {
   Verifier,
 } from '@sigstore/verify';
 import type { Attestation } from './attestation.ts';
-import type { Digests } from './digest.ts';
 import { type Reason, type ReasonCode, VouchError } from './errors.ts';
-import { type KeyLookup, keyValidAt, type TrustedKey } from './keys.ts';
+import { type KeyLookup, keyHintProblem, keyValidAt, showHint, type TrustedKey } from './keys.ts';
 import type { TrustRoot } from './trust.ts';
 
 /** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
@@ -30,10 +29,13 @@ export interface VerifiedSignature {
 export interface SignatureContext {
   readonly keys: KeyLookup;
   readonly trustRoot: TrustRoot;
-  /** The artifact's digests, for message signatures (which sign the artifact itself). */
-  readonly artifactDigests: Digests;
   /** Trusted time for signatures that carry none of their own (e.g. the S3 upload time). */
   readonly observedAt: Date;
+  /**
+   * Keys to try, in order, when a keyed signature's hint names no key: DSSE makes `keyid` optional and
+   * unauthenticated, so a missing or unknown hint is not a verdict. The caller bounds the list.
+   */
+  readonly candidateKeys?: readonly TrustedKey[];
 }
 
 export type SignatureResult =
@@ -43,7 +45,8 @@ export type SignatureResult =
 /**
  * Verifies one signature of an attestation with @sigstore/verify: certificate chain, SCTs, transparency
  * log inclusion and timestamps are the library's; key lookup, key validity at the trusted time, and
- * message signatures over streamed digests are ours.
+ * message signatures over digests are ours. Whether the attestation is about the artifact is the
+ * caller's check: a signature is verified (and so attributed to a signer) on its own.
  */
 export function verifySignature(
   attestation: Attestation,
@@ -54,52 +57,84 @@ export function verifySignature(
   try {
     let entity = toSignedEntity(bundle);
     if (attestation.kind === 'signature') {
-      entity = { ...entity, signature: prehashedContent(entity, attestation, context.artifactDigests) };
+      entity = { ...entity, signature: prehashedContent(entity, attestation) };
     }
-    const keyed = entity.key.$case === 'public-key';
-    let matchedKey: TrustedKey | undefined;
-    const verifier = new Verifier(
-      {
-        ...context.trustRoot,
-        publicKey: (hint) => {
-          matchedKey = context.keys(hint);
-          if (!matchedKey) {
-            throw new VouchError('UNKNOWN_KEY', `no trusted key matches key hint ${JSON.stringify(hint)}`);
-          }
-          const key = matchedKey;
-          return { publicKey: key.publicKey, validFor: (date) => keyValidAt(key, date).valid };
-        },
-      },
-      // A keyed envelope may carry no log entry or timestamp; its time then comes from `observedAt`.
-      // Keyless signatures must have both: a short-lived certificate means nothing without a trusted time.
-      keyed ? { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 } : {},
-    );
-    const signer = verifier.verify(entity);
-    const { times, source } = trustedTimes(entity, context.observedAt);
-    if (keyed) {
-      if (!matchedKey) throw new VouchError('UNKNOWN_KEY', 'no key was looked up for a keyed signature');
-      // With zero timestamps @sigstore/verify never calls validFor: the validity check is ours alone.
-      for (const time of times) {
-        const validity = keyValidAt(matchedKey, time);
-        if (!validity.valid)
-          return { ok: false, error: { code: validity.code, message: validity.message, subject } };
-      }
+    if (entity.key.$case !== 'public-key') {
+      // Keyless signatures need a log entry, an SCT and a trusted time: a short-lived certificate means
+      // nothing without a time inside its window.
+      const signer = new Verifier({ ...context.trustRoot, publicKey: noPublicKeys }).verify(entity);
+      const { times, source } = trustedTimes(entity, context.observedAt);
       return {
         ok: true,
-        value: { signer: { kind: 'key', keyId: matchedKey.keyId }, signingTimes: times, timeSource: source },
+        value: { signer: keylessIdentity(signer), signingTimes: times, timeSource: source },
       };
     }
-    return { ok: true, value: { signer: keylessIdentity(signer), signingTimes: times, timeSource: source } };
+    const hint = entity.key.hint;
+    const problem = keyHintProblem(hint);
+    const named = problem ? undefined : context.keys(hint);
+    if (named) return verifyKeyed(entity, named, context, subject);
+    // No usable hint: try the keys the policy names, as `cosign verify --key` tries the key it is given.
+    let last: SignatureResult | undefined;
+    for (const candidate of context.candidateKeys ?? []) {
+      last = verifyKeyed(entity, candidate, context, subject);
+      if (last.ok || last.error.code !== 'SIGNATURE_INVALID') return last;
+    }
+    const why = problem ?? `no trusted key matches key hint ${showHint(hint)}`;
+    return { ok: false, error: { code: 'UNKNOWN_KEY', message: why, subject } };
   } catch (error) {
     return { ok: false, error: toSignatureReason(error, subject) };
   }
 }
 
+const noPublicKeys = (): never => {
+  throw new VouchError('UNKNOWN_KEY', 'a certificate-signed bundle names no public key');
+};
+
+function verifyKeyed(
+  entity: SignedEntity,
+  key: TrustedKey,
+  context: SignatureContext,
+  subject: string,
+): SignatureResult {
+  try {
+    const verifier = new Verifier(
+      {
+        ...context.trustRoot,
+        publicKey: () => ({ publicKey: key.publicKey, validFor: (date) => keyValidAt(key, date).valid }),
+      },
+      // A keyed envelope may carry no log entry or timestamp; its time then comes from `observedAt`.
+      { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 },
+    );
+    verifier.verify(entity);
+    const { times, source } = trustedTimes(entity, context.observedAt);
+    // With zero timestamps @sigstore/verify never calls validFor: the validity check is ours alone.
+    for (const time of times) {
+      const validity = keyValidAt(key, time);
+      if (!validity.valid)
+        return { ok: false, error: { code: validity.code, message: validity.message, subject } };
+    }
+    return {
+      ok: true,
+      value: { signer: { kind: 'key', keyId: key.keyId }, signingTimes: times, timeSource: source },
+    };
+  } catch (error) {
+    return { ok: false, error: toSignatureReason(error, subject) };
+  }
+}
+
+/**
+ * The times at which a signature is known to have existed. A transparency log's `integratedTime` counts
+ * only when its signed entry timestamp (inclusion promise) covers it — the library verified that promise
+ * against the trusted log key; an inclusion proof covers the entry's body, not its time, so a proof-only
+ * entry's time is whatever the uploader wrote. RFC 3161 timestamps were verified by the library. With
+ * neither, the time is the one the caller observed (when S3 finished storing the attestation).
+ */
 function trustedTimes(entity: SignedEntity, observedAt: Date) {
   const times: Date[] = [];
   let source: VerifiedSignature['timeSource'] = 'observed';
   for (const timestamp of entity.timestamps) {
     if (timestamp.$case === 'transparency-log') {
+      if (!timestamp.tlogEntry.inclusionPromise) continue;
       times.push(new Date(Number(timestamp.tlogEntry.integratedTime) * 1000));
       source = 'transparency-log';
     } else {
@@ -123,29 +158,16 @@ function keylessIdentity(signer: Signer): SignerIdentity {
 }
 
 /**
- * A message signature signs the artifact bytes. Rather than holding a multi-gigabyte artifact in memory,
- * compare the bundle's digest with the streamed one and verify the signature over that digest: for
- * ECDSA and RSA PKCS#1 v1.5 this is the same check, as both sign H(message).
+ * A message signature signs the artifact bytes, of which the bundle carries the digest. Rather than
+ * holding a multi-gigabyte artifact in memory, the signature is verified over that digest (for ECDSA and
+ * RSA PKCS#1 v1.5 the same check, as both sign H(message)); whether the digest is the artifact's is the
+ * caller's check, as a statement's subjects are.
  */
 function prehashedContent(
   entity: SignedEntity,
   attestation: Extract<Attestation, { kind: 'signature' }>,
-  artifact: Digests,
 ): SignedEntity['signature'] {
   const { algorithm, hex } = attestation.messageDigest;
-  const ours = artifact[algorithm];
-  if (ours === undefined) {
-    throw new VouchError(
-      'DIGEST_UNAVAILABLE',
-      `the message signature is over a ${algorithm} digest, not computed`,
-    );
-  }
-  if (ours !== hex) {
-    throw new VouchError(
-      'SUBJECT_MISMATCH',
-      `the message signature is over ${algorithm}:${hex}, not this artifact`,
-    );
-  }
   const digest = Buffer.from(hex, 'hex');
   return {
     ...entity.signature,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { basename } from 'node:path';
-import type { AttestationIndex } from '#adapters/attestation-index.ts';
+import { dirname } from 'node:path';
+import type { AttestationIndex, IndexedAttestation } from '#adapters/attestation-index.ts';
 import type { RegistryKeyCache } from '#adapters/key-registry.ts';
 import type { ArtifactRecord, ArtifactStatus, RecordStore } from '#adapters/records.ts';
 import { isMissing, type ObjectVersion, type S3Store } from '#adapters/s3-store.ts';
@@ -16,17 +16,22 @@ import {
   type Digests,
   digestStream,
   digestsMatch,
+  eachIsolated,
   evaluate,
   formatDigests,
   isAttestationKey,
   isDigestAlgorithm,
+  keySignaturesStillValid,
   type Limits,
+  mapLimited,
+  namedKeys,
   type ObjectEvent,
   type Policy,
   parseAttestationFile,
   primaryDigest,
   type Reason,
   type SignFn,
+  sequenceOrder,
   signStatement,
   type TrustRoot,
   toReason,
@@ -66,11 +71,12 @@ export interface Outcome {
 export const vsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
 export const attestationCopyPrefix = (objectKey: string) => `${objectKey}.attestations/`;
 
-/** Where an input attestation's copy goes: its own name, or a hash of it where that would pass S3's 1024 bytes. */
-export function attestationCopyKey(objectKey: string, attestationKey: string): string {
-  const named = `${attestationCopyPrefix(objectKey)}${basename(attestationKey)}`;
-  if (Buffer.byteLength(named) <= 1024) return named;
-  return `${attestationCopyPrefix(objectKey)}${createHash('sha256').update(attestationKey).digest('hex').slice(0, 32)}.json`;
+/**
+ * Where an input attestation's copy goes: named by the SHA-256 of its content, so no upload, whatever
+ * its name, can overwrite another's copy, and the name says exactly which bytes it holds.
+ */
+export function attestationCopyKey(objectKey: string, content: Buffer): string {
+  return `${attestationCopyPrefix(objectKey)}${createSha256(content)}.json`;
 }
 /** Where the promoter streams an unversioned artifact before it is moved into place (deployment bucket). */
 export const INCOMING_PREFIX = '.vouch/incoming/';
@@ -80,9 +86,6 @@ export const INCOMING_PREFIX = '.vouch/incoming/';
  */
 const PROMOTION_LEASE_MS = 15 * 60 * 1000;
 const STALE_VERIFIED_MS = PROMOTION_LEASE_MS;
-
-/** Failures that another attestation arriving later could still cure. */
-const CURABLE: ReadonlySet<Reason['code']> = new Set(['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET']);
 
 export function createPipeline(deps: PipelineDeps) {
   const algorithms = deps.digestAlgorithms ?? ['sha256'];
@@ -128,7 +131,7 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   async function ingestAttestation(event: ObjectEvent): Promise<Outcome> {
-    const loaded = await loadAttestationFile(event.key);
+    const loaded = await loadAttestationFile({ key: event.key, versionId: event.versionId });
     if (!loaded) return { objectKey: event.key, kind: 'ignored' };
     const { version, parsed } = loaded;
     const digests = new Set<string>();
@@ -143,12 +146,22 @@ export function createPipeline(deps: PipelineDeps) {
         }
       }
     }
-    const entry = {
+    if (digests.size > limits.maxDigestsPerFile) {
+      const reasons: Reason[] = [
+        {
+          code: 'LIMIT_EXCEEDED',
+          message: `${event.key} names ${digests.size} digests (at most ${limits.maxDigestsPerFile}); not indexed`,
+          subject: event.key,
+        },
+      ];
+      await recordAttestationRejection(version, reasons);
+      return { objectKey: event.key, kind: 'attestation', status: 'rejected', reasons };
+    }
+    await deps.index.add([...digests], {
       objectKey: event.key,
       version: versionOf(version),
-      observedAt: version.lastModified.toISOString(),
-    };
-    for (const digest of digests) await deps.index.add(digest, entry);
+      observedAt: storedAt(event, version).toISOString(),
+    });
 
     if (parsed.attestations.length === 0) {
       // Nothing usable: record why, so the uploader can find out (`vouch status KEY`).
@@ -156,25 +169,42 @@ export function createPipeline(deps: PipelineDeps) {
       return { objectKey: event.key, kind: 'attestation', status: 'rejected', reasons: parsed.errors };
     }
     // Wake what was waiting: artifacts pending on a digest this names, and the artifact beside it.
-    const reevaluated: Outcome[] = [];
-    const seen = new Set<string>();
-    const reevaluate = async (record: ArtifactRecord | undefined) => {
-      if (record?.status !== 'pending' || seen.has(`${record.objectKey}#${record.version}`)) return;
-      seen.add(`${record.objectKey}#${record.version}`);
-      reevaluated.push(await evaluateRecorded(record));
-    };
+    const waiting: ArtifactRecord[] = [];
     for (const digest of digests) {
-      for (const waiter of await deps.index.waitersFor(digest))
-        await reevaluate(await deps.records.get(waiter.objectKey, waiter.version));
+      for (const waiter of await deps.index.waitersFor(digest)) {
+        const record = await deps.records.get(waiter.objectKey, waiter.version);
+        if (record) waiting.push(record);
+      }
     }
     const beside = artifactKeyBeside(event.key, suffixes);
-    if (beside) for (const record of await deps.records.byKey(beside)) await reevaluate(record);
+    if (beside) waiting.push(...(await deps.records.byKey(beside)));
+    const seen = new Set<string>();
+    const pending = waiting.filter((record) => {
+      const id = `${record.objectKey}#${record.version}`;
+      if (record.status !== 'pending' || seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    const reevaluated = await eachIsolated(pending, evaluateRecorded);
     return {
       objectKey: event.key,
       kind: 'attestation',
       ...(parsed.errors.length ? { reasons: parsed.errors } : {}),
       reevaluated,
     };
+  }
+
+  /**
+   * When S3 finished storing this version: the notification's time where the event is about the version
+   * read (never earlier than LastModified, which S3 may date from the start of a multipart upload),
+   * otherwise now, the latest time it could have been stored: a revocation is never outrun.
+   */
+  function storedAt(event: ObjectEvent, version: ObjectVersion): Date {
+    const eventVersion = event.versionId ?? event.eTag;
+    const eventTime = Date.parse(event.eventTime);
+    if (eventVersion === undefined || eventVersion !== versionOf(version) || Number.isNaN(eventTime))
+      return now();
+    return new Date(Math.max(eventTime, version.lastModified.getTime()));
   }
 
   async function verifyArtifact(event: ObjectEvent): Promise<Outcome> {
@@ -201,10 +231,10 @@ export function createPipeline(deps: PipelineDeps) {
     const decision = await decide(event.key, digests);
     const status = statusFor(
       decision.decision,
-      decision.siblings,
       new Date(startedAt),
       new Date(version.lastModified.getTime() + deps.pendingDeadlineSeconds * 1000),
     );
+    const sameVersion = eventVersion !== undefined && versionOf(version) === eventVersion;
     const record: ArtifactRecord = {
       objectKey: event.key,
       version: versionOf(version),
@@ -215,6 +245,7 @@ export function createPipeline(deps: PipelineDeps) {
       status,
       ...decisionFields(decision.decision),
       uploadedAt: version.lastModified.toISOString(),
+      sequencer: sequenceOrder(sameVersion ? event.sequencer : undefined, version.lastModified),
       createdAt: startedAt,
       updatedAt: startedAt,
       ...(status === 'pending'
@@ -257,9 +288,9 @@ export function createPipeline(deps: PipelineDeps) {
   /** Re-evaluates a pending artifact from its recorded digests: attestations are checked against digests, not bytes. */
   async function evaluateRecorded(record: ArtifactRecord): Promise<Outcome> {
     const at = now();
-    const { decision, inputs, siblings } = await decide(record.objectKey, record.digests as Digests);
+    const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
     const deadline = new Date(record.deadline ?? record.createdAt);
-    const status = statusFor(decision, siblings, at, deadline);
+    const status = statusFor(decision, at, deadline);
     if (status === 'pending')
       return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
     const moved = await deps.records.transition(record.objectKey, record.version, status, {
@@ -284,56 +315,121 @@ export function createPipeline(deps: PipelineDeps) {
     readonly content: Buffer;
   }
 
-  async function decide(objectKey: string, digests: Digests) {
-    const indexed = await deps.index.attestationsFor(formatDigests(digests));
-    const keys = new Set(indexed.map((a) => a.objectKey));
-    const beside = attestationKeysBeside(objectKey, suffixes);
-    const first = await evaluateFiles(objectKey, digests, keys);
-    // What the index found settles it: more attestations could not take an acceptance away.
-    if (first.decision.accepted)
-      return { ...first, siblings: new Set(beside.filter((key) => keys.has(key))) };
-    // Otherwise look beside the artifact (KEY.sigstore.json, …) for what the index cannot show: an
-    // attestation about other bytes, which makes this a verdict rather than a wait. A HEAD per suffix, in
-    // parallel (one LIST would be one request, but S3 prices a LIST like 12 HEADs).
-    const found = await Promise.all(
-      beside.map(async (key) => keys.has(key) || (await deps.s3.head(deps.stagingBucket, key)) !== undefined),
-    );
-    const siblings = new Set(beside.filter((_, i) => found[i]));
-    const unseen = [...siblings].filter((key) => !keys.has(key));
-    if (unseen.length === 0) return { ...first, siblings };
-    for (const key of unseen) keys.add(key);
-    return { ...(await evaluateFiles(objectKey, digests, keys)), siblings };
+  /** One attestation file to read: found through the index (with its trusted time) or beside the artifact. */
+  interface Source {
+    readonly key: string;
+    readonly versionId?: string;
+    readonly indexed?: IndexedAttestation;
+    readonly beside: boolean;
   }
 
-  async function evaluateFiles(objectKey: string, digests: Digests, keys: ReadonlySet<string>) {
-    const loaded = await Promise.all([...keys].map((key) => loadAttestationFile(key)));
+  async function decide(objectKey: string, digests: Digests) {
+    const besideKeys = attestationKeysBeside(objectKey, suffixes);
+    const indexed = await deps.index.attestationsFor(formatDigests(digests));
+    const sources = prioritise(objectKey, indexed).map(
+      (entry): Source => ({
+        key: entry.objectKey,
+        ...(entry.version.startsWith('"') ? {} : { versionId: entry.version }),
+        indexed: entry,
+        beside: besideKeys.includes(entry.objectKey),
+      }),
+    );
+    const first = await evaluateSources(objectKey, digests, sources);
+    // What the index found settles it: more attestations could not take an acceptance away.
+    if (first.decision.accepted) return first;
+    // Otherwise read what sits beside the artifact (KEY.sigstore.json, …) and is not indexed yet: its own
+    // pipeline's word about it, which can settle now what the index would only settle later. A GET of a
+    // missing key costs what a HEAD does.
+    const known = new Set(sources.map((source) => source.key));
+    const unseen = besideKeys.filter((key) => !known.has(key)).map((key): Source => ({ key, beside: true }));
+    if (unseen.length === 0) return first;
+    const second = await evaluateSources(objectKey, digests, [...unseen, ...sources]);
+    return second.found > first.found ? second : first;
+  }
+
+  /**
+   * The order attestations are read in, when there are more than one evaluation may read: beside the
+   * artifact first, then its own folder, then the newest. Anyone can upload attestations naming a digest;
+   * whoever floods it pushes only their own copies down the list, not the artifact's pipeline's.
+   */
+  function prioritise(objectKey: string, entries: readonly IndexedAttestation[]): IndexedAttestation[] {
+    const folder = dirname(objectKey);
+    const rank = (entry: IndexedAttestation) =>
+      artifactKeyBeside(entry.objectKey, suffixes) === objectKey
+        ? 0
+        : dirname(entry.objectKey) === folder
+          ? 1
+          : 2;
+    return [...entries].sort((a, b) => rank(a) - rank(b) || b.observedAt.localeCompare(a.observedAt));
+  }
+
+  async function evaluateSources(objectKey: string, digests: Digests, sources: readonly Source[]) {
+    let budget = limits.maxBytesPerEvaluation;
+    const admit = (size: number) => {
+      if (size > budget) return false;
+      budget -= size;
+      return true;
+    };
+    const considered = sources.slice(0, limits.maxAttestationsPerEvaluation);
+    const loaded = await mapLimited(considered, 4, (source) => loadAttestationFile(source, admit));
     const attestations: Attestation[] = [];
-    const inputs: GatheredInput[] = [];
-    for (const file of loaded) {
+    const inputErrors: Reason[] = [];
+    const files = new Map<string, GatheredInput>();
+    let found = 0;
+    for (const [i, file] of loaded.entries()) {
+      const source = considered[i] as Source;
       if (!file) continue;
-      inputs.push({ version: file.version, content: file.content });
+      found++;
+      inputErrors.push(...file.parsed.errors);
+      const observedAt =
+        source.indexed && versionOf(file.version) === source.indexed.version
+          ? new Date(source.indexed.observedAt)
+          : now();
       for (const attestation of file.parsed.attestations) {
-        attestation.observedAt = file.version.lastModified;
+        attestation.observedAt = observedAt;
+        attestation.beside = source.beside;
         attestations.push(attestation);
+        files.set(attestation.source, { version: file.version, content: file.content });
       }
     }
-    await deps.keys.preload(keyHints(attestations));
+    if (sources.length > considered.length) {
+      inputErrors.push({
+        code: 'LIMIT_EXCEEDED',
+        message: `${sources.length} attestation files name this artifact; the first ${considered.length} were read`,
+      });
+    }
+    await deps.keys.preload([...keyHints(attestations), ...namedKeys(deps.policy)]);
     const decision = evaluate({
       artifact: { path: objectKey, digests },
       attestations,
+      inputErrors,
       policy: deps.policy,
       keys: deps.keys.lookup,
       trustRoot: deps.trustRoot,
       observedAt: now(),
       now: now(),
+      limits,
     });
-    return { decision, inputs };
+    // The summary lists what the promotion rests on, not everything anyone uploaded.
+    const inputs = new Map<string, GatheredInput>();
+    for (const report of decision.attestations) {
+      const file = files.get(report.source);
+      if (report.counted && file) inputs.set(`${file.version.key}#${versionOf(file.version)}`, file);
+    }
+    return { decision, inputs: [...inputs.values()], found };
   }
 
-  async function loadAttestationFile(key: string) {
+  /** Reads and parses one attestation file; undefined when it is gone (deleted, or never there). */
+  async function loadAttestationFile(
+    source: { readonly key: string; readonly versionId?: string | undefined },
+    admit?: (size: number) => boolean,
+  ) {
     let read: Awaited<ReturnType<S3Store['readSmall']>>;
     try {
-      read = await deps.s3.readSmall(deps.stagingBucket, key, limits.maxAttestationBytes);
+      read = await deps.s3.readSmall(deps.stagingBucket, source.key, limits.maxAttestationBytes, {
+        ...(source.versionId ? { versionId: source.versionId } : {}),
+        ...(admit ? { admit } : {}),
+      });
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -341,8 +437,11 @@ export function createPipeline(deps: PipelineDeps) {
     if ('tooLarge' in read) {
       const reason: Reason = {
         code: 'LIMIT_EXCEEDED',
-        message: `${key}: ${read.version.size} bytes exceeds the limit of ${limits.maxAttestationBytes}`,
-        subject: key,
+        message:
+          read.version.size > limits.maxAttestationBytes
+            ? `${source.key}: ${read.version.size} bytes exceeds the limit of ${limits.maxAttestationBytes}`
+            : `${source.key}: not read, the attestations read for this artifact would pass ${limits.maxBytesPerEvaluation} bytes`,
+        subject: source.key,
       };
       return {
         version: read.version,
@@ -353,7 +452,7 @@ export function createPipeline(deps: PipelineDeps) {
     return {
       version: read.version,
       content: read.content,
-      parsed: parseAttestationFile(read.content, key, limits),
+      parsed: parseAttestationFile(read.content, source.key, limits),
     };
   }
 
@@ -385,6 +484,12 @@ export function createPipeline(deps: PipelineDeps) {
     decision: Decision,
     inputs: readonly GatheredInput[],
   ): Promise<Outcome> {
+    // The decision may rest on keys read from a cache: confirm them against the registry as it is now,
+    // so a revocation written since never lets an artifact through on a signature it invalidates.
+    if (decision.keyIds.length > 0) {
+      await deps.keys.refresh(decision.keyIds);
+      if (!keySignaturesStillValid(decision, deps.keys.lookup)) return refuse(record);
+    }
     const owner = randomUUID();
     const at = now();
     const until = new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString();
@@ -401,12 +506,62 @@ export function createPipeline(deps: PipelineDeps) {
       return { objectKey: record.objectKey, kind: 'artifact', status: current?.status ?? record.status };
     }
     try {
-      return await promoteClaimed(record, decision, inputs, claim === 'again');
+      const sequencer = record.sequencer ?? sequenceOrder(undefined, new Date(record.uploadedAt));
+      const slot = await deps.records.claimDeployment(record.objectKey, {
+        version: record.version,
+        sequencer,
+        at: at.toISOString(),
+        until,
+      });
+      if (slot === 'superseded') return await supersede(record);
+      if (slot === 'busy') {
+        throw new Error(`another version of ${record.objectKey} is being promoted; this one will be retried`);
+      }
+      const outcome = await promoteClaimed(record, decision, inputs, claim === 'again');
+      if (outcome.status !== 'rejected')
+        await deps.records.settleDeployment(record.objectKey, record.version, sequencer);
+      return outcome;
     } catch (error) {
       // A failure we live to see gives the claim back, so the redelivery need not wait for it to lapse.
       await deps.records.releasePromotion(record.objectKey, record.version, owner).catch(() => false);
       throw error;
     }
+  }
+
+  /** The registry changed under a cached decision: decide again from fresh keys, and record that verdict. */
+  async function refuse(record: ArtifactRecord): Promise<Outcome> {
+    const { decision } = await decide(record.objectKey, record.digests as Digests);
+    const reasons = decision.accepted
+      ? [{ code: 'KEY_REVOKED' as const, message: 'a key this decision rested on changed before promotion' }]
+      : decision.reasons;
+    await deps.records.transition(
+      record.objectKey,
+      record.version,
+      'rejected',
+      { ...decisionFields(decision), reasons, updatedAt: now().toISOString() },
+      'key revoked before promotion',
+    );
+    const current = await deps.records.get(record.objectKey, record.version);
+    return { objectKey: record.objectKey, kind: 'artifact', status: current?.status ?? 'rejected', reasons };
+  }
+
+  /** A newer upload of the same key holds (or held) the deployment bucket: an older one never replaces it. */
+  async function supersede(record: ArtifactRecord): Promise<Outcome> {
+    const reasons: Reason[] = [
+      {
+        code: 'SUPERSEDED',
+        message: `a newer upload of ${record.objectKey} was promoted; an older version is never promoted over it`,
+      },
+    ];
+    await deps.records.transition(
+      record.objectKey,
+      record.version,
+      'rejected',
+      { reasons, updatedAt: now().toISOString() },
+      'superseded by a newer upload',
+    );
+    const current = await deps.records.get(record.objectKey, record.version);
+    return { objectKey: record.objectKey, kind: 'artifact', status: current?.status ?? 'rejected', reasons };
   }
 
   async function promoteClaimed(
@@ -480,7 +635,7 @@ export function createPipeline(deps: PipelineDeps) {
     for (const input of inputs) {
       await deps.s3.put(
         deps.deploymentBucket,
-        attestationCopyKey(record.objectKey, input.version.key),
+        attestationCopyKey(record.objectKey, input.content),
         input.content,
       );
     }
@@ -524,13 +679,18 @@ export function createPipeline(deps: PipelineDeps) {
     const due = (await deps.records.byStatus('pending')).filter(
       (record) => record.deadline !== undefined && new Date(record.deadline) <= at,
     );
-    const outcomes: Outcome[] = [];
-    for (const record of due) outcomes.push(await evaluateRecorded(record));
     const stale = (await deps.records.byStatus('verified')).filter(
       (record) => at.getTime() - new Date(record.updatedAt).getTime() >= STALE_VERIFIED_MS,
     );
-    for (const record of stale) outcomes.push(await resume(record));
-    return outcomes;
+    // One record's fault (a hostile input, a throttled call) never stops the sweep of the others.
+    const outcomes = await Promise.allSettled([
+      eachIsolated(due, evaluateRecorded),
+      eachIsolated(stale, resume),
+    ]);
+    const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+    if (failed.length > 0)
+      throw new AggregateError(failed, `sweep: ${failed.map((f) => (f as Error).message).join('; ')}`);
+    return outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value : []));
   }
 
   /**
@@ -542,14 +702,13 @@ export function createPipeline(deps: PipelineDeps) {
    */
   async function recheckKey(keyId: string): Promise<Outcome[]> {
     deps.keys.invalidate([keyId]);
-    const outcomes: Outcome[] = [];
+    const affected: ArtifactRecord[] = [];
     for (const status of ['verified', 'promoted'] as const) {
-      for (const record of await deps.records.byStatus(status)) {
-        if (!record.keyIds?.includes(keyId)) continue;
-        outcomes.push(await recheck(record, keyId));
-      }
+      for (const record of await deps.records.byStatus(status))
+        if (record.keyIds?.includes(keyId)) affected.push(record);
     }
-    return outcomes;
+    // Each artifact on its own: one that cannot be re-checked never leaves the others promoted.
+    return eachIsolated(affected, (record) => recheck(record, keyId));
   }
 
   async function recheck(record: ArtifactRecord, keyId: string): Promise<Outcome> {
@@ -591,34 +750,21 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 /**
- * Whether a decision that is not an acceptance can still become one. It can if all that is wrong is
- * something more attestations would fix — a required attestation not there yet, a k-of-n threshold not
- * met yet (a co-signer signs later), an attestation about other bytes found through the index — and the
- * deadline has not passed. Everything else is a verdict: a bad signature, an unknown or revoked key, a
- * disallowed builder, an attestation *beside* the artifact that names other bytes (the artifact is not
- * what was signed), and attestations beside it of which none verifies.
+ * The status a decision gives an artifact: verified when accepted; pending while all that is wrong is an
+ * attestation or a co-signer not there yet (the decision is curable) and the deadline has not passed;
+ * rejected otherwise. Only an allowed signer can make a decision incurable: junk anyone can upload never
+ * turns a wait into a rejection.
  */
-function statusFor(
-  decision: Decision,
-  siblings: ReadonlySet<string>,
-  at: Date,
-  deadline: Date,
-): ArtifactStatus {
+function statusFor(decision: Decision, at: Date, deadline: Date): ArtifactStatus {
   if (decision.accepted) return 'verified';
-  const curable = decision.reasons.every(
-    (reason) =>
-      CURABLE.has(reason.code) ||
-      (reason.code === 'SUBJECT_MISMATCH' && (reason.subject === undefined || !siblings.has(reason.subject))),
-  );
-  if (!curable || at >= deadline) return 'rejected';
-  // Nothing verified, and the attestation the pipeline put beside it does not vouch for it: a verdict.
-  const nothingVerified = decision.attestations.every((a) => !a.verified);
-  return nothingVerified && siblings.size > 0 ? 'rejected' : 'pending';
+  return decision.curable && at < deadline ? 'pending' : 'rejected';
 }
 
 function decisionFields(decision: Decision) {
   return {
     reasons: decision.reasons,
+    // Bounded: a record is one DynamoDB item (400 KB), and notes are about what anyone uploaded.
+    notes: decision.notes.slice(0, 32),
     mode: decision.mode,
     flagged: decision.accepted && decision.verdict === 'fail',
     rules: decision.rules,

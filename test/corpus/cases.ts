@@ -58,6 +58,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A genuine provenance signed by the pipeline key sits beside the artifact, but the artifact bytes were altered after signing (a backdoor appended).',
     expectedReason: 'SUBJECT_MISMATCH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const genuine = bytesFor('tampered-artifact');
       const key = 'releases/corpus/tampered-artifact.bin';
@@ -77,6 +78,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "A genuine bundle's DSSE payload is rewritten so its subject names the attacker's bytes; the original signature is kept.",
     expectedReason: 'SIGNATURE_INVALID',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/tampered-payload.bin';
       const evil = bytesFor('tampered-payload', 'evil');
@@ -101,6 +103,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A statement signed by the pipeline key names the artifact, but its sha256 differs from the bytes in one hex digit.',
     expectedReason: 'SUBJECT_MISMATCH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/subject-digest-mismatch.bin';
       const body = bytesFor('subject-digest-mismatch');
@@ -115,6 +118,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A signed subject whose sha256 matches the artifact but whose sha512 does not: every algorithm both sides know must agree.',
     expectedReason: 'SUBJECT_MISMATCH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/subject-digest-partial-forgery.bin';
       const body = bytesFor('subject-digest-partial-forgery');
@@ -132,6 +136,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "A genuine, unmodified attestation for another artifact (another release's provenance) is copied beside the target.",
     expectedReason: 'SUBJECT_MISMATCH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/replayed-attestation.bin';
       const other = await attest(pipelineKey, 'other-release.bin', bytesFor('replayed-attestation', 'other'));
@@ -147,6 +152,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'unknown-key',
     description: 'A well-formed provenance signed by a key the registry has never seen.',
     expectedReason: 'UNKNOWN_KEY',
+    settles: 'at-deadline',
     async build() {
       const key = 'releases/corpus/unknown-key.bin';
       const body = bytesFor('unknown-key');
@@ -164,6 +170,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'Signed by a registry key revoked effective 2021-01-01; the signature is observed (uploaded) after the effective time.',
     expectedReason: 'KEY_REVOKED',
+    settles: 'at-deadline',
     async build({ registerKey, registry }) {
       const signer = await registerKey('corpus-revoked');
       setup(
@@ -185,6 +192,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'Signed by a registry key rotated out: retiring with a window ending 2021-06-01, then retired. The signature is observed after the window.',
     expectedReason: 'KEY_NOT_VALID_AT_TIME',
+    settles: 'at-deadline',
     async build({ registerKey, registry }) {
       const signer = await registerKey('corpus-retired');
       setup(await registry.retire(signer.keyId, '2021-06-01T00:00:00.000Z'), 'retire the key');
@@ -206,6 +214,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'Validly signed by the pipeline key and naming the artifact, but a test-result attestation where the rule requires SLSA provenance.',
     expectedReason: 'MISSING_ATTESTATION',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/wrong-predicate-type.bin';
       const body = bytesFor('wrong-predicate-type');
@@ -220,6 +229,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'disallowed-builder',
     description: 'Valid provenance from the pipeline key, but built by a builder the rule does not allow.',
     expectedReason: 'BUILDER_NOT_ALLOWED',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'builds/corpus/disallowed-builder.bin';
       const body = bytesFor('disallowed-builder');
@@ -234,6 +244,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A builder ID that merely starts with the allowed one (`…generic_slsa3.yml-evil@v1`): allowed IDs match exactly or by ref.',
     expectedReason: 'BUILDER_NOT_ALLOWED',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'builds/corpus/builder-prefix-lookalike.bin';
       const body = bytesFor('builder-prefix-lookalike');
@@ -250,6 +261,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A real keyless Sigstore bundle (brian@dehamer.com via GitHub OAuth, Rekor-logged) for its real npm package, under a rule that requires another identity.',
     expectedReason: 'SIGNER_NOT_ALLOWED',
+    settles: 'at-deadline',
     async build() {
       const key = 'keyless/identity/sigstore-1.0.0.tgz';
       return {
@@ -263,6 +275,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'The same real keyless bundle under a rule that requires the same identity from another OIDC issuer (GitHub Actions).',
     expectedReason: 'SIGNER_NOT_ALLOWED',
+    settles: 'at-deadline',
     async build() {
       const key = 'keyless/issuer/sigstore-1.0.0.tgz';
       return {
@@ -277,6 +290,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'malformed-json',
     description: 'An attestation file that is not JSON at all (single quotes, trailing comma).',
     expectedReason: 'PARSE_ERROR',
+    settles: 'at-deadline',
     async build() {
       const key = 'releases/corpus/malformed-json.bin';
       const attestation = `${key}.sigstore.json`;
@@ -293,6 +307,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'truncated-file',
     description: 'A genuine, valid bundle for the artifact, cut off halfway (an interrupted upload).',
     expectedReason: 'PARSE_ERROR',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/truncated-file.bin';
       const body = bytesFor('truncated-file');
@@ -309,6 +324,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'oversized-attestation',
     description: `A genuine, valid bundle for the artifact padded with trailing spaces to ${DEFAULT_LIMITS.maxAttestationBytes} + 1 bytes: still valid JSON, refused on size alone (without being read).`,
     expectedReason: 'LIMIT_EXCEEDED',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/oversized-attestation.bin';
       const body = bytesFor('oversized-attestation');
@@ -327,6 +343,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A 200 MiB `.intoto.jsonl` beside the artifact: refused from its size before a byte of it is read, so neither memory nor time grows with what an attacker uploads.',
     expectedReason: 'LIMIT_EXCEEDED',
+    settles: 'at-deadline',
     async build() {
       const key = 'releases/corpus/oversized-attestation-200mib.bin';
       const attestation = `${key}.intoto.jsonl`;
@@ -342,6 +359,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'An attestation file of 100,000 nested arrays, aimed at recursive parsers and schema validators.',
     expectedReason: 'LIMIT_EXCEEDED',
+    settles: 'at-deadline',
     async build() {
       const key = 'releases/corpus/deeply-nested-json.bin';
       const attestation = `${key}.sigstore.json`;
@@ -357,6 +375,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A correctly signed bundle (pipeline key) whose DSSE payload is a statement with a predicate nested 10,000 levels deep.',
     expectedReason: 'LIMIT_EXCEEDED',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/deeply-nested-signed-payload.bin';
       const body = bytesFor('deeply-nested-signed-payload');
@@ -380,6 +399,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "A bare DSSE envelope whose payload has '!' characters spliced into genuine base64. A lenient decoder (Buffer.from) skips them and decodes the signed bytes, so only strict validation refuses it.",
     expectedReason: 'PARSE_ERROR',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/invalid-base64.bin';
       const body = bytesFor('invalid-base64');
@@ -403,6 +423,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "As `invalid-base64`, with the '!' characters spliced into the middle of the payload (or a payload wrapped at 76 columns, as MIME base64 is).",
     expectedReason: 'PARSE_ERROR',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/invalid-base64-late.bin';
       const body = bytesFor('invalid-base64-late');
@@ -427,6 +448,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "A DSSE envelope carrying the first signer's valid signature twice, against a rule requiring 2 distinct signers of 2.",
     expectedReason: 'THRESHOLD_NOT_MET',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'dual/corpus/duplicate-signature-in-envelope.bin';
       const body = bytesFor('duplicate-signature-in-envelope');
@@ -441,6 +463,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "The first signer's valid bundle uploaded twice, under two attestation names beside the artifact, against the 2-of-2 rule.",
     expectedReason: 'THRESHOLD_NOT_MET',
+    settles: 'at-deadline',
     async build({ pipelineKey }) {
       const key = 'dual/corpus/duplicate-attestation-files.bin';
       const body = bytesFor('duplicate-attestation-files');
@@ -459,6 +482,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "The first signer's signature copied into a second slot whose keyid names the second signer, against the 2-of-2 rule.",
     expectedReason: 'THRESHOLD_NOT_MET',
+    settles: 'at-deadline',
     async build({ pipelineKey, secondKey }) {
       const key = 'dual/corpus/duplicate-signature-relabelled.bin';
       const body = bytesFor('duplicate-signature-relabelled');
@@ -477,6 +501,7 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'key-dot-dot-traversal',
     description: 'An artifact key with a `..` segment (`releases/../secrets/…`), refused before download.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build() {
       return {
         artifact: {
@@ -492,6 +517,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'An artifact key with a `.` segment (`releases/./…`), which a normalising store would merge with another key.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build() {
       return {
         artifact: { key: 'releases/./corpus-dot-segment.bin', body: bytesFor('key-dot-segment') },
@@ -504,6 +530,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'An attestation uploaded under a key with a `..` segment: refused before download, like an artifact.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const body = bytesFor('attestation-key-traversal');
       return {
@@ -519,6 +546,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A right-to-left override makes `report\\u202Efdp.exe` display as `reportexe.pdf`; refused whatever its attestations.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/report\u202Efdp.exe';
       const body = bytesFor('key-bidi-override');
@@ -535,6 +563,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A decomposed (NFD) `cafe\\u0301.bin` that looks identical to the composed `café.bin`: refused, never normalised into the other name.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases/corpus/cafe\u0301.bin';
       const body = bytesFor('key-not-nfc');
@@ -552,6 +581,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A validly signed artifact under `r\\u0435leases/` (Cyrillic е): it looks like the releases rule but matches no rule.',
     expectedReason: 'NO_MATCHING_RULE',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'r\u0435leases/corpus/homoglyph.bin';
       const body = bytesFor('key-homoglyph-prefix');
@@ -569,6 +599,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A validly signed artifact whose "directory" separator is U+2215 DIVISION SLASH (`releases\\u2215…`): one segment, no rule.',
     expectedReason: 'NO_MATCHING_RULE',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases\u2215corpus-division-slash.bin';
       const body = bytesFor('key-division-slash');
@@ -589,6 +620,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A validly signed artifact whose key literally contains `%2e%2e%2f`. S3 event keys are decoded once: decoding twice would read `../releases/…`.',
     expectedReason: 'NO_MATCHING_RULE',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = '%2e%2e%2freleases/corpus/url-encoded-traversal.bin';
       const body = bytesFor('key-url-encoded-traversal');
@@ -612,6 +644,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A validly signed artifact at `releases%2Fcorpus-encoded-slash.bin`: one segment that only a second decoding would move under releases/.',
     expectedReason: 'NO_MATCHING_RULE',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const key = 'releases%2Fcorpus-encoded-slash.bin';
       const body = bytesFor('key-url-encoded-slash');
@@ -632,6 +665,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'An artifact key of 960 bytes (the longest Vouch accepts) whose only attestation, found through the digest index, is signed by an unknown key.',
     expectedReason: 'UNKNOWN_KEY',
+    settles: 'at-deadline',
     async build() {
       const body = bytesFor('key-long-artifact');
       const stranger = testKey('p256', `${KEY_ARN_PREFIX}corpus-long-stranger`);
@@ -651,6 +685,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       "A 940-byte artifact key with a 954-byte `.sigstore.json` attestation beside it (both within the 960-byte limit; their index and waiter entries must stay under DynamoDB's 1,024-byte sort keys), signed by an unknown key.",
     expectedReason: 'UNKNOWN_KEY',
+    settles: 'at-deadline',
     async build() {
       const body = bytesFor('key-long-attestation');
       const stranger = testKey('p256', `${KEY_ARN_PREFIX}corpus-long-stranger-2`);
@@ -666,6 +701,7 @@ export const CORPUS: readonly CorpusCase[] = [
     description:
       'A 1,000-byte artifact key (S3 allows 1,024): too long for the VSA and attestation copies Vouch writes beside it, so refused before download.',
     expectedReason: 'INVALID_PATH',
+    settles: 'at-once',
     async build({ pipelineKey }) {
       const body = bytesFor('key-too-long');
       return {

@@ -49,8 +49,14 @@ export interface CorpusCase {
   /** Unique, kebab-case: also the test name. */
   readonly name: string;
   readonly description: string;
-  /** The reason code the rejection must carry. */
+  /** The reason code the rejection must carry (among its reasons or its notes). */
   readonly expectedReason: ReasonCode;
+  /**
+   * `at-once`: rejected as soon as its uploads are processed (a refused key, or an allowed signer's word
+   * against the artifact). `at-deadline`: what it uploads is junk nobody allowed, which never decides,
+   * so the artifact waits until its deadline passes and the sweep rejects it.
+   */
+  readonly settles: 'at-once' | 'at-deadline';
   build(ctx: CorpusContext): Promise<CorpusUploads>;
 }
 

@@ -119,15 +119,16 @@ async function drain(): Promise<string[]> {
 
 /**
  * Uploads a case's attestations, lets the pipeline process them, then does the same for the artifact.
- * An artifact still waiting (for a co-signer that never comes, say) is then taken past its deadline by
- * the scheduled sweep, as in production: the corpus asserts the final verdict.
+ * Returns the artifact's statuses then, before any sweep, and after a sweep run with the clock two hours
+ * ahead (past the deadline), as the scheduled sweep would in production.
  */
-async function upload(uploads: CorpusUploads): Promise<string[]> {
+async function upload(uploads: CorpusUploads): Promise<{ problems: string[]; before: string[] }> {
   for (const attestation of uploads.attestations ?? []) await put(attestation.key, attestation.body);
   const problems = await drain();
   await put(uploads.artifact.key, uploads.artifact.body);
   problems.push(...(await drain()));
-  if ((await records.byKey(uploads.artifact.key)).some((record) => record.status === 'pending')) {
+  const before = statuses(await records.byKey(uploads.artifact.key));
+  if (before.includes('pending')) {
     clockOffsetMs = 2 * 3600 * 1000;
     try {
       await handler({ action: 'sweep' }, {} as Context);
@@ -135,7 +136,7 @@ async function upload(uploads: CorpusUploads): Promise<string[]> {
       clockOffsetMs = 0;
     }
   }
-  return problems;
+  return { problems, before };
 }
 
 async function listDeployment(prefix?: string): Promise<string[]> {
@@ -152,8 +153,9 @@ async function listDeployment(prefix?: string): Promise<string[]> {
 }
 
 const statuses = (list: readonly ArtifactRecord[]) => list.map((record) => record.status);
+/** Reason codes of the records, and of their notes: junk that never decided is still on the record. */
 const codes = (list: readonly ArtifactRecord[]) =>
-  list.flatMap((record) => record.reasons.map((r) => r.code));
+  list.flatMap((record) => [...record.reasons, ...(record.notes ?? [])].map((r) => r.code));
 
 /** Genuine uploads, one per policy rule, all promoted: every rule can pass, so a rejection is the attack's. */
 const CONTROLS: { name: string; build(): Promise<CorpusUploads> }[] = [
@@ -215,7 +217,9 @@ describe('attack corpus controls (genuine uploads under the corpus policy)', () 
   it.each(CONTROLS)('promotes $name', async (control) => {
     const uploads = await control.build();
     controlKeys.push(uploads.artifact.key);
-    expect(await upload(uploads)).toEqual([]);
+    const { problems, before } = await upload(uploads);
+    expect(problems).toEqual([]);
+    expect(before).toEqual(['promoted']);
     const list = await records.byKey(uploads.artifact.key);
     expect(statuses(list), JSON.stringify(list[0]?.reasons)).toEqual(['promoted']);
     expect(await listDeployment(uploads.artifact.key)).toContain(uploads.artifact.key);
@@ -232,9 +236,9 @@ describe('attack corpus (s3rver + dynalite, real handler)', () => {
   });
 
   for (const attack of CORPUS) {
-    it(`${attack.name}: rejected with ${attack.expectedReason}`, async () => {
+    it(`${attack.name}: rejected ${attack.settles} with ${attack.expectedReason}`, async () => {
       const uploads = await attack.build(ctx);
-      const problems = await upload(uploads);
+      const { problems, before } = await upload(uploads);
       results.set(attack.name, uploads);
 
       const artifactRecords = await records.byKey(uploads.artifact.key);
@@ -248,6 +252,8 @@ describe('attack corpus (s3rver + dynalite, real handler)', () => {
 
       // No exception anywhere in the pipeline: every upload's event ended in a verdict.
       expect(problems, seen).toEqual([]);
+      // Settled when the case says: at once, or only once the deadline passed (junk never decides).
+      expect(before, seen).toEqual(before.map(() => (attack.settles === 'at-once' ? 'rejected' : 'pending')));
       // A decision was recorded for the object under attack, and every recorded version is a rejection.
       expect(artifactRecords.length, seen).toBeGreaterThan(0);
       expect(statuses(artifactRecords), seen).toEqual(artifactRecords.map(() => 'rejected'));

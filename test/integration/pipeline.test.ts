@@ -268,7 +268,7 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
     expect(swapped?.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
   });
 
-  it('rejects an artifact signed by an unknown key', async () => {
+  it('keeps an artifact signed only by an unknown key waiting, with the key noted, never promoted', async () => {
     const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
     const statement = createStatement(
       [{ name: 'x', digests: { sha256: sha256('x bytes') } }],
@@ -282,7 +282,10 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
     );
     await put(STAGING, 'releases/x.bin', 'x bytes');
     await drain();
-    expect((await latest('releases/x.bin'))?.reasons.map((r) => r.code)).toContain('UNKNOWN_KEY');
+    const record = await latest('releases/x.bin');
+    expect(record?.status).toBe('pending');
+    expect(record?.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+    expect(record?.notes?.map((r) => r.code)).toContain('UNKNOWN_KEY');
     expect(await exists(DEPLOYMENT, 'releases/x.bin')).toBe(false);
   });
 

@@ -124,7 +124,7 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
     const late = await signWith(firstKey);
     const decision = await verifyAt(late, at(33));
     expect(decision.accepted).toBe(false);
-    expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+    expect(decision.notes.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
   });
 
   it('disables the retired key in KMS once its window closes, and schedules deletion after retention', async () => {
@@ -164,8 +164,9 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
     expect(out.lines.join('\n')).toMatch(/was the active signing key/);
     expect((await verifyAt(bundle, at(39))).accepted).toBe(true);
     const after = await verifyAt(bundle, at(40));
-    expect(after.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
-    expect(after.reasons.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('key material leaked');
+    expect(after.accepted).toBe(false);
+    expect(after.notes.map((r) => r.code)).toContain('KEY_REVOKED');
+    expect(after.notes.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('key material leaked');
     // Only earlier: a later effective time does not re-validate what the earlier one rejected.
     expect(
       await main(['keys', 'revoke', current, '--effective', at(50).toISOString(), '--reason', 'oops'], io),

@@ -149,6 +149,41 @@ describe('vouch verify', () => {
     });
   });
 
+  describe('with an .intoto.jsonl collection', () => {
+    const key = testKey();
+    const lineFor = async (name: string, bytes: string) => {
+      const { digests } = await digestFile(write(name, bytes));
+      const statement = createStatement([{ name, digests }], 'https://slsa.dev/provenance/v1', {});
+      return JSON.stringify((await signStatement(statement, key.sign)).dsseEnvelope);
+    };
+
+    it('skips lines about other artifacts and accepts on the line about this one', async () => {
+      const artifact = write('one.bin', 'one');
+      const jsonl = write(
+        'all.intoto.jsonl',
+        `${await lineFor('two.bin', 'two')}\n${await lineFor('one.bin', 'one')}\n${await lineFor('three.bin', 'three')}\n`,
+      );
+      const pem = write('jsonl-key.pem', key.publicKeyPem);
+      const { code, stdout } = await vouch('verify', artifact, '-a', jsonl, '--key', pem, '--json');
+      expect(JSON.parse(stdout).reasons).toEqual([]);
+      expect(code).toBe(0);
+    });
+
+    it('still rejects when a line about this artifact fails', async () => {
+      const artifact = write('four.bin', 'four');
+      const forged = JSON.parse(await lineFor('four.bin', 'four'));
+      forged.signatures[0].sig = Buffer.alloc(64, 1).toString('base64');
+      const jsonl = write(
+        'forged.intoto.jsonl',
+        `${await lineFor('four.bin', 'four')}\n${JSON.stringify(forged)}\n`,
+      );
+      const pem = write('jsonl-key-2.pem', key.publicKeyPem);
+      const { code, stdout } = await vouch('verify', artifact, '-a', jsonl, '--key', pem, '--json');
+      expect(code).toBe(1);
+      expect(JSON.parse(stdout).reasons.map((r: { code: string }) => r.code)).toContain('SIGNATURE_INVALID');
+    });
+  });
+
   describe('with --policy', () => {
     it('evaluates the policy for --path and records its digest', async () => {
       const policy = write(

@@ -4,6 +4,7 @@ import {
   type Attestation,
   compilePolicy,
   createStatement,
+  type Decision,
   evaluate,
   type PolicySpec,
   parseAttestationFile,
@@ -84,6 +85,16 @@ function decide(
   });
 }
 
+/**
+ * In the pipeline (not strict), what failed to verify or came from a signer nobody allows is a note: the
+ * verdict waits (MISSING_ATTESTATION, curable) for an allowed signer's attestation.
+ */
+function noted(decision: Decision): string[] {
+  expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+  expect(decision.curable).toBe(true);
+  return decision.notes.map((r) => r.code);
+}
+
 const registryKey = (key: TestKey, window: Partial<TrustedKey> = {}) =>
   key.trusted({ origin: 'registry', validFrom: T0, ...window });
 
@@ -109,7 +120,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
     const p384 = testKey('p384', 'arn:aws:kms:us-east-1:000000000000:key/p384');
     const decision = decide([await attest(p384)], [registryKey(p384)]);
     expect(decision.accepted).toBe(false);
-    expect(decision.reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+    expect(noted(decision)).toContain('SIGNATURE_INVALID');
   });
 
   describe('when the signing key is unknown', () => {
@@ -117,7 +128,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/9999');
       const decision = decide([await attest(stranger)], [registryKey(key), registryKey(testKey())]);
       expect(decision.accepted).toBe(false);
-      expect(decision.reasons.map((r) => r.code)).toContain('UNKNOWN_KEY');
+      expect(noted(decision)).toContain('UNKNOWN_KEY');
     });
   });
 
@@ -125,7 +136,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
     it('rejects with SIGNATURE_INVALID', async () => {
       const impostor = testKey('p256', key.keyId);
       const decision = decide([await attest(impostor)], [registryKey(key), registryKey(testKey())]);
-      expect(decision.reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+      expect(noted(decision)).toContain('SIGNATURE_INVALID');
     });
   });
 
@@ -139,12 +150,12 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       const retired = registryKey(key, { status: 'retired', validUntil: hours(24) });
       const decision = decide([await attest(key)], [retired], undefined, hours(25));
       expect(decision.accepted).toBe(false);
-      expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+      expect(noted(decision)).toContain('KEY_NOT_VALID_AT_TIME');
     });
 
     it('rejects a signature observed before the key existed', async () => {
       const decision = decide([await attest(key)], [registryKey(key)], undefined, hours(-1));
-      expect(decision.reasons.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
+      expect(noted(decision)).toContain('KEY_NOT_VALID_AT_TIME');
     });
 
     it('rejects a signature at or after the revocation effective time with KEY_REVOKED', async () => {
@@ -154,8 +165,8 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
         revocationReason: 'leaked',
       });
       const atEffective = decide([await attest(key)], [revoked], undefined, hours(5));
-      expect(atEffective.reasons.map((r) => r.code)).toContain('KEY_REVOKED');
-      expect(atEffective.reasons.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('leaked');
+      expect(noted(atEffective)).toContain('KEY_REVOKED');
+      expect(atEffective.notes.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('leaked');
     });
 
     it('accepts a signature observed before the revocation effective time', async () => {
@@ -167,7 +178,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
   describe('signer policy', () => {
     it('does not let a key outside the registry satisfy { registry: true }', async () => {
       const decision = decide([await attest(key)], [key.trusted()]);
-      expect(decision.reasons.map((r) => r.code)).toContain('SIGNER_NOT_ALLOWED');
+      expect(noted(decision)).toContain('SIGNER_NOT_ALLOWED');
     });
 
     it('accepts a key written into the policy as PEM, with no other trust', async () => {
@@ -266,6 +277,23 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons.map((r) => r.code)).toContain('SOURCE_NOT_ALLOWED');
     });
 
+    it('does not count a dependency as the source: a fork listing the real repository fails', async () => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const fork = provenance(undefined, 'https://github.com/evil/fork');
+      const dependsOnReal = {
+        ...fork,
+        buildDefinition: {
+          ...fork.buildDefinition,
+          resolvedDependencies: [{ uri: 'git+https://github.com/acme/app@refs/heads/main' }],
+        },
+      };
+      const decision = decide([await attest(key, { predicate: dependsOnReal })], [registryKey(key)], spec);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['SOURCE_NOT_ALLOWED', 'MISSING_ATTESTATION']);
+    });
+
     it('reads builder and source from SLSA provenance v0.2', async () => {
       const spec = compilePolicy(
         {
@@ -347,6 +375,137 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
 
     it('records the policy digest in every decision', async () => {
       expect(decide([await attest(key)], [registryKey(key)]).policyDigest).toBe('sha256:test');
+    });
+  });
+
+  describe('who may decide (junk never vetoes)', () => {
+    const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
+
+    it('ignores a failing statement by a key the requirement does not allow: the artifact waits', async () => {
+      const spec = policy({ signers: [{ keyId: key.keyId }], builderIds: [BUILDER] });
+      const junk = await attest(stranger, { predicate: provenance('https://evil.example/builder@v1') });
+      const decision = decide([junk], [registryKey(key), registryKey(stranger)], spec);
+      expect(decision).toMatchObject({ accepted: false, curable: true });
+      expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+      expect(decision.notes.map((r) => r.code)).toEqual(['SIGNER_NOT_ALLOWED']);
+    });
+
+    it('accepts when the allowed signer arrives next to that junk', async () => {
+      const spec = policy({ signers: [{ keyId: key.keyId }], builderIds: [BUILDER] });
+      const junk = await attest(stranger, { predicate: provenance('https://evil.example/builder@v1') });
+      const decision = decide([junk, await attest(key)], [registryKey(key), registryKey(stranger)], spec);
+      expect(decision.accepted).toBe(true);
+    });
+
+    it('ignores signatures that do not verify, even when they name an allowed key', async () => {
+      const impostor = testKey('p256', key.keyId);
+      const decision = decide([await attest(impostor), await attest(key)], [registryKey(key)]);
+      expect(decision.accepted).toBe(true);
+      expect(decision.notes.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+    });
+
+    it('rejects for good what an allowed signer says against the artifact (a disallowed builder)', async () => {
+      const spec = policy({ signers: [{ keyId: key.keyId }], builderIds: [BUILDER] });
+      const decision = decide(
+        [await attest(key, { predicate: provenance('https://evil.example/builder@v1') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(decision).toMatchObject({ accepted: false, curable: false });
+      expect(decision.reasons[0]?.code).toBe('BUILDER_NOT_ALLOWED');
+    });
+
+    it('does not read the predicate of a signer the requirement does not allow', async () => {
+      const spec = policy({
+        signers: [{ keyId: key.keyId }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const hostile = provenance(undefined, `https://github.com/${'/'.repeat(1_000_000)}x`);
+      const decision = decide(
+        [await attest(stranger, { predicate: hostile })],
+        [registryKey(stranger)],
+        spec,
+      );
+      expect(decision.notes.map((r) => r.code)).toEqual(['SIGNER_NOT_ALLOWED']);
+      expect(JSON.stringify(decision).length).toBeLessThan(20_000);
+    });
+  });
+
+  describe('when the DSSE keyid is missing, empty or names no key (it is optional and unauthenticated)', () => {
+    const inline = testKey();
+    const spec = () => policy({ signers: [{ publicKey: inline.publicKeyPem }] });
+    const withKeyid = async (keyid: string | undefined) => {
+      const bundle = JSON.parse(await attest(inline));
+      const [signature] = bundle.dsseEnvelope.signatures;
+      return JSON.stringify({
+        ...bundle.dsseEnvelope,
+        signatures: [keyid === undefined ? { sig: signature.sig } : { sig: signature.sig, keyid }],
+      });
+    };
+
+    it.each([
+      ['missing', undefined],
+      ['empty', ''],
+      ['unknown', 'some-other-key'],
+      ['5,000 characters long', 'k'.repeat(5000)],
+    ])('tries the keys the policy names when it is %s', async (_what, keyid) => {
+      const decision = decide([await withKeyid(keyid)], [], spec());
+      expect(decision.reasons).toEqual([]);
+      expect(decision.keyIds).toEqual([inline.keyId]);
+    });
+
+    it('still needs a signature by one of those keys', async () => {
+      const other = testKey();
+      const bundle = JSON.parse(await attest(other));
+      const envelope = {
+        ...bundle.dsseEnvelope,
+        signatures: [{ sig: bundle.dsseEnvelope.signatures[0].sig, keyid: '' }],
+      };
+      const decision = decide([JSON.stringify(envelope)], [], spec());
+      expect(decision.accepted).toBe(false);
+      expect(decision.notes.map((r) => r.code)).toEqual(['UNKNOWN_KEY']);
+    });
+  });
+
+  describe('when a key hint is hostile', () => {
+    it('answers UNKNOWN_KEY without looking it up, and without echoing it whole', async () => {
+      const looked: string[] = [];
+      const hint = `arn:${'x'.repeat(5000)}`;
+      const bundle = JSON.parse(await attest(testKey('p256', hint)));
+      const decision = evaluate({
+        artifact,
+        attestations: parseAttestationFile(JSON.stringify(bundle), 'a.sigstore.json').attestations,
+        policy: policy({ signers: [{ registry: true }] }),
+        keys: (h) => {
+          looked.push(h);
+          return undefined;
+        },
+        observedAt: hours(1),
+      });
+      expect(looked).toEqual([]);
+      const reason = decision.notes.find((r) => r.code === 'UNKNOWN_KEY');
+      expect(reason?.message).toMatch(/5004 characters long/);
+      expect(reason?.message.length).toBeLessThan(200);
+    });
+  });
+
+  describe('requireSubjectName', () => {
+    const spec = () => policy({ signers: [{ registry: true }], requireSubjectName: true });
+
+    it('accepts a subject named as the artifact file', async () => {
+      expect(decide([await attest(key)], [registryKey(key)], spec()).accepted).toBe(true);
+    });
+
+    it('refuses the right digest under another name', async () => {
+      const statement = createStatement(
+        [{ name: 'other.tar.gz', digests: { sha256 } }],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const file = JSON.stringify(await signStatement(statement, key.sign));
+      const decision = decide([file], [registryKey(key)], spec());
+      expect(decision).toMatchObject({ accepted: false, curable: false });
+      expect(decision.reasons[0]?.code).toBe('SUBJECT_MISMATCH');
     });
   });
 });

@@ -164,7 +164,7 @@ describe('keyless Sigstore bundles (sigstore-js fixtures, public-good trusted ro
         observedAt: new Date(),
       });
       expect(decision.accepted).toBe(false);
-      expect(decision.reasons.map((r) => r.code)).toContain('CERTIFICATE_INVALID');
+      expect(decision.notes.map((r) => r.code)).toContain('CERTIFICATE_INVALID');
     });
   });
 

@@ -32,10 +32,17 @@ const policy = compilePolicy(
   'sha256:test',
 );
 
-function decide(file: string, key: TestKey, artifactDigests: Record<string, string> = digests) {
+function decide(
+  file: string,
+  key: TestKey,
+  artifactDigests: Record<string, string> = digests,
+  beside = false,
+) {
+  const { attestations } = parseAttestationFile(file, 'app.sigstore.json');
+  for (const attestation of attestations) attestation.beside = beside;
   return evaluate({
     artifact: { path: 'bin/app', digests: artifactDigests },
-    attestations: parseAttestationFile(file, 'app.sigstore.json').attestations,
+    attestations,
     policy,
     keys: staticKeyLookup([key.trusted({ origin: 'registry' })]),
     observedAt: new Date(),
@@ -54,9 +61,16 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
       expect(decide(messageBundle(key, hash), key).reasons).toEqual([]);
     });
 
-    it('is rejected for other bytes with SUBJECT_MISMATCH', () => {
+    it('found through the index for other bytes, is a note (SUBJECT_MISMATCH) and the artifact waits', () => {
       const decision = decide(messageBundle(key, hash, Buffer.from('other')), key);
-      expect(decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+      expect(decision).toMatchObject({ accepted: false, curable: true });
+      expect(decision.notes.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+    });
+
+    it('beside the artifact, by an allowed key, for other bytes, rejects it (SUBJECT_MISMATCH)', () => {
+      const decision = decide(messageBundle(key, hash, Buffer.from('other')), key, digests, true);
+      expect(decision).toMatchObject({ accepted: false, curable: false });
+      expect(decision.reasons.map((r) => r.code)).toEqual(['SUBJECT_MISMATCH', 'MISSING_ATTESTATION']);
     });
   });
 
@@ -66,12 +80,15 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
     bundle.messageSignature.signature = sign('sha256', Buffer.from('other'), key.privateKey).toString(
       'base64',
     );
-    expect(decide(JSON.stringify(bundle), key).reasons.map((r) => r.code)).toContain('SIGNATURE_INVALID');
+    const decision = decide(JSON.stringify(bundle), key);
+    expect(decision).toMatchObject({ accepted: false, curable: true });
+    expect(decision.notes.map((r) => r.code)).toContain('SIGNATURE_INVALID');
   });
 
   it('rejects when the artifact digest for the bundle algorithm was not computed (DIGEST_UNAVAILABLE)', () => {
     const key = testKey();
     const decision = decide(messageBundle(key, 'sha512'), key, { sha256: digests.sha256 });
-    expect(decision.reasons.map((r) => r.code)).toContain('DIGEST_UNAVAILABLE');
+    expect(decision.accepted).toBe(false);
+    expect(decision.notes.map((r) => r.code)).toContain('DIGEST_UNAVAILABLE');
   });
 });

@@ -1,5 +1,6 @@
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy, VouchError } from '#core/index.ts';
+import { keyIdOf, parsePolicy, VouchError } from '#core/index.ts';
 
 const valid = `
 version: 1
@@ -81,3 +82,107 @@ describe('#parsePolicy', () => {
     expect(errorOf(bomb)).toMatch(/not valid YAML/);
   });
 });
+
+describe('#parsePolicy, refusing what would widen trust', () => {
+  const withSigner = (signer: string) => `
+version: 1
+rules:
+  - name: r
+    match: ["**"]
+    require:
+      - type: https://slsa.dev/provenance/v1
+        signers: [${signer}]
+`;
+
+  describe('when an identity pattern does not compile on its own', () => {
+    it('refuses `x)|(?:.*`, which the anchors would turn into "allow everyone", naming its path', () => {
+      const message = errorOf(
+        withSigner('{ issuer: "https://token.actions.githubusercontent.com", identityRegexp: "x)|(?:.*" }'),
+      );
+      expect(message).toMatch(/\/rules\/0\/require\/0\/signers\/0\/identityRegexp/);
+    });
+  });
+
+  describe('when a requirement lists one signer twice', () => {
+    it('refuses one key listed directly and again through a group', () => {
+      const text = `
+version: 1
+signers:
+  release: [{ keyId: "arn:aws:kms:us-east-1:000000000000:key/a" }]
+rules:
+  - name: r
+    match: ["**"]
+    require:
+      - type: https://slsa.dev/provenance/v1
+        signers: [release, { keyId: "arn:aws:kms:us-east-1:000000000000:key/a" }]
+`;
+      expect(errorOf(text)).toMatch(/lists key arn:aws:kms:us-east-1:000000000000:key\/a twice/);
+    });
+
+    it('refuses one EC key written once compressed and once uncompressed', () => {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const uncompressed = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const compressed = compressedPem(publicKey);
+      expect(compressed).not.toBe(uncompressed);
+      const text = `
+version: 1
+rules:
+  - name: r
+    match: ["**"]
+    require:
+      - type: https://slsa.dev/provenance/v1
+        threshold: 2
+        signers:
+          - publicKey: ${JSON.stringify(uncompressed)}
+          - publicKey: ${JSON.stringify(compressed)}
+`;
+      expect(errorOf(text)).toMatch(/twice/);
+    });
+  });
+
+  describe('when a check cannot apply to every type a requirement accepts', () => {
+    it.each([
+      [
+        'builderIds with plain signatures',
+        'type: [https://slsa.dev/provenance/v1, signature]',
+        'builderIds: [b]',
+      ],
+      ['builderIds with any type', 'type: "*"', 'builderIds: [b]'],
+      [
+        'sourceRepositories with an SBOM type',
+        'type: [https://slsa.dev/provenance/v1, https://spdx.dev/Document]',
+        'sourceRepositories: [s]',
+      ],
+      ['requireSubjectName with plain signatures', 'type: signature', 'requireSubjectName: true'],
+    ])('refuses %s', (_what, type, check) => {
+      const text = `
+version: 1
+rules:
+  - name: r
+    match: ["**"]
+    require:
+      - ${type}
+        signers: [{ registry: true }]
+        ${check}
+`;
+      expect(errorOf(text)).toMatch(/\/rules\/0\/require\/0: /);
+    });
+  });
+});
+
+describe('#keyIdOf', () => {
+  it('gives an EC key one ID whether its point is written compressed or not', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    expect(keyIdOf(createPublicKey(compressedPem(publicKey)))).toBe(keyIdOf(publicKey));
+  });
+});
+
+/** The same P-256 public key as PEM with a compressed point (0x02/0x03 || x). */
+function compressedPem(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x ?? '', 'base64url');
+  const y = Buffer.from(jwk.y ?? '', 'base64url');
+  const prefix = Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex');
+  const der = Buffer.concat([prefix, Buffer.from([2 + ((y.at(-1) ?? 0) & 1)]), x]);
+  return `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+}
