@@ -9,9 +9,9 @@ import { Construct } from 'constructs';
 /** The project root: entry points, the lock file and the files copied into bundles resolve from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Node 24 in Lambda; bundles target Node 22 so the same code runs on either supported runtime. */
+/** Node 24 in Lambda, and the bundles' esbuild target: the runtime that development, tests and CI use. */
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
-const BUNDLE_TARGET = 'node22';
+export const BUNDLE_TARGET = 'node24';
 
 export interface VouchFunctionProps {
   /** Handler module, relative to the project root, e.g. `lambdas/verify/handler.ts`. */
