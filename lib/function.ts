@@ -79,6 +79,9 @@ export class VouchFunction extends Construct {
         sourceMap: true,
         bundleAwsSDK: true,
         forceDockerBundling: false,
+        // CDK runs the local esbuild through `npx --no-install`. Under `npx -p node@24 -- …` (the README's
+        // bootstrap) npm exports npm_config_package=node@24, which that npx would try, and refuse, to install.
+        environment: { npm_config_package: '' },
         // Some CommonJS dependencies call require(); an ESM bundle has to provide it.
         banner:
           "import { createRequire as __vouchRequire } from 'node:module'; const require = __vouchRequire(import.meta.url);",
