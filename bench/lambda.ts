@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { BUNDLE_TARGET } from '../lib/function.ts';
 import { sqsRecord } from '../local/queue.ts';
 import { startLocalStack } from '../local/stack.ts';
 import type { Figure } from './harness.ts';
@@ -15,7 +16,7 @@ const MARKER = '__vouch_bench__';
 const COLD_STARTS = Number(process.env.VOUCH_BENCH_COLD_STARTS ?? 7);
 
 /**
- * Bundles as lib/function.ts has CDK do it: esbuild, ESM, node22, minified, AWS SDK included, with the
+ * Bundles as lib/function.ts has CDK do it: esbuild, ESM, its target, minified, AWS SDK included, with the
  * createRequire banner an ESM bundle needs for CommonJS dependencies. No source map here.
  */
 async function bundle(entry: string, outdir: string): Promise<string> {
@@ -26,7 +27,7 @@ async function bundle(entry: string, outdir: string): Promise<string> {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    target: BUNDLE_TARGET,
     format: 'esm',
     mainFields: ['module', 'main'],
     minify: true,
@@ -176,7 +177,7 @@ export async function lambdaFigures(dir: string): Promise<Figure[]> {
       name: 'bundle size: empty handler',
       value: kib(bundles.empty),
       unit: 'KiB',
-      note: 'esbuild esm/node22/minified, AWS SDK bundled as lib/function.ts does, no source map; no size target',
+      note: `esbuild esm/${BUNDLE_TARGET}/minified, AWS SDK bundled as lib/function.ts does, no source map; no size target`,
     },
   );
   return figures;

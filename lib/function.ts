@@ -9,9 +9,9 @@ import { Construct } from 'constructs';
 /** The project root: entry points, the lock file and the files copied into bundles resolve from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Node 24 in Lambda; bundles target Node 22 so the same code runs on either supported runtime. */
+/** Node 24 in Lambda, and the bundles' esbuild target: the runtime that development, tests and CI use. */
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
-const BUNDLE_TARGET = 'node22';
+export const BUNDLE_TARGET = 'node24';
 
 export interface VouchFunctionProps {
   /** Handler module, relative to the project root, e.g. `lambdas/verify/handler.ts`. */
@@ -79,6 +79,9 @@ export class VouchFunction extends Construct {
         sourceMap: true,
         bundleAwsSDK: true,
         forceDockerBundling: false,
+        // CDK runs the local esbuild through `npx --no-install`. Under `npx -p node@24 -- …` (the README's
+        // bootstrap) npm exports npm_config_package=node@24, which that npx would try, and refuse, to install.
+        environment: { npm_config_package: '' },
         // Some CommonJS dependencies call require(); an ESM bundle has to provide it.
         banner:
           "import { createRequire as __vouchRequire } from 'node:module'; const require = __vouchRequire(import.meta.url);",

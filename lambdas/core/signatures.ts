@@ -171,7 +171,9 @@ function prehashedContent(
   const digest = Buffer.from(hex, 'hex');
   return {
     ...entity.signature,
+    // The content is a class instance: its methods are not own properties, so the spread above drops them.
     compareDigest: entity.signature.compareDigest.bind(entity.signature),
+    compareSignedDigest: entity.signature.compareSignedDigest.bind(entity.signature),
     compareSignature: entity.signature.compareSignature.bind(entity.signature),
     verifySignature: (key) => verifyPrehashed(key, digest, algorithm, entity.signature.signature),
   };

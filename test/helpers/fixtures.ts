@@ -26,3 +26,9 @@ export const FIXTURE_PREDICATE = 'https://github.com/npm/attestation/tree/main/s
 
 export const readFixture = (name: string) => readFileSync(`${SIGSTORE_JS}${name}`, 'utf8');
 export const fixtureJson = (name: string) => JSON.parse(readFixture(name)) as Record<string, any>;
+
+/** The bundle-verification cases of the sigstore-conformance suite: one folder per case (see its README). */
+export const CONFORMANCE = `${SHARED_FIXTURES}sigstore-conformance/bundle-verify/`;
+export const CONFORMANCE_IDENTITY =
+  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+export const CONFORMANCE_ISSUER = 'https://token.actions.githubusercontent.com';

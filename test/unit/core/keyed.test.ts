@@ -114,8 +114,8 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
     expect(decide([await attest(rsa)], [registryKey(rsa)]).accepted).toBe(true);
   });
 
-  // @sigstore/verify 3.x checks DSSE signatures with SHA-256 whatever the curve, and KMS signs P-384
-  // only with SHA-384: such signatures cannot verify, so Vouch signs with P-256. Never a silent pass.
+  // @sigstore/verify 4.x (as 3.x) checks DSSE signatures with SHA-256 whatever the curve, and KMS signs
+  // P-384 only with SHA-384: such signatures cannot verify, so Vouch signs with P-256. Never a silent pass.
   it('rejects P-384/SHA-384 DSSE signatures with SIGNATURE_INVALID', async () => {
     const p384 = testKey('p384', 'arn:aws:kms:us-east-1:000000000000:key/p384');
     const decision = decide([await attest(p384)], [registryKey(p384)]);
