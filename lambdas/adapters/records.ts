@@ -33,6 +33,8 @@ export interface ArtifactRecord {
   readonly objectKey: string;
   /** S3 version ID where the bucket is versioned, else the ETag of the bytes that were digested. */
   readonly version: string;
+  /** The ETag of the version digested, where `version` is a version ID: the copy is conditional on it. */
+  readonly eTag?: string;
   readonly bucket: string;
   readonly size: number;
   readonly digest: string;

@@ -27,6 +27,12 @@ export interface ObjectVersion {
 export const isMissing = (error: unknown) =>
   ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes((error as Error)?.name);
 
+/** What the pipeline needs of an object store: S3, or an in-memory stand-in in unit tests. */
+export type ObjectStore = Pick<
+  S3Store,
+  'open' | 'head' | 'readSmall' | 'put' | 'delete' | 'copyVersion' | 'copyWithin' | 'streamCopy'
+>;
+
 /** S3 access for the pipeline, behind a small surface the pipeline can be tested against. */
 export class S3Store {
   constructor(readonly client: S3Client) {}

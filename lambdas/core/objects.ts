@@ -97,7 +97,10 @@ export function parseS3Notification(body: string): ObjectEvent[] {
         key,
         ...(keyError ? { keyError } : {}),
         ...(typeof object.versionId === 'string' ? { versionId: object.versionId } : {}),
-        ...(typeof object.eTag === 'string' ? { eTag: object.eTag } : {}),
+        // S3 writes the ETag unquoted in events and quoted in every API response: one spelling here.
+        ...(typeof object.eTag === 'string'
+          ? { eTag: object.eTag.startsWith('"') ? object.eTag : `"${object.eTag}"` }
+          : {}),
         ...(typeof object.size === 'number' ? { size: object.size } : {}),
         ...(typeof object.sequencer === 'string' ? { sequencer: object.sequencer } : {}),
         eventName,

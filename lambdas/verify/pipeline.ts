@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { AttestationIndex, IndexedAttestation } from '#adapters/attestation-index.ts';
 import type { RegistryKeyCache } from '#adapters/key-registry.ts';
 import type { ArtifactRecord, ArtifactStatus, RecordStore } from '#adapters/records.ts';
-import { isMissing, type ObjectVersion, type S3Store } from '#adapters/s3-store.ts';
+import { isMissing, type ObjectStore, type ObjectVersion } from '#adapters/s3-store.ts';
 import {
   type Attestation,
   artifactKeyBeside,
@@ -39,7 +39,7 @@ import {
 } from '#core/index.ts';
 
 export interface PipelineDeps {
-  readonly s3: S3Store;
+  readonly s3: ObjectStore;
   readonly records: RecordStore;
   readonly index: AttestationIndex;
   readonly keys: RegistryKeyCache;
@@ -212,7 +212,7 @@ export function createPipeline(deps: PipelineDeps) {
     const existing = eventVersion ? await deps.records.get(event.key, eventVersion) : undefined;
     if (existing) return resume(existing);
 
-    let opened: Awaited<ReturnType<S3Store['open']>>;
+    let opened: Awaited<ReturnType<ObjectStore['open']>>;
     try {
       opened = await deps.s3.open(event.bucket, event.key, event.versionId);
     } catch (error) {
@@ -238,6 +238,7 @@ export function createPipeline(deps: PipelineDeps) {
     const record: ArtifactRecord = {
       objectKey: event.key,
       version: versionOf(version),
+      ...(version.versionId && version.eTag ? { eTag: version.eTag } : {}),
       bucket: event.bucket,
       size,
       digest: primaryDigest(digests),
@@ -424,7 +425,7 @@ export function createPipeline(deps: PipelineDeps) {
     source: { readonly key: string; readonly versionId?: string | undefined },
     admit?: (size: number) => boolean,
   ) {
-    let read: Awaited<ReturnType<S3Store['readSmall']>>;
+    let read: Awaited<ReturnType<ObjectStore['readSmall']>>;
     try {
       read = await deps.s3.readSmall(deps.stagingBucket, source.key, limits.maxAttestationBytes, {
         ...(source.versionId ? { versionId: source.versionId } : {}),
@@ -488,7 +489,7 @@ export function createPipeline(deps: PipelineDeps) {
     // so a revocation written since never lets an artifact through on a signature it invalidates.
     if (decision.keyIds.length > 0) {
       await deps.keys.refresh(decision.keyIds);
-      if (!keySignaturesStillValid(decision, deps.keys.lookup)) return refuse(record);
+      if (!keySignaturesStillValid(decision, deps.keys.lookup)) return refuse(record, decision.keyIds);
     }
     const owner = randomUUID();
     const at = now();
@@ -528,12 +529,19 @@ export function createPipeline(deps: PipelineDeps) {
     }
   }
 
-  /** The registry changed under a cached decision: decide again from fresh keys, and record that verdict. */
-  async function refuse(record: ArtifactRecord): Promise<Outcome> {
+  /**
+   * A key the decision rested on was revoked (or retired) since the cache read it: the artifact is not
+   * promoted on it. It is decided again from fresh keys, for the record.
+   */
+  async function refuse(record: ArtifactRecord, relied: readonly string[]): Promise<Outcome> {
     const { decision } = await decide(record.objectKey, record.digests as Digests);
-    const reasons = decision.accepted
-      ? [{ code: 'KEY_REVOKED' as const, message: 'a key this decision rested on changed before promotion' }]
-      : decision.reasons;
+    const reasons: Reason[] = [
+      {
+        code: 'KEY_REVOKED',
+        message: `${relied.join(', ')} no longer valid when its signatures were made (read again before promotion); not promoted`,
+      },
+      ...decision.reasons,
+    ];
     await deps.records.transition(
       record.objectKey,
       record.version,
@@ -609,7 +617,9 @@ export function createPipeline(deps: PipelineDeps) {
     const source: ObjectVersion = {
       bucket: record.bucket,
       key: record.objectKey,
-      ...(record.version.startsWith('"') ? { eTag: record.version } : { versionId: record.version }),
+      ...(record.version.startsWith('"')
+        ? { eTag: record.version }
+        : { versionId: record.version, ...(record.eTag ? { eTag: record.eTag } : {}) }),
       size: record.size,
       lastModified: new Date(record.uploadedAt),
     };

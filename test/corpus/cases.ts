@@ -715,4 +715,135 @@ export const CORPUS: readonly CorpusCase[] = [
       };
     },
   },
+
+  // --- the security review of 2026-11-26 (issue 11) ----------------------------------------------
+  {
+    name: 'hostile-key-hint',
+    description:
+      'A bundle beside the artifact whose public-key hint is 5,000 characters of `arn:…`: refused as a hint before any lookup (a DynamoDB key that long fails the call), so it is noise, never an error that stalls the message.',
+    expectedReason: 'UNKNOWN_KEY',
+    settles: 'at-deadline',
+    async build({ pipelineKey }) {
+      const key = 'releases/corpus/hostile-key-hint.bin';
+      const body = bytesFor('hostile-key-hint');
+      const bundle = await attest(pipelineKey, 'hostile-key-hint.bin', body);
+      const hint = `arn:aws:kms:us-east-1:000000000000:key/${'x'.repeat(5000)}`;
+      const hostile = {
+        ...bundle,
+        verificationMaterial: { ...bundle.verificationMaterial, publicKey: { hint } },
+      };
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.sigstore.json`, body: json(hostile) }],
+      };
+    },
+  },
+  {
+    name: 'junk-veto-from-another-prefix',
+    description:
+      "An attestation uploaded under another prefix, signed by a key nobody allows, naming the victim's digest with a builder the rule forbids: it must not turn the wait for the genuine provenance into a rejection.",
+    expectedReason: 'UNKNOWN_KEY',
+    settles: 'at-deadline',
+    async build() {
+      const key = 'builds/corpus/junk-veto.bin';
+      const body = bytesFor('junk-veto-from-another-prefix');
+      const stranger = testKey('p256', `${KEY_ARN_PREFIX}corpus-junk-veto`);
+      const junk = await attest(stranger, 'junk-veto.bin', body, {
+        predicate: provenancePredicate('https://evil.example/builder@v1'),
+      });
+      return {
+        artifact: { key, body },
+        attestations: [{ key: 'elsewhere/corpus/junk-veto.sigstore.json', body: json(junk) }],
+      };
+    },
+  },
+  {
+    name: 'pathological-source-uri',
+    description:
+      'Provenance signed by the pipeline key whose source repository is `https://github.com/` and a megabyte of slashes: a backtracking normalisation took seconds per 80,000; it is refused from its length.',
+    expectedReason: 'SOURCE_NOT_ALLOWED',
+    settles: 'at-once',
+    async build({ pipelineKey }) {
+      const key = 'sources/corpus/pathological-source-uri.bin';
+      const body = bytesFor('pathological-source-uri');
+      const predicate = provenancePredicate();
+      const workflow = { ...predicate.buildDefinition.externalParameters.workflow };
+      workflow.repository = `https://github.com/${'/'.repeat(1024 * 1024)}x`;
+      const hostile = {
+        ...predicate,
+        buildDefinition: { ...predicate.buildDefinition, externalParameters: { workflow } },
+      };
+      const bundle = await attest(pipelineKey, 'pathological-source-uri.bin', body, { predicate: hostile });
+      return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(bundle) }] };
+    },
+  },
+  {
+    name: 'source-only-in-dependencies',
+    description:
+      "A fork's build (workflow.repository is the fork) that lists the real repository among its resolved dependencies: only the build's own source counts.",
+    expectedReason: 'SOURCE_NOT_ALLOWED',
+    settles: 'at-once',
+    async build({ pipelineKey }) {
+      const key = 'sources/corpus/source-only-in-dependencies.bin';
+      const body = bytesFor('source-only-in-dependencies');
+      const predicate = provenancePredicate();
+      const fork = {
+        ...predicate,
+        buildDefinition: {
+          ...predicate.buildDefinition,
+          externalParameters: {
+            workflow: {
+              ...predicate.buildDefinition.externalParameters.workflow,
+              repository: 'https://github.com/evil/app',
+            },
+          },
+          resolvedDependencies: [{ uri: 'git+https://github.com/acme/app@refs/heads/main' }],
+        },
+      };
+      const bundle = await attest(pipelineKey, 'source-only-in-dependencies.bin', body, { predicate: fork });
+      return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(bundle) }] };
+    },
+  },
+  {
+    name: 'jsonl-lines-for-other-artifacts',
+    description:
+      'An `.intoto.jsonl` beside the artifact whose lines are genuine provenance for other artifacts: lines of a collection about other subjects are skipped, so nothing vouches for this one.',
+    expectedReason: 'SUBJECT_MISMATCH',
+    settles: 'at-deadline',
+    async build({ pipelineKey }) {
+      const key = 'releases/corpus/jsonl-lines-for-other-artifacts.bin';
+      const lines = await Promise.all(
+        ['a', 'b'].map(async (other) =>
+          json(
+            (await attest(pipelineKey, `${other}.bin`, bytesFor('jsonl-lines-for-other-artifacts', other)))
+              .dsseEnvelope,
+          ),
+        ),
+      );
+      return {
+        artifact: { key, body: bytesFor('jsonl-lines-for-other-artifacts') },
+        attestations: [{ key: `${key}.intoto.jsonl`, body: `${lines.join('\n')}\n` }],
+      };
+    },
+  },
+  {
+    name: 'flooded-digest',
+    description:
+      "100 attestations under another prefix, each signed by a different unknown key, all naming the victim's digest: an evaluation reads a bounded number of them and the artifact waits.",
+    expectedReason: 'LIMIT_EXCEEDED',
+    settles: 'at-deadline',
+    async build() {
+      const key = 'releases/corpus/flooded-digest.bin';
+      const body = bytesFor('flooded-digest');
+      const flood = await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => ({
+          key: `flood/corpus/${String(i).padStart(3, '0')}.sigstore.json`,
+          body: json(
+            await attest(testKey('p256', `${KEY_ARN_PREFIX}flood-${i}`), 'flooded-digest.bin', body),
+          ),
+        })),
+      );
+      return { artifact: { key, body }, attestations: flood };
+    },
+  },
 ];

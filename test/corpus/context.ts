@@ -89,6 +89,12 @@ rules:
       - type: ${PROVENANCE}
         signers: [{ keyId: "${PIPELINE_KEY_ID}" }, { keyId: "${SECOND_KEY_ID}" }]
         threshold: 2
+  - name: sources
+    match: ["sources/**"]
+    require: [{ type: ${PROVENANCE}, signers: [pipeline], sourceRepositories: ["https://github.com/acme/app"] }]
+  - name: pinned
+    match: ["pinned/**"]
+    require: [{ type: ${PROVENANCE}, signers: [{ keyId: "${PIPELINE_KEY_ID}" }] }]
   - name: npm
     match: ["npm/**"]
     require: [{ type: "${FIXTURE_PREDICATE}", signers: [{ issuer: "${FIXTURE_ISSUER}", identity: "${FIXTURE_IDENTITY}" }] }]

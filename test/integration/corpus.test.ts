@@ -201,6 +201,69 @@ const CONTROLS: { name: string; build(): Promise<CorpusUploads> }[] = [
     },
   },
   {
+    name: 'sources: provenance of a build of the allowed repository',
+    async build() {
+      const key = 'sources/control/app.bin';
+      const body = 'control source';
+      return {
+        artifact: { key, body },
+        attestations: [
+          { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'app.bin', body)) },
+        ],
+      };
+    },
+  },
+  {
+    name: 'pinned: a bare envelope with no keyid, under a rule that names the key',
+    async build() {
+      const key = 'pinned/control/app.bin';
+      const body = 'control pinned';
+      const { dsseEnvelope } = await attest(ctx.pipelineKey, 'app.bin', body);
+      const envelope = { ...dsseEnvelope, signatures: dsseEnvelope.signatures.map(({ sig }) => ({ sig })) };
+      return { artifact: { key, body }, attestations: [{ key: `${key}.dsse.json`, body: json(envelope) }] };
+    },
+  },
+  {
+    name: 'releases: a JSON Lines collection beside it, one line for it among lines for others',
+    async build() {
+      const key = 'releases/control/collection.bin';
+      const body = 'control collection';
+      const line = async (name: string, bytes: string) =>
+        json((await attest(ctx.pipelineKey, name, bytes)).dsseEnvelope);
+      const lines = [
+        await line('other-1.bin', 'other 1'),
+        await line('collection.bin', body),
+        await line('other-2.bin', 'other 2'),
+      ];
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.intoto.jsonl`, body: `${lines.join('\n')}\n` }],
+      };
+    },
+  },
+  {
+    name: 'releases: its provenance beside it, among 100 junk attestations naming its digest',
+    async build() {
+      const key = 'releases/control/flooded.bin';
+      const body = 'control flooded';
+      const flood = await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => ({
+          key: `flood/control/${String(i).padStart(3, '0')}.sigstore.json`,
+          body: json(
+            await attest(testKey('p256', `${KEY_ARN_PREFIX}control-flood-${i}`), 'flooded.bin', body),
+          ),
+        })),
+      );
+      return {
+        artifact: { key, body },
+        attestations: [
+          ...flood,
+          { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'flooded.bin', body)) },
+        ],
+      };
+    },
+  },
+  {
     name: 'npm: the real keyless bundle for its own identity and issuer',
     async build() {
       const key = 'npm/sigstore-1.0.0.tgz';
