@@ -44,6 +44,7 @@ export function toTrustedKey(record: KeyRecord): TrustedKey {
     keyId: record.keyId,
     publicKey: createPublicKey(record.publicKeyPem),
     origin: 'registry',
+    alias: record.alias,
     status: record.status,
     validFrom: new Date(record.validFrom),
     ...(record.validUntil ? { validUntil: new Date(record.validUntil) } : {}),

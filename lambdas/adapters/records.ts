@@ -44,8 +44,10 @@ export interface ArtifactRecord {
   /** What was gathered and did not count (junk, other artifacts' attestations, signers not allowed). */
   readonly notes?: readonly Reason[];
   readonly mode?: 'enforce' | 'audit';
-  /** Accepted in audit mode although verification failed. */
+  /** Accepted although a rule failed: audit mode, or an audit rule beside the enforced ones. */
   readonly flagged?: boolean;
+  /** The failures of audit rules that did not decide. */
+  readonly auditReasons?: readonly Reason[];
   readonly rules?: readonly string[];
   readonly keyIds?: readonly string[];
   readonly identities?: readonly string[];

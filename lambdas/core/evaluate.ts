@@ -80,6 +80,11 @@ export interface Decision {
    * did not verify, signers the policy does not allow. Anyone can upload these; they never decide.
    */
   readonly notes: readonly Reason[];
+  /**
+   * Failures of audit-mode rules where an enforce rule decides: recorded and flagged, never a rejection,
+   * so trialling a requirement in audit mode never stops a release.
+   */
+  readonly auditReasons?: readonly Reason[];
   readonly attestations: readonly AttestationReport[];
   /** Keys whose signatures satisfied a requirement (KMS key ARNs for registry keys). */
   readonly keyIds: readonly string[];
@@ -192,9 +197,11 @@ export function evaluate(input: EvaluationInput): Decision {
   }
   const keyIds = new Set<string>();
   const identities = new Set<string>();
-  const counted = new Set<string>();
-  const refusals: Reason[] = [];
-  const waits: Reason[] = [];
+  const countedSources = new Set<string>();
+  // Each rule has its own verdict. Rules of the decision's mode decide (enforce, where one matches); the
+  // failures of audit rules beside an enforce rule are recorded and flagged, and never reject.
+  const failures = { refusals: [] as Reason[], waits: [] as Reason[] };
+  const auditReasons: Reason[] = [];
   for (const { rule, requirement } of applicable) {
     const outcome = checkRequirement(rule, requirement, checked, input, notes);
     if (outcome.satisfied) {
@@ -202,32 +209,29 @@ export function evaluate(input: EvaluationInput): Decision {
         if (signer.kind === 'key') keyIds.add(signer.keyId);
         else identities.add(`${signer.issuer}|${signer.subjectAlternativeName}`);
       }
-      for (const source of outcome.sources) counted.add(source);
+      for (const source of outcome.sources) countedSources.add(source);
+    } else if (rule.mode === mode) {
+      failures.refusals.push(...outcome.refusals);
+      failures.waits.push(...outcome.waits);
     } else {
-      refusals.push(...outcome.refusals);
-      waits.push(...outcome.waits);
+      auditReasons.push(...outcome.refusals, ...outcome.waits);
     }
   }
   const names = rules.map((rule) => rule.name);
-  const reasons = dedupe([...strictReasons, ...refusals, ...waits]);
-  if (reasons.length > 0) {
-    return reject(mode, names, reasons, {
-      notes: dedupe(notes),
-      attestations: reports,
-      curable: strictReasons.length === 0 && refusals.length === 0,
-    });
-  }
+  const reasons = dedupe([...strictReasons, ...failures.refusals, ...failures.waits]);
+  const verdict = reasons.length > 0 ? 'fail' : 'pass';
   return {
     ...base,
-    accepted: true,
-    verdict: 'pass',
+    accepted: mode === 'audit' || verdict === 'pass',
+    verdict,
     mode,
     rules: names,
-    reasons: [],
-    curable: false,
+    reasons,
+    curable: verdict === 'fail' && strictReasons.length === 0 && failures.refusals.length === 0,
+    ...(auditReasons.length > 0 ? { auditReasons: dedupe(auditReasons) } : {}),
     notes: dedupe(notes),
     attestations: reports.map((report) =>
-      counted.has(report.source) ? { ...report, counted: true } : report,
+      countedSources.has(report.source) ? { ...report, counted: true } : report,
     ),
     keyIds: [...keyIds],
     identities: [...identities],
@@ -464,6 +468,7 @@ function checkRequirement(
 
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
+  const counted: SignerIdentity[] = [];
   const sources = new Set<string>();
   const refusals: Reason[] = [];
   for (const { attestation, verified, mismatch } of ofType) {
@@ -499,11 +504,14 @@ function checkRequirement(
         continue;
       }
       satisfied.set(signerKey(signer), signer);
+      counted.push(signer);
       sources.add(attestation.source);
     }
   }
+  // Every signer whose signature counted is recorded, though keys of one alias count once: a later
+  // revocation of any of them must find this artifact.
   if (satisfied.size >= requirement.threshold)
-    return { satisfied: true, signers: [...satisfied.values()], sources: [...sources] };
+    return { satisfied: true, signers: counted, sources: [...sources] };
   const waits: Reason[] = [];
   if (satisfied.size > 0 || requirement.threshold > 1) {
     waits.push({
@@ -576,8 +584,13 @@ function requirementCovers(requirement: Requirement, attestation: Attestation): 
     : requirement.types.includes(attestation.statement.predicateType);
 }
 
+/** Who counts once toward a threshold: an identity, an alias (every key it rotated through), or a key. */
 const signerKey = (signer: SignerIdentity) =>
-  signer.kind === 'key' ? `key:${signer.keyId}` : `keyless:${signer.issuer}|${signer.subjectAlternativeName}`;
+  signer.kind === 'keyless'
+    ? `keyless:${signer.issuer}|${signer.subjectAlternativeName}`
+    : signer.alias
+      ? `alias:${signer.alias}`
+      : `key:${signer.keyId}`;
 
 export const describeSigner = (signer: SignerIdentity) =>
   signer.kind === 'key'

@@ -11,6 +11,11 @@ export interface TrustedKey {
   readonly publicKey: KeyObject;
   /** `registry` for keys from the Vouch key registry, which a policy trusts with `{ registry: true }`. */
   readonly origin?: 'registry';
+  /**
+   * The alias the key signs through (a registry key's rotation line). Keys of one alias are one signer:
+   * signing before and after a rotation must not meet a threshold of two.
+   */
+  readonly alias?: string;
   readonly status?: KeyStatus;
   /** Signatures whose trusted signing time is before this are rejected. */
   readonly validFrom?: Date;

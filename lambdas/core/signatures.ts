@@ -16,7 +16,7 @@ import type { TrustRoot } from './trust.ts';
 
 /** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
 export type SignerIdentity =
-  | { readonly kind: 'key'; readonly keyId: string }
+  | { readonly kind: 'key'; readonly keyId: string; readonly alias?: string }
   | { readonly kind: 'keyless'; readonly subjectAlternativeName: string; readonly issuer: string };
 
 export interface VerifiedSignature {
@@ -113,10 +113,12 @@ function verifyKeyed(
       if (!validity.valid)
         return { ok: false, error: { code: validity.code, message: validity.message, subject } };
     }
-    return {
-      ok: true,
-      value: { signer: { kind: 'key', keyId: key.keyId }, signingTimes: times, timeSource: source },
+    const signer: SignerIdentity = {
+      kind: 'key',
+      keyId: key.keyId,
+      ...(key.alias ? { alias: key.alias } : {}),
     };
+    return { ok: true, value: { signer, signingTimes: times, timeSource: source } };
   } catch (error) {
     return { ok: false, error: toSignatureReason(error, subject) };
   }

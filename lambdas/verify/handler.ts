@@ -79,7 +79,7 @@ export function createVerifierHandler(deps: PipelineDeps) {
     try {
       for (const event of parseS3Notification(record.body)) {
         const started = Date.now();
-        report(await pipeline.handle(event), started);
+        report(await pipeline.handle(event, record.messageId), started);
       }
     } catch (error) {
       // An infrastructure fault: SQS redelivers the message, and the DLQ keeps it after maxReceiveCount.

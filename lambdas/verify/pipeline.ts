@@ -93,8 +93,12 @@ export function createPipeline(deps: PipelineDeps) {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const now = deps.now ?? (() => new Date());
 
-  /** Handles one S3 ObjectCreated event. Infrastructure faults throw (and are retried); verdicts never do. */
-  async function handle(event: ObjectEvent): Promise<Outcome> {
+  /**
+   * Handles one S3 ObjectCreated event. Infrastructure faults throw (and are retried); verdicts never do.
+   * `owner` names the delivery (the SQS message ID): a redelivery of the same message may take back the
+   * promotion claim its failed attempt left, while a duplicate event (another message) may not.
+   */
+  async function handle(event: ObjectEvent, owner: string = randomUUID()): Promise<Outcome> {
     if (event.bucket !== deps.stagingBucket) return { objectKey: event.key, kind: 'ignored' };
     if (event.keyError) return rejectUnreadableKey(event, event.keyError);
     try {
@@ -102,7 +106,9 @@ export function createPipeline(deps: PipelineDeps) {
     } catch (error) {
       return rejectUnreadableKey(event, toReason(error).message);
     }
-    return isAttestationKey(event.key, suffixes) ? ingestAttestation(event) : verifyArtifact(event);
+    return isAttestationKey(event.key, suffixes)
+      ? ingestAttestation(event, owner)
+      : verifyArtifact(event, owner);
   }
 
   async function rejectUnreadableKey(event: ObjectEvent, message: string): Promise<Outcome> {
@@ -130,7 +136,7 @@ export function createPipeline(deps: PipelineDeps) {
     };
   }
 
-  async function ingestAttestation(event: ObjectEvent): Promise<Outcome> {
+  async function ingestAttestation(event: ObjectEvent, owner: string): Promise<Outcome> {
     const loaded = await loadAttestationFile({ key: event.key, versionId: event.versionId });
     if (!loaded) return { objectKey: event.key, kind: 'ignored' };
     const { version, parsed } = loaded;
@@ -185,7 +191,7 @@ export function createPipeline(deps: PipelineDeps) {
       seen.add(id);
       return true;
     });
-    const reevaluated = await eachIsolated(pending, evaluateRecorded);
+    const reevaluated = await eachIsolated(pending, (record) => evaluateRecorded(record, owner));
     return {
       objectKey: event.key,
       kind: 'attestation',
@@ -207,10 +213,10 @@ export function createPipeline(deps: PipelineDeps) {
     return new Date(Math.max(eventTime, version.lastModified.getTime()));
   }
 
-  async function verifyArtifact(event: ObjectEvent): Promise<Outcome> {
+  async function verifyArtifact(event: ObjectEvent, owner: string): Promise<Outcome> {
     const eventVersion = event.versionId ?? event.eTag;
     const existing = eventVersion ? await deps.records.get(event.key, eventVersion) : undefined;
-    if (existing) return resume(existing);
+    if (existing) return resume(existing, owner);
 
     let opened: Awaited<ReturnType<ObjectStore['open']>>;
     try {
@@ -225,7 +231,7 @@ export function createPipeline(deps: PipelineDeps) {
     // The event named the version read (the usual case) or none: looked up above already.
     const recorded =
       versionOf(version) === eventVersion ? undefined : await deps.records.get(event.key, versionOf(version));
-    if (recorded) return resume(recorded);
+    if (recorded) return resume(recorded, owner);
 
     const startedAt = now().toISOString();
     const decision = await decide(event.key, digests);
@@ -262,7 +268,7 @@ export function createPipeline(deps: PipelineDeps) {
     };
     if (!(await deps.records.create(record))) {
       const winner = await deps.records.get(record.objectKey, record.version);
-      return winner ? resume(winner) : { objectKey: event.key, kind: 'artifact' };
+      return winner ? resume(winner, owner) : { objectKey: event.key, kind: 'artifact' };
     }
     if (status === 'pending') {
       for (const digest of formatDigests(digests)) await deps.index.addWaiter(digest, record);
@@ -270,24 +276,24 @@ export function createPipeline(deps: PipelineDeps) {
       // ours existed. Waiter written, then index read here; index written, then waiters read there: with
       // strong reads at least one side sees the other, so nothing stays pending by accident of timing.
       if ((await deps.index.attestationsFor(formatDigests(digests))).length > 0)
-        return evaluateRecorded(record);
+        return evaluateRecorded(record, owner);
     }
-    if (status === 'verified') return promote(record, decision.decision, decision.inputs);
+    if (status === 'verified') return promote(record, decision.decision, decision.inputs, owner);
     return { objectKey: event.key, kind: 'artifact', status, reasons: record.reasons };
   }
 
   /** A duplicate or retried event: carry the record forward instead of starting again. */
-  async function resume(record: ArtifactRecord): Promise<Outcome> {
-    if (record.status === 'pending') return evaluateRecorded(record);
+  async function resume(record: ArtifactRecord, owner: string = randomUUID()): Promise<Outcome> {
+    if (record.status === 'pending') return evaluateRecorded(record, owner);
     if (record.status === 'verified') {
       const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
-      if (decision.accepted) return promote(record, decision, inputs);
+      if (decision.accepted) return promote(record, decision, inputs, owner);
     }
     return { objectKey: record.objectKey, kind: 'artifact', status: record.status, reasons: record.reasons };
   }
 
   /** Re-evaluates a pending artifact from its recorded digests: attestations are checked against digests, not bytes. */
-  async function evaluateRecorded(record: ArtifactRecord): Promise<Outcome> {
+  async function evaluateRecorded(record: ArtifactRecord, owner: string = randomUUID()): Promise<Outcome> {
     const at = now();
     const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
     const deadline = new Date(record.deadline ?? record.createdAt);
@@ -302,7 +308,7 @@ export function createPipeline(deps: PipelineDeps) {
       for (const digest of formatDigests(record.digests as Digests))
         await deps.index.removeWaiter(digest, record);
     const current = (await deps.records.get(record.objectKey, record.version)) ?? record;
-    if (moved && status === 'verified') return promote(current, decision, inputs);
+    if (moved && status === 'verified') return promote(current, decision, inputs, owner);
     return {
       objectKey: record.objectKey,
       kind: 'artifact',
@@ -484,6 +490,7 @@ export function createPipeline(deps: PipelineDeps) {
     record: ArtifactRecord,
     decision: Decision,
     inputs: readonly GatheredInput[],
+    owner: string,
   ): Promise<Outcome> {
     // The decision may rest on keys read from a cache: confirm them against the registry as it is now,
     // so a revocation written since never lets an artifact through on a signature it invalidates.
@@ -491,7 +498,6 @@ export function createPipeline(deps: PipelineDeps) {
       await deps.keys.refresh(decision.keyIds);
       if (!keySignaturesStillValid(decision, deps.keys.lookup)) return refuse(record, decision.keyIds);
     }
-    const owner = randomUUID();
     const at = now();
     const until = new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString();
     const claim = await deps.records.claimPromotion(
@@ -627,7 +633,7 @@ export function createPipeline(deps: PipelineDeps) {
       'vouch-digest': record.digest,
       'vouch-record': recordId,
       'vouch-policy': decision.policyDigest,
-      ...(decision.verdict === 'fail' ? { 'vouch-flagged': 'audit-mode' } : {}),
+      ...(isFlagged(decision) ? { 'vouch-flagged': 'audit-mode' } : {}),
     };
     const subjectDigests = record.digests as Digests;
     const statement = verificationSummary({
@@ -694,8 +700,8 @@ export function createPipeline(deps: PipelineDeps) {
     );
     // One record's fault (a hostile input, a throttled call) never stops the sweep of the others.
     const outcomes = await Promise.allSettled([
-      eachIsolated(due, evaluateRecorded),
-      eachIsolated(stale, resume),
+      eachIsolated(due, (record) => evaluateRecorded(record)),
+      eachIsolated(stale, (record) => resume(record)),
     ]);
     const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
     if (failed.length > 0)
@@ -770,13 +776,18 @@ function statusFor(decision: Decision, at: Date, deadline: Date): ArtifactStatus
   return decision.curable && at < deadline ? 'pending' : 'rejected';
 }
 
+/** Let through although a rule failed: an audit-mode verdict, or an audit rule beside the enforced ones. */
+const isFlagged = (decision: Decision) =>
+  decision.accepted && (decision.verdict === 'fail' || (decision.auditReasons?.length ?? 0) > 0);
+
 function decisionFields(decision: Decision) {
   return {
     reasons: decision.reasons,
     // Bounded: a record is one DynamoDB item (400 KB), and notes are about what anyone uploaded.
     notes: decision.notes.slice(0, 32),
     mode: decision.mode,
-    flagged: decision.accepted && decision.verdict === 'fail',
+    flagged: isFlagged(decision),
+    ...(decision.auditReasons ? { auditReasons: decision.auditReasons } : {}),
     rules: decision.rules,
     keyIds: decision.keyIds,
     identities: decision.identities,

@@ -38,10 +38,11 @@ let ctx: CorpusContext;
 /** Moves the pipeline's clock (only the sweep uses it), to take a waiting artifact past its deadline. */
 let clockOffsetMs = 0;
 
+/** Each key under its own alias: keys of one alias are one signer, and the 2-of-2 rule needs two. */
 async function register(registry: KeyRegistry, key: TestKey): Promise<TestKey> {
   await registry.register({
     keyId: key.keyId,
-    alias: 'alias/vouch-signing',
+    alias: `alias/vouch-signing/${key.keyId.split('/').pop()}`,
     keySpec: 'ECC_NIST_P256',
     publicKeyPem: key.publicKeyPem,
     status: 'active',

@@ -159,21 +159,21 @@ describe('a verifier killed mid-way', () => {
 });
 
 describe('a verifier killed hard (its promotion claim left behind)', () => {
-  it('holds back duplicates until the claim lapses, then the sweep promotes once', async () => {
+  /** A gate whose first promotion dies without giving its claim back, as a killed process would. */
+  async function killedOnce(options: Parameters<typeof startTestGate>[0]) {
     const promotions = new Map<string, number>();
-    let offsetMs = 0;
-    let crashed = false;
+    const state = { offsetMs: 0, crashed: false };
     const gate = await gateFor({
+      ...options,
       wrapDeps: (deps) => {
         countPromotions(promotions)(deps);
-        // A process that dies gives nothing back.
         deps.records.releasePromotion = async () => false;
         return {
           ...deps,
-          now: () => new Date(Date.now() + offsetMs),
+          now: () => new Date(Date.now() + state.offsetMs),
           vsaSigner: async (message) => {
-            if (!crashed) {
-              crashed = true;
+            if (!state.crashed) {
+              state.crashed = true;
               throw new Error('killed while promoting');
             }
             return deps.vsaSigner(message);
@@ -181,14 +181,33 @@ describe('a verifier killed hard (its promotion claim left behind)', () => {
         };
       },
     });
-    const [build] = builds(1, 'hard-kill') as [Build];
+    return { gate, promotions, state };
+  }
+
+  it('lets the redelivery of the same message take its claim back and promote once', async () => {
+    const { gate, promotions, state } = await killedOnce({});
+    const [build] = builds(1, 'hard-kill-redelivered') as [Build];
     await upload(gate, build);
     await gate.settle();
-    expect(crashed).toBe(true);
-    // The redelivery found the claim held and left the artifact to its holder: verified, not copied.
+    expect(state.crashed).toBe(true);
+    await expectAllPromotedOnce(gate, [build], promotions);
+  });
+
+  it('holds back a duplicate event (another message) until the claim lapses, then the sweep promotes once', async () => {
+    const { gate, promotions, state } = await killedOnce({ maxReceiveCount: 1, delivery: 'manual' });
+    const [build] = builds(1, 'hard-kill') as [Build];
+    await upload(gate, build);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const events = gate.notifications.splice(0);
+    for (const body of events) gate.queue.send(body);
+    await gate.queue.drain();
+    expect(state.crashed).toBe(true);
+    // The same notifications again: S3 delivers at least once, so a duplicate is another message.
+    for (const body of events) gate.queue.send(body);
+    await gate.queue.drain();
     expect(await statusOf(gate, build)).toBe('verified');
     expect(promotions.get(build.key)).toBeUndefined();
-    offsetMs = 16 * 60 * 1000;
+    state.offsetMs = 16 * 60 * 1000;
     await gate.sweep();
     await expectAllPromotedOnce(gate, [build], promotions);
   });

@@ -373,6 +373,59 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons.map((r) => r.code)).toEqual(['NO_MATCHING_RULE']);
     });
 
+    describe('when an audit rule and an enforce rule both match', () => {
+      const both = (auditBuilder: string) =>
+        compilePolicy(
+          {
+            version: 1,
+            rules: [
+              {
+                name: 'enforced',
+                match: ['releases/**'],
+                require: [{ type: PROVENANCE_V1, signers: [{ registry: true }] }],
+              },
+              {
+                name: 'trial',
+                match: ['releases/**'],
+                mode: 'audit',
+                require: [{ type: PROVENANCE_V1, signers: [{ registry: true }], builderIds: [auditBuilder] }],
+              },
+            ],
+          },
+          'sha256:test',
+        );
+
+      it("promotes on the enforce rule and records the audit rule's failure, flagged", async () => {
+        const decision = decide(
+          [await attest(key)],
+          [registryKey(key)],
+          both('https://other.example/builder'),
+        );
+        expect(decision).toMatchObject({ accepted: true, verdict: 'pass', mode: 'enforce', reasons: [] });
+        expect(decision.auditReasons?.map((r) => r.code)).toContain('BUILDER_NOT_ALLOWED');
+      });
+
+      it('still rejects on the enforce rule: the audit rule does not turn it into audit', async () => {
+        const decision = decide([], [registryKey(key)], both(BUILDER));
+        expect(decision).toMatchObject({ accepted: false, verdict: 'fail', mode: 'enforce' });
+      });
+    });
+
+    it('counts two keys of one alias (before and after a rotation) as one signer', async () => {
+      const rotated = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/rotated');
+      const alias = 'alias/vouch-signing/app';
+      const spec = policy({ signers: [{ registry: true }], threshold: 2 });
+      const keys = [registryKey(key, { alias }), registryKey(rotated, { alias })];
+      const decision = decide([await attest(key), await attest(rotated)], keys, spec);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
+      const twoAliases = [
+        registryKey(key, { alias }),
+        registryKey(rotated, { alias: 'alias/vouch-signing/other' }),
+      ];
+      expect(decide([await attest(key), await attest(rotated)], twoAliases, spec).accepted).toBe(true);
+    });
+
     it('records the policy digest in every decision', async () => {
       expect(decide([await attest(key)], [registryKey(key)]).policyDigest).toBe('sha256:test');
     });

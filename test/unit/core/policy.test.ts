@@ -186,3 +186,44 @@ function compressedPem(publicKey: KeyObject): string {
   const der = Buffer.concat([prefix, Buffer.from([2 + ((y.at(-1) ?? 0) & 1)]), x]);
   return `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
 }
+
+describe('object-key globs', () => {
+  const withMatch = (match: string, exclude?: string) => `
+version: 1
+rules:
+  - name: r
+    match: [${JSON.stringify(match)}]
+    ${exclude ? `exclude: [${JSON.stringify(exclude)}]` : ''}
+    require: [{ type: https://slsa.dev/provenance/v1, signers: [{ registry: true }] }]
+`;
+
+  it.each([
+    ['a non-NFC pattern (it could never match an NFC key)', 'releases/cafe\u0301/**', /normal form C/],
+    ['an extended glob', 'releases/@(a|b)/**', /extended glob/],
+    ['a negation', '!releases/**', /negation/],
+    ['an empty segment', 'releases//**', /empty, "\." or "\.\." segment/],
+    ['a dot-dot segment', 'releases/../**', /segment/],
+    ['a backslash', 'releases\\\\*', /backslash/],
+    ['a bidirectional control', 'releases/\u202E/**', /bidirectional/],
+  ])('refuses %s, naming its path', (_what, pattern, message) => {
+    const error = errorOf(withMatch(pattern));
+    expect(error).toMatch(/\/rules\/0\/match\/0/);
+    expect(error).toMatch(message);
+  });
+
+  it('excludes dotfiles as it includes them', () => {
+    const [rule] = parsePolicy(withMatch('releases/**', 'releases/tmp/**')).rules;
+    expect(rule?.matches('releases/.hidden/app')).toBe(true);
+    expect(rule?.matches('releases/tmp/.hidden')).toBe(false);
+    expect(rule?.matches('releases/tmp/app')).toBe(false);
+  });
+
+  it('matches parentheses and bars literally, as they are in object keys', () => {
+    const [rule] = parsePolicy(withMatch('releases/app(1).tar.gz')).rules;
+    expect(rule?.matches('releases/app(1).tar.gz')).toBe(true);
+    expect(rule?.matches('releases/app1.tar.gz')).toBe(false);
+    const [bar] = parsePolicy(withMatch('releases/a|b')).rules;
+    expect(bar?.matches('releases/a|b')).toBe(true);
+    expect(bar?.matches('releases/a')).toBe(false);
+  });
+});
