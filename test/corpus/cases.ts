@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_LIMITS, IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1 } from '#core/index.ts';
 import { FIXTURE_ARTIFACT, readFixture } from '../helpers/fixtures.ts';
 import { testKey } from '../helpers/keys.ts';
+import { testInstance } from '../helpers/sigstore/index.ts';
 import {
   attest,
   type CorpusCase,
   json,
   KEY_ARN_PREFIX,
+  keylessAttest,
   PROVENANCE,
   provenancePredicate,
   sha256,
@@ -247,6 +249,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'keyless-identity-mismatch',
+    readsFixtures: true,
     description:
       'A real keyless Sigstore bundle (brian@dehamer.com via GitHub OAuth, Rekor-logged) for its real npm package, under a rule that requires another identity.',
     expectedReason: 'SIGNER_NOT_ALLOWED',
@@ -260,6 +263,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'keyless-issuer-mismatch',
+    readsFixtures: true,
     description:
       'The same real keyless bundle under a rule that requires the same identity from another OIDC issuer (GitHub Actions).',
     expectedReason: 'SIGNER_NOT_ALLOWED',
@@ -269,6 +273,46 @@ export const CORPUS: readonly CorpusCase[] = [
         artifact: { key, body: fixtureArtifact() },
         attestations: [{ key: `${key}.sigstore`, body: readFixture('bundleV02-intoto.sigstore') }],
       };
+    },
+  },
+  {
+    name: 'keyless-identity-mismatch-test-instance',
+    description:
+      'A keyless bundle of the test instance (its CA, CT log and Rekor, trusted by the corpus root) for the fixture identity, under a rule that requires another identity.',
+    expectedReason: 'SIGNER_NOT_ALLOWED',
+    async build() {
+      const key = 'keyless/identity/test-instance.tgz';
+      const body = bytesFor('keyless-identity-mismatch-test-instance');
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.sigstore.json`, body: json(keylessAttest(body)) }],
+      };
+    },
+  },
+  {
+    name: 'keyless-issuer-mismatch-test-instance',
+    description:
+      'The same kind of self-made keyless bundle under a rule that requires the same identity from another OIDC issuer.',
+    expectedReason: 'SIGNER_NOT_ALLOWED',
+    async build() {
+      const key = 'keyless/issuer/test-instance.tgz';
+      const body = bytesFor('keyless-issuer-mismatch-test-instance');
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.sigstore.json`, body: json(keylessAttest(body)) }],
+      };
+    },
+  },
+  {
+    name: 'keyless-rogue-ca',
+    description:
+      'A keyless bundle naming exactly the identity and issuer the npm rule allows, but certified by a CA of another Sigstore instance (with its own CT log and Rekor) that the trusted root does not list.',
+    expectedReason: 'CERTIFICATE_INVALID',
+    async build() {
+      const key = 'npm/corpus/keyless-rogue-ca.tgz';
+      const body = bytesFor('keyless-rogue-ca');
+      const rogue = keylessAttest(body, { instance: testInstance({ name: 'rogue' }) });
+      return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(rogue) }] };
     },
   },
 
