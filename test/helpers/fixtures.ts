@@ -41,9 +41,10 @@ export const FIXTURES_AVAILABLE =
 /** Why fixture tests were skipped, naming the folder; undefined when the fixtures are here. */
 export const FIXTURES_MISSING = FIXTURES_AVAILABLE
   ? undefined
-  : `../shared/fixtures not found (looked in ${SHARED_FIXTURES}): tests that read the real Sigstore bundles ` +
-    'in it are skipped; self-made bundles under a test trust root (test/helpers/sigstore) still cover every ' +
-    'verification path. Set VOUCH_SHARED_FIXTURES to read them from elsewhere.';
+  : `../shared/fixtures not found (looked in ${SHARED_FIXTURES}): the tests and the keyless benchmark that ` +
+    'read the real Sigstore bundles in it are skipped; self-made bundles under a test trust root ' +
+    '(test/helpers/sigstore) still cover every verification path. Set VOUCH_SHARED_FIXTURES to read them ' +
+    'from elsewhere.';
 
 let warned = false;
 
