@@ -361,7 +361,9 @@ describe('identities and issuers', () => {
     it('accepts bundles by the two identities', () => {
       const decision = decide([by(IDENTITY), by(SECOND)], { policy: twoOf });
       expect(decision.reasons).toEqual([]);
-      expect([...decision.identities].sort()).toEqual([`${ISSUER}|${IDENTITY}`, `${ISSUER}|${SECOND}`].sort());
+      expect([...decision.identities].sort()).toEqual(
+        [`${ISSUER}|${IDENTITY}`, `${ISSUER}|${SECOND}`].sort(),
+      );
     });
 
     it('counts two bundles by one identity once (THRESHOLD_NOT_MET)', () => {
