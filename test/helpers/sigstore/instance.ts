@@ -92,13 +92,14 @@ const logKey = (keys: { spki: Buffer }, details: string, window?: ValidFor) => (
 interface Authorities {
   readonly ca: { readonly root: Authority; readonly intermediate: Authority };
   readonly rekor: TransparencyLog;
-  readonly rekorV2: TransparencyLog;
+  /** The Rekor v2 log, with an Ed25519 key (as Sigstore's) or a P-256 one. */
+  readonly rekorV2: Record<'ed25519' | 'p256', TransparencyLog>;
   readonly ctlog: CtLog;
   readonly tsa: TimestampAuthority;
 }
 
 /** Every authority an instance named `name` can have; which of them its root trusts is the options' choice. */
-function createAuthorities(name: string, rekorV2KeyType: 'ed25519' | 'p256'): Authorities {
+function createAuthorities(name: string): Authorities {
   const host = `${name}.test`;
   const era = { notBefore: INSTANCE_EPOCH, notAfter: INSTANCE_END };
 
@@ -155,7 +156,7 @@ function createAuthorities(name: string, rekorV2KeyType: 'ed25519' | 'p256'): Au
   return {
     ca: { root, intermediate },
     rekor: transparencyLog(1, 'p256'),
-    rekorV2: transparencyLog(2, rekorV2KeyType),
+    rekorV2: { ed25519: transparencyLog(2, 'ed25519'), p256: transparencyLog(2, 'p256') },
     ctlog,
     tsa: { root: tsaRoot, signer: { certificate: tsaCertificate, keys: tsaKeys } },
   };
@@ -166,16 +167,14 @@ const authorities = new Map<string, Authorities>();
 function createInstance(options: InstanceOptions): TestInstance {
   const name = options.name ?? 'vouch-test';
   const host = `${name}.test`;
-  const v2KeyType = (options.rekorV2 || undefined)?.keyType ?? 'ed25519';
-  const cacheKey = `${name}|${v2KeyType}`;
-  let all = authorities.get(cacheKey);
+  let all = authorities.get(name);
   if (!all) {
-    all = createAuthorities(name, v2KeyType);
-    authorities.set(cacheKey, all);
+    all = createAuthorities(name);
+    authorities.set(name, all);
   }
   const ca = options.ca === false ? undefined : all.ca;
   const rekor = options.rekor === false ? undefined : all.rekor;
-  const rekorV2 = options.rekorV2 === false ? undefined : all.rekorV2;
+  const rekorV2 = options.rekorV2 === false ? undefined : all.rekorV2[options.rekorV2?.keyType ?? 'ed25519'];
   const ctlog = options.ctlog === false ? undefined : all.ctlog;
   const tsa = options.tsa === false ? undefined : all.tsa;
 
