@@ -24,8 +24,6 @@ export const setOf = (...items: Buffer[]) => tlv(0x31, ...[...items].sort(Buffer
 
 export const boolean = (value: boolean) => tlv(0x01, Buffer.from([value ? 0xff : 0x00]));
 
-export const nullValue = () => tlv(0x05);
-
 /** A non-negative INTEGER, minimally encoded. */
 export function integer(value: number | bigint | Buffer): Buffer {
   let bytes: Buffer;
@@ -63,8 +61,6 @@ export const bitString = (bytes: Buffer, unusedBits = 0) => tlv(0x03, Buffer.fro
 export const utf8String = (text: string) => tlv(0x0c, Buffer.from(text, 'utf8'));
 
 export const printableString = (text: string) => tlv(0x13, Buffer.from(text, 'ascii'));
-
-export const ia5String = (text: string) => tlv(0x16, Buffer.from(text, 'ascii'));
 
 const digits = (date: Date) => date.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 

@@ -131,7 +131,7 @@ export interface CertificateSpec {
   readonly serial?: Buffer;
 }
 
-/** The TBSCertificate of a v3 certificate signed with ECDSA/SHA-256 by `issuer` (its name and key ID). */
+/** The TBSCertificate of a v3 certificate issued by `issuerName`, to be signed with ECDSA/SHA-256. */
 export function tbsCertificate(spec: CertificateSpec, issuerName: Buffer, serial: Buffer): Buffer {
   return sequence(
     explicit(0, integer(2)),
