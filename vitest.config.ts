@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    // Says once, when ../shared/fixtures is absent, which tests skip and why.
+    globalSetup: ['test/helpers/global-setup.ts'],
     // Handlers log and emit metrics as JSON lines; tests assert on records, not on logs.
     env: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_DEV: 'false' },
   },

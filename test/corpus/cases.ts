@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LIMITS, IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1 } from '#core/index.ts';
+import { createStatement, DEFAULT_LIMITS, IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1 } from '#core/index.ts';
 import { FIXTURE_ARTIFACT, readFixture } from '../helpers/fixtures.ts';
 import { testKey } from '../helpers/keys.ts';
+import { keyedBundle, testInstance } from '../helpers/sigstore/index.ts';
 import {
   attest,
   type CorpusCase,
   json,
   KEY_ARN_PREFIX,
+  keylessAttest,
   PROVENANCE,
   provenancePredicate,
   sha256,
@@ -258,6 +260,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'keyless-identity-mismatch',
+    readsFixtures: true,
     description:
       'A real keyless Sigstore bundle (brian@dehamer.com via GitHub OAuth, Rekor-logged) for its real npm package, under a rule that requires another identity.',
     expectedReason: 'SIGNER_NOT_ALLOWED',
@@ -272,6 +275,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'keyless-issuer-mismatch',
+    readsFixtures: true,
     description:
       'The same real keyless bundle under a rule that requires the same identity from another OIDC issuer (GitHub Actions).',
     expectedReason: 'SIGNER_NOT_ALLOWED',
@@ -282,6 +286,49 @@ export const CORPUS: readonly CorpusCase[] = [
         artifact: { key, body: fixtureArtifact() },
         attestations: [{ key: `${key}.sigstore`, body: readFixture('bundleV02-intoto.sigstore') }],
       };
+    },
+  },
+  {
+    name: 'keyless-identity-mismatch-test-instance',
+    description:
+      'A keyless bundle of the test instance (its CA, CT log and Rekor, trusted by the corpus root) for the fixture identity, under a rule that requires another identity.',
+    expectedReason: 'SIGNER_NOT_ALLOWED',
+    settles: 'at-deadline',
+    async build() {
+      const key = 'keyless/identity/test-instance.tgz';
+      const body = bytesFor('keyless-identity-mismatch-test-instance');
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.sigstore.json`, body: json(keylessAttest(body)) }],
+      };
+    },
+  },
+  {
+    name: 'keyless-issuer-mismatch-test-instance',
+    description:
+      'The same kind of self-made keyless bundle under a rule that requires the same identity from another OIDC issuer.',
+    expectedReason: 'SIGNER_NOT_ALLOWED',
+    settles: 'at-deadline',
+    async build() {
+      const key = 'keyless/issuer/test-instance.tgz';
+      const body = bytesFor('keyless-issuer-mismatch-test-instance');
+      return {
+        artifact: { key, body },
+        attestations: [{ key: `${key}.sigstore.json`, body: json(keylessAttest(body)) }],
+      };
+    },
+  },
+  {
+    name: 'keyless-rogue-ca',
+    description:
+      'A keyless bundle naming exactly the identity and issuer the npm rule allows, but certified by a CA of another Sigstore instance (with its own CT log and Rekor) that the trusted root does not list.',
+    expectedReason: 'CERTIFICATE_INVALID',
+    settles: 'at-deadline',
+    async build() {
+      const key = 'npm/corpus/keyless-rogue-ca.tgz';
+      const body = bytesFor('keyless-rogue-ca');
+      const rogue = keylessAttest(body, { instance: testInstance({ name: 'rogue' }) });
+      return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(rogue) }] };
     },
   },
 
@@ -844,6 +891,33 @@ export const CORPUS: readonly CorpusCase[] = [
         })),
       );
       return { artifact: { key, body }, attestations: flood };
+    },
+  },
+  {
+    name: 'backdated-proof-only-entry',
+    description:
+      "A keyed bundle by a registry key revoked effective 2021-01-01, logged with an inclusion proof but no signed entry timestamp, whose entry claims 2020-06-01: the proof does not cover the time, so the signing time is the upload's.",
+    expectedReason: 'KEY_REVOKED',
+    settles: 'at-deadline',
+    async build({ registerKey, registry }) {
+      const signer = await registerKey('corpus-backdated');
+      setup(
+        (await registry.revoke(signer.keyId, '2021-01-01T00:00:00.000Z', 'leaked')) === 'revoked',
+        'revoke the key',
+      );
+      const key = 'releases/corpus/backdated-proof-only-entry.bin';
+      const body = bytesFor('backdated-proof-only-entry');
+      const statement = createStatement(
+        [{ name: 'backdated-proof-only-entry.bin', digests: { sha256: sha256(body) } }],
+        PROVENANCE,
+        provenancePredicate(),
+      );
+      const bundle = await keyedBundle({
+        key: signer,
+        content: { statement },
+        tlog: { proof: true, promise: false, integratedTime: new Date('2020-06-01T00:00:00Z') },
+      });
+      return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(bundle) }] };
     },
   },
 ];

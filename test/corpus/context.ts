@@ -9,6 +9,7 @@ import {
 } from '#core/index.ts';
 import { FIXTURE_IDENTITY, FIXTURE_ISSUER, FIXTURE_PREDICATE } from '../helpers/fixtures.ts';
 import type { TestKey } from '../helpers/keys.ts';
+import { type BundleJson, type KeylessOptions, keylessBundle } from '../helpers/sigstore/index.ts';
 
 /** One object to put in the staging bucket. */
 export interface Upload {
@@ -57,6 +58,8 @@ export interface CorpusCase {
    * so the artifact waits until its deadline passes and the sweep rejects it.
    */
   readonly settles: 'at-once' | 'at-deadline';
+  /** It uploads real bundles from ../shared/fixtures, and is skipped where that folder is absent. */
+  readonly readsFixtures?: boolean;
   build(ctx: CorpusContext): Promise<CorpusUploads>;
 }
 
@@ -149,6 +152,24 @@ export async function attest(
     return signStatement(forged, key.sign);
   }
   return signStatement(statement, key.sign);
+}
+
+/**
+ * A keyless bundle of the test instance (test/helpers/sigstore) for `bytes`, signed as the keyless rules
+ * expect (the fixture's identity, issuer and predicate type): the corpus's keyless cases without shared files.
+ */
+export function keylessAttest(bytes: Buffer | string, options: Partial<KeylessOptions> = {}): BundleJson {
+  return keylessBundle({
+    content: {
+      statement: createStatement(
+        [{ name: 'app.tgz', digests: { sha256: sha256(bytes) } }],
+        FIXTURE_PREDICATE,
+        {},
+      ),
+    },
+    identity: { san: { email: FIXTURE_IDENTITY }, issuer: FIXTURE_ISSUER },
+    ...options,
+  });
 }
 
 /** Signs arbitrary payload bytes (which need not be a valid statement) as a keyed v0.3 bundle. */

@@ -1,8 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** `../shared/fixtures`: real bundles made by others (see its README). Read, never modified. */
-export const SHARED_FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+/**
+ * `../shared/fixtures`: real bundles made by others (see its README). Read, never modified, never copied
+ * into the repository. `VOUCH_SHARED_FIXTURES` points elsewhere (a path that does not exist hides them).
+ */
+export const SHARED_FIXTURES = process.env.VOUCH_SHARED_FIXTURES
+  ? `${resolve(process.env.VOUCH_SHARED_FIXTURES)}/`
+  : fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 export const SIGSTORE_JS = `${SHARED_FIXTURES}sigstore-js/`;
 
 export const FIXTURE_BUNDLES = [
@@ -23,6 +29,32 @@ export const FIXTURE_SHA512 =
 export const FIXTURE_IDENTITY = 'brian@dehamer.com';
 export const FIXTURE_ISSUER = 'https://github.com/login/oauth';
 export const FIXTURE_PREDICATE = 'https://github.com/npm/attestation/tree/main/specs/publish/v0.1';
+
+/**
+ * Whether the shared fixtures are here. A plain clone has no `../shared/`: tests that read them skip
+ * (`describe.skipIf(!FIXTURES_AVAILABLE)`), and the self-made bundles of `test/helpers/sigstore` cover
+ * the same verification paths.
+ */
+export const FIXTURES_AVAILABLE =
+  existsSync(FIXTURE_ARTIFACT) && FIXTURE_BUNDLES.every((name) => existsSync(`${SIGSTORE_JS}${name}`));
+
+/** Why fixture tests were skipped, naming the folder; undefined when the fixtures are here. */
+export const FIXTURES_MISSING = FIXTURES_AVAILABLE
+  ? undefined
+  : `../shared/fixtures not found (looked in ${SHARED_FIXTURES}): the tests and the keyless benchmark that ` +
+    'read the real Sigstore bundles in it are skipped; self-made bundles under a test trust root ' +
+    '(test/helpers/sigstore) still cover every verification path. Set VOUCH_SHARED_FIXTURES to read them ' +
+    'from elsewhere.';
+
+let warned = false;
+
+/** Says once per process why fixture tests are skipped (vitest's global setup, the benchmarks). */
+export function warnIfFixturesMissing(): void {
+  if (FIXTURES_MISSING && !warned) {
+    warned = true;
+    console.warn(`\u26a0 ${FIXTURES_MISSING}`);
+  }
+}
 
 export const readFixture = (name: string) => readFileSync(`${SIGSTORE_JS}${name}`, 'utf8');
 export const fixtureJson = (name: string) => JSON.parse(readFixture(name)) as Record<string, any>;

@@ -20,6 +20,7 @@ import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
+import { keyedBundle, testInstance } from '../helpers/sigstore/index.ts';
 import { VersionedStore } from '../helpers/versioned-store.ts';
 
 // Regressions for the security review of 2026-11-26, through the real handler on s3rver and dynalite
@@ -227,6 +228,46 @@ describe('trusted time of an attestation', () => {
     expect(record?.status).toBe('pending');
     expect(record?.notes?.map((r) => r.code)).toContain('KEY_REVOKED');
     expect(await deployed('releases/multipart.bin')).toBeUndefined();
+  });
+});
+
+describe('a backdated log entry and the revocation re-check', () => {
+  it('pulls an artifact whose only entry (a proof, no promise) claims a time before the revocation', async () => {
+    const signer = await registeredKey();
+    const handler = createVerifierHandler(deps({ trustRoot: testInstance().trustRoot }));
+    const bytes = 'backdated';
+    const statement = createStatement(
+      [{ name: 'backdated.bin', digests: { sha256: sha256(bytes) } }],
+      PROVENANCE,
+      {},
+    );
+    const bundle = await keyedBundle({
+      key: signer,
+      content: { statement },
+      tlog: { proof: true, promise: false, integratedTime: new Date('2020-06-01T00:00:00Z') },
+    });
+    await put('releases/backdated.bin.sigstore.json', JSON.stringify(bundle));
+    await put('releases/backdated.bin', bytes);
+    expect(await drain(handler)).toEqual([]);
+    expect((await latest('releases/backdated.bin'))?.status).toBe('promoted');
+    // Revoked effective an hour ago: after the time the entry claims, before the upload.
+    const effective = new Date(Date.now() - 3600_000).toISOString();
+    await registry.revoke(signer.keyId, effective, 'leaked');
+    const stream = {
+      Records: [
+        {
+          eventSource: 'aws:dynamodb',
+          eventID: '2',
+          dynamodb: {
+            NewImage: { keyId: { S: signer.keyId }, revokedAt: { S: effective } },
+            OldImage: { keyId: { S: signer.keyId } },
+          },
+        },
+      ],
+    };
+    await handler(stream as never, {} as Context);
+    expect((await latest('releases/backdated.bin'))?.status).toBe('quarantined');
+    expect(await deployed('releases/backdated.bin')).toBeUndefined();
   });
 });
 

@@ -1,8 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createStatement, DEFAULT_LIMITS, parseAttestationFile, signStatement } from '#core/index.ts';
-import { FIXTURE_PREDICATE, readFixture } from '../../helpers/fixtures.ts';
+import { FIXTURE_PREDICATE, FIXTURES_AVAILABLE, readFixture } from '../../helpers/fixtures.ts';
 import { testKey } from '../../helpers/keys.ts';
+import { keylessBundle } from '../../helpers/sigstore/index.ts';
+
+/** Tests that read ../shared/fixtures; without it they skip (see test/helpers/fixtures.ts). */
+const itFixtures = it.skipIf(!FIXTURES_AVAILABLE);
 
 const key = testKey();
 const statement = createStatement(
@@ -13,9 +17,11 @@ const statement = createStatement(
 const bundle = async () => signStatement(statement, key.sign);
 const envelope = async () => (await bundle()).dsseEnvelope;
 const codes = (file: ReturnType<typeof parseAttestationFile>) => file.errors.map((e) => e.code);
+/** A keyless bundle of the test instance, pretty-printed as Sigstore clients write it. */
+const prettyKeyless = () => JSON.stringify(keylessBundle({ content: { statement } }), null, 2);
 
 describe('#parseAttestationFile', () => {
-  it('reads a pretty-printed Sigstore bundle', () => {
+  itFixtures('reads a pretty-printed Sigstore bundle', () => {
     const parsed = parseAttestationFile(readFixture('bundleV02-intoto.sigstore'), 'b.sigstore');
     expect(parsed.errors).toEqual([]);
     expect(parsed.attestations).toHaveLength(1);
@@ -23,6 +29,17 @@ describe('#parseAttestationFile', () => {
       kind: 'statement',
       statement: { predicateType: FIXTURE_PREDICATE },
     });
+  });
+
+  it('reads a pretty-printed keyless bundle (test instance)', () => {
+    const parsed = parseAttestationFile(prettyKeyless(), 'b.sigstore.json');
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.attestations).toHaveLength(1);
+    expect(parsed.attestations[0]).toMatchObject({
+      kind: 'statement',
+      statement: { predicateType: 'https://slsa.dev/provenance/v1' },
+    });
+    expect(parsed.attestations[0]?.signatures).toHaveLength(1);
   });
 
   it('reads a bare DSSE envelope, one verifiable bundle per signature', async () => {
@@ -82,12 +99,25 @@ describe('#parseAttestationFile', () => {
     expect(codes(parsed)).toEqual([code]);
   });
 
-  it('reads a mangled pretty-printed bundle whose first line is valid JSON as one document (one reason)', () => {
-    const text = readFixture('bundleV03-dsse.sigstore');
+  itFixtures(
+    'reads a mangled pretty-printed bundle whose first line is valid JSON as one document (one reason)',
+    () => {
+      const text = readFixture('bundleV03-dsse.sigstore');
+      expect(codes(parseAttestationFile(`0${text.slice(1)}`, 'x'))).toEqual(['PARSE_ERROR']);
+    },
+  );
+
+  it('reads a mangled pretty-printed keyless bundle (test instance) as one document (one reason)', () => {
+    const text = prettyKeyless();
     expect(codes(parseAttestationFile(`0${text.slice(1)}`, 'x'))).toEqual(['PARSE_ERROR']);
   });
 
-  it('rejects a truncated bundle with PARSE_ERROR', () => {
+  it('rejects a truncated keyless bundle (test instance) with PARSE_ERROR', () => {
+    const text = prettyKeyless();
+    expect(codes(parseAttestationFile(text.slice(0, text.length / 2), 'x'))).toEqual(['PARSE_ERROR']);
+  });
+
+  itFixtures('rejects a truncated bundle with PARSE_ERROR', () => {
     const text = readFixture('bundleV03-dsse.sigstore');
     expect(codes(parseAttestationFile(text.slice(0, text.length / 2), 'x'))).toEqual(['PARSE_ERROR']);
   });
@@ -143,17 +173,23 @@ describe('#parseAttestationFile', () => {
       );
     });
 
-    it('survives arbitrary mutations of a real bundle', () => {
-      const text = readFixture('bundleV03-intoto.sigstore');
+    /** Never throws, always says something, and never yields more than the one attestation there was. */
+    const survivesMutations = (text: string) =>
       fc.assert(
         fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 4 }), (at, insert) => {
           const parsed = parseAttestationFile(text.slice(0, at) + insert + text.slice(at + 1), 'mut');
-          // Never throws, always says something, and never yields more than the one attestation there was.
           expect(parsed.attestations.length + parsed.errors.length).toBeGreaterThan(0);
           expect(parsed.attestations.length).toBeLessThanOrEqual(1);
         }),
         { numRuns: 1000 },
       );
+
+    itFixtures('survives arbitrary mutations of a real bundle', () => {
+      survivesMutations(readFixture('bundleV03-intoto.sigstore'));
+    });
+
+    it('survives arbitrary mutations of a keyless bundle (test instance)', () => {
+      survivesMutations(prettyKeyless());
     });
   });
 });

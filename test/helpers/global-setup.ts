@@ -1,0 +1,6 @@
+import { warnIfFixturesMissing } from './fixtures.ts';
+
+/** Vitest global setup: runs once per `vitest run`, before any test file. */
+export default function setup(): void {
+  warnIfFixturesMissing();
+}
