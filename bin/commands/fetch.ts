@@ -15,8 +15,10 @@ import {
   keyIdOf,
   parseAttestationFile,
   publicKeyFromPem,
+  type Reason,
   staticKeyLookup,
   VSA_PREDICATE_TYPE,
+  verificationSummaryProblems,
 } from '#core/index.ts';
 import { vsaKey } from '../../lambdas/verify/pipeline.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
@@ -45,6 +47,8 @@ export interface FetchResult {
   readonly ok: boolean;
   readonly digest: string;
   readonly decision: Decision;
+  /** What the summary says that this fetch cannot accept: another key, other bytes, FAILED. */
+  readonly problems: readonly Reason[];
   readonly verificationResult?: string;
 }
 
@@ -99,14 +103,21 @@ export async function fetchVerified(args: {
     const predicate = attestation?.kind === 'statement' ? attestation.statement.predicate : undefined;
     const verificationResult =
       typeof predicate?.verificationResult === 'string' ? predicate.verificationResult : undefined;
-    const ok =
-      decision.accepted &&
-      (verificationResult === 'PASSED' || (args.allowAudit === true && verificationResult === 'FAILED'));
+    const problems =
+      attestation?.kind === 'statement'
+        ? verificationSummaryProblems(attestation.statement, {
+            key: args.key,
+            digests,
+            allowAudit: args.allowAudit === true,
+          })
+        : [];
+    const ok = decision.accepted && attestation !== undefined && problems.length === 0;
     if (ok) await rename(temporary, args.output);
     return {
       ok,
       digest: `sha256:${digests.sha256}`,
       decision,
+      problems,
       ...(verificationResult ? { verificationResult } : {}),
     };
   } finally {
@@ -151,7 +162,8 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
     io.out(
       `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,
     );
-    for (const reason of result.decision.reasons) io.out(`  ${reason.code}: ${reason.message}`);
+    for (const reason of [...result.decision.reasons, ...result.problems])
+      io.out(`  ${reason.code}: ${reason.message}`);
   }
   return result.ok ? EXIT.accepted : EXIT.rejected;
 }

@@ -113,7 +113,11 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError('--path is required with --policy when ARTIFACT is a digest');
   }
   const decision = evaluate({
-    artifact: { ...(path === undefined ? {} : { path }), digests: digests.digests },
+    artifact: {
+      ...(path === undefined ? {} : { path }),
+      digests: digests.digests,
+      paeShaped: digests.paeShaped,
+    },
     attestations,
     inputErrors,
     policy,
@@ -187,16 +191,18 @@ function policyFromFlags(values: Record<string, unknown>, keys: readonly Trusted
 async function artifactDigests(
   artifact: string,
   algorithms: DigestAlgorithm[],
-): Promise<{ digests: Digests; fromFile: boolean }> {
+): Promise<{ digests: Digests; fromFile: boolean; paeShaped: boolean }> {
+  // A digest given alone says nothing of the bytes' shape; plain signatures are then judged on it alone.
   if (/^sha(256|512):/.test(artifact))
-    return { digests: guard(() => parseDigest(artifact)), fromFile: false };
+    return { digests: guard(() => parseDigest(artifact)), fromFile: false, paeShaped: false };
   try {
     const info = await stat(artifact);
     if (!info.isFile()) throw new Error('not a regular file');
   } catch (error) {
     throw new UsageError(`cannot read artifact ${artifact}: ${(error as Error).message}`);
   }
-  return { digests: (await digestFile(artifact, algorithms)).digests, fromFile: true };
+  const { digests, paeShaped } = await digestFile(artifact, algorithms);
+  return { digests, fromFile: true, paeShaped };
 }
 
 /** Only the algorithms the attestations name: sha512 costs three times sha256, so compute it only when asked. */

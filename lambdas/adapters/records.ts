@@ -39,6 +39,8 @@ export interface ArtifactRecord {
   readonly size: number;
   readonly digest: string;
   readonly digests: Readonly<Record<string, string>>;
+  /** Its bytes start as a DSSE PAE does (see Digester): plain signatures over it never count. */
+  readonly paeShaped?: boolean;
   readonly status: ArtifactStatus;
   readonly reasons: readonly Reason[];
   /** What was gathered and did not count (junk, other artifacts' attestations, signers not allowed). */
@@ -152,6 +154,40 @@ export class RecordStore {
           Key: { pk: pk(objectKey), sk: sk(version) },
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /** Updates a record's fields and history without moving it, if it is still in `status`. */
+  async annotate(objectKey: string, version: string, status: ArtifactStatus, patch: Patch, note: string) {
+    const at = patch.updatedAt ?? new Date().toISOString();
+    const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
+    const values: Record<string, unknown> = {
+      ':status': status,
+      ':entry': [{ status, at, note }],
+      ':empty': [],
+      ':updatedAt': at,
+    };
+    const sets = [
+      '#history = list_append(if_not_exists(#history, :empty), :entry)',
+      'updatedAt = :updatedAt',
+    ];
+    for (const [field, value] of Object.entries(patch)) {
+      if (field === 'updatedAt' || value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pk(objectKey), sk: sk(version) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk) AND #status = :status',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),

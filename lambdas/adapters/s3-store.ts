@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import {
   CopyObjectCommand,
@@ -9,7 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { DigestAlgorithm, Digests } from '#core/digest.ts';
+import { type DigestAlgorithm, Digester, type Digests } from '#core/digest.ts';
 
 export interface ObjectVersion {
   readonly bucket: string;
@@ -158,11 +157,9 @@ export class S3Store {
     algorithms: readonly DigestAlgorithm[],
   ): Promise<Digests> {
     const { body } = await this.open(source.bucket, source.key, source.versionId);
-    const hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const);
+    const digester = new Digester(algorithms);
     const tee = new PassThrough();
-    body.on('data', (chunk: Buffer) => {
-      for (const [, hash] of hashes) hash.update(chunk);
-    });
+    body.on('data', (chunk: Buffer) => digester.update(chunk));
     body.on('error', (error) => tee.destroy(error));
     body.pipe(tee);
     await new Upload({
@@ -171,9 +168,7 @@ export class S3Store {
       queueSize: 2,
       partSize: 8 * 1024 * 1024,
     }).done();
-    const digests: Digests = {};
-    for (const [algorithm, hash] of hashes) digests[algorithm] = hash.digest('hex');
-    return digests;
+    return digester.result().digests;
   }
 }
 

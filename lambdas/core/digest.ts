@@ -66,6 +66,45 @@ export function digestsMatch(artifact: Digests, subject: Readonly<Record<string,
   return shared > 0;
 }
 
+/** The bytes every DSSE pre-authentication encoding starts with. */
+const PAE_PREFIX = Buffer.from('DSSEv1 ');
+
+/** What digesting an artifact learns: its digests, its size, and whether it is shaped like a DSSE PAE. */
+export interface DigestResult {
+  readonly digests: Digests;
+  readonly size: number;
+  /**
+   * The bytes start as a DSSE pre-authentication encoding does. A message signature over such bytes is
+   * the same primitive as an envelope's signature, so the two could stand in for each other: refused.
+   */
+  readonly paeShaped: boolean;
+}
+
+/** One digest pass: every requested hash, the size, and the first bytes, fed chunk by chunk. */
+export class Digester {
+  private readonly hashes: (readonly [DigestAlgorithm, ReturnType<typeof createHash>])[];
+  private size = 0;
+  private head = Buffer.alloc(0);
+
+  constructor(algorithms: readonly DigestAlgorithm[] = ['sha256']) {
+    if (algorithms.length === 0) throw new VouchError('INVALID_DIGEST', 'no digest algorithm requested');
+    this.hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const);
+  }
+
+  update(chunk: Uint8Array): void {
+    this.size += chunk.length;
+    if (this.head.length < PAE_PREFIX.length)
+      this.head = Buffer.concat([this.head, chunk.subarray(0, PAE_PREFIX.length - this.head.length)]);
+    for (const [, hash] of this.hashes) hash.update(chunk);
+  }
+
+  result(): DigestResult {
+    const digests: Digests = {};
+    for (const [algorithm, hash] of this.hashes) digests[algorithm] = hash.digest('hex');
+    return { digests, size: this.size, paeShaped: this.head.equals(PAE_PREFIX) };
+  }
+}
+
 /**
  * Digests a stream in constant memory: chunks are hashed as they arrive and never retained. Compute only
  * the algorithms the caller needs (sha512 costs about three times sha256 where the CPU has SHA extensions).
@@ -73,17 +112,10 @@ export function digestsMatch(artifact: Digests, subject: Readonly<Record<string,
 export async function digestStream(
   stream: Readable | AsyncIterable<Uint8Array>,
   algorithms: readonly DigestAlgorithm[] = ['sha256'],
-): Promise<{ digests: Digests; size: number }> {
-  if (algorithms.length === 0) throw new VouchError('INVALID_DIGEST', 'no digest algorithm requested');
-  const hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const);
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    for (const [, hash] of hashes) hash.update(chunk);
-  }
-  const digests: Digests = {};
-  for (const [algorithm, hash] of hashes) digests[algorithm] = hash.digest('hex');
-  return { digests, size };
+): Promise<DigestResult> {
+  const digester = new Digester(algorithms);
+  for await (const chunk of stream) digester.update(chunk);
+  return digester.result();
 }
 
 const FILE_CHUNK_BYTES = 1024 * 1024;
@@ -96,27 +128,21 @@ const FILE_CHUNK_BYTES = 1024 * 1024;
 export async function digestFile(
   path: string,
   algorithms: readonly DigestAlgorithm[] = ['sha256'],
-): Promise<{ digests: Digests; size: number }> {
-  if (algorithms.length === 0) throw new VouchError('INVALID_DIGEST', 'no digest algorithm requested');
-  const hashes = algorithms.map((algorithm) => [algorithm, createHash(algorithm)] as const);
+): Promise<DigestResult> {
+  const digester = new Digester(algorithms);
   const file = await open(path, 'r');
   try {
     let reading = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
     let hashing = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
-    let size = 0;
     let pending = file.read(reading, 0, FILE_CHUNK_BYTES, null);
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
       [reading, hashing] = [hashing, reading];
       pending = file.read(reading, 0, FILE_CHUNK_BYTES, null);
-      const chunk = hashing.subarray(0, bytesRead);
-      for (const [, hash] of hashes) hash.update(chunk);
-      size += bytesRead;
+      digester.update(hashing.subarray(0, bytesRead));
     }
-    const digests: Digests = {};
-    for (const [algorithm, hash] of hashes) digests[algorithm] = hash.digest('hex');
-    return { digests, size };
+    return digester.result();
   } finally {
     await file.close();
   }

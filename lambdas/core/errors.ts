@@ -27,8 +27,9 @@ export type ReasonCode =
   | 'THRESHOLD_NOT_MET'
   | 'BUILDER_NOT_ALLOWED'
   | 'SOURCE_NOT_ALLOWED'
-  // promotion
-  | 'SUPERSEDED';
+  // promotion and deployment
+  | 'SUPERSEDED'
+  | 'VERIFICATION_FAILED';
 
 export interface Reason {
   readonly code: ReasonCode;

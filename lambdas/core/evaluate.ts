@@ -21,7 +21,12 @@ import { type SignerIdentity, type VerifiedSignature, verifySignature } from './
 import { loadTrustRoot, type TrustRoot } from './trust.ts';
 
 export interface EvaluationInput {
-  readonly artifact: { readonly path?: string; readonly digests: Digests };
+  readonly artifact: {
+    readonly path?: string;
+    readonly digests: Digests;
+    /** Its bytes start as a DSSE PAE does: message signatures over it are refused (see Digester). */
+    readonly paeShaped?: boolean;
+  };
   /** Every attestation gathered for the artifact; those about other artifacts are reported and ignored. */
   readonly attestations: readonly Attestation[];
   /** Attestation inputs that could not be parsed. */
@@ -299,7 +304,7 @@ function checkAttestations(
       skipped: true,
       report: report(false, [], [reason]),
     });
-    const mismatch = aboutArtifact(attestation, input.artifact.digests);
+    const mismatch = aboutArtifact(attestation, input.artifact);
     // Cheap checks first. An attestation about other bytes is verified only where it could be a verdict:
     // beside the artifact (its own pipeline's word about it), or handed over by a CLI user. A line of a
     // JSON Lines collection about another artifact is skipped, as the in-toto bundle format intends.
@@ -350,13 +355,24 @@ function checkAttestations(
   return { checked, notes };
 }
 
-/** Why an attestation is not about the artifact with these digests; undefined when it is. */
-function aboutArtifact(attestation: Attestation, digests: Digests): Reason | undefined {
+/** Why an attestation is not about the artifact; undefined when it is. */
+function aboutArtifact(attestation: Attestation, artifact: EvaluationInput['artifact']): Reason | undefined {
+  const { digests } = artifact;
   if (attestation.kind === 'statement') {
     if (attestation.statement.subject.some((s) => digestsMatch(digests, s.digest))) return undefined;
     return {
       code: 'SUBJECT_MISMATCH',
       message: `no subject of the statement has digest ${primaryDigest(digests)}`,
+      subject: attestation.source,
+    };
+  }
+  if (artifact.paeShaped) {
+    // A DSSE signature is the same primitive over PAE(type, payload): an envelope's signature would verify
+    // as a "signature" of bytes equal to its PAE. The two kinds must never stand in for each other.
+    return {
+      code: 'UNSUPPORTED_FORMAT',
+      message:
+        'the artifact is shaped like a DSSE pre-authentication encoding; a plain signature over it is refused',
       subject: attestation.source,
     };
   }

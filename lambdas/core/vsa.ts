@@ -1,4 +1,7 @@
+import { type Digests, digestsMatch } from './digest.ts';
+import type { Reason } from './errors.ts';
 import type { Decision } from './evaluate.ts';
+import { isRecord } from './json.ts';
 import { STATEMENT_V1, type Statement } from './statement.ts';
 
 export const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
@@ -52,4 +55,50 @@ export function verificationSummary({
       },
     },
   };
+}
+
+/**
+ * What a deployer checks in a VSA whose signature verified, beyond its signature: that it was issued for
+ * exactly this object key (a summary and artifact copied under another key prove nothing there), for
+ * these bytes, with a PASSED result (FAILED only where audit-mode artifacts are explicitly allowed).
+ */
+export function verificationSummaryProblems(
+  statement: Statement,
+  expected: { readonly key: string; readonly digests: Digests; readonly allowAudit?: boolean },
+): Reason[] {
+  if (statement.predicateType !== VSA_PREDICATE_TYPE) {
+    return [
+      { code: 'UNSUPPORTED_FORMAT', message: `not a verification summary: ${statement.predicateType}` },
+    ];
+  }
+  const problems: Reason[] = [];
+  const named = statement.subject.filter((subject) => subject.name === expected.key);
+  if (named.length === 0) {
+    const names = statement.subject.map((subject) => JSON.stringify(subject.name ?? '')).join(', ');
+    problems.push({
+      code: 'SUBJECT_MISMATCH',
+      message: `the summary was issued for ${names}, not ${JSON.stringify(expected.key)}`,
+    });
+  } else if (!named.some((subject) => digestsMatch(expected.digests, subject.digest))) {
+    problems.push({ code: 'SUBJECT_MISMATCH', message: `the summary names other bytes for ${expected.key}` });
+  }
+  const predicate = isRecord(statement.predicate) ? statement.predicate : {};
+  const resource = typeof predicate.resourceUri === 'string' ? predicate.resourceUri : '';
+  if (!resource.startsWith('s3://') || !resource.endsWith(`/${expected.key}`)) {
+    problems.push({
+      code: 'SUBJECT_MISMATCH',
+      message: `the summary verified ${JSON.stringify(resource)}, not an object at ${JSON.stringify(expected.key)}`,
+    });
+  }
+  const result = predicate.verificationResult;
+  if (result !== 'PASSED' && !(result === 'FAILED' && expected.allowAudit)) {
+    problems.push({
+      code: 'VERIFICATION_FAILED',
+      message:
+        result === 'FAILED'
+          ? 'the summary says FAILED: promoted in audit mode; refused without --allow-audit'
+          : `the summary's result is ${JSON.stringify(result)}, not PASSED`,
+    });
+  }
+  return problems;
 }

@@ -226,7 +226,7 @@ export function createPipeline(deps: PipelineDeps) {
       if (isMissing(error)) return { objectKey: event.key, kind: 'ignored' };
       throw error;
     }
-    const { digests, size } = await digestStream(opened.body, algorithms);
+    const { digests, size, paeShaped } = await digestStream(opened.body, algorithms);
     const version = { ...opened.version, size };
     // The event named the version read (the usual case) or none: looked up above already.
     const recorded =
@@ -234,7 +234,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (recorded) return resume(recorded, owner);
 
     const startedAt = now().toISOString();
-    const decision = await decide(event.key, digests);
+    const decision = await decide(event.key, digests, paeShaped);
     const status = statusFor(
       decision.decision,
       new Date(startedAt),
@@ -249,6 +249,7 @@ export function createPipeline(deps: PipelineDeps) {
       size,
       digest: primaryDigest(digests),
       digests,
+      ...(paeShaped ? { paeShaped } : {}),
       status,
       ...decisionFields(decision.decision),
       uploadedAt: version.lastModified.toISOString(),
@@ -286,7 +287,11 @@ export function createPipeline(deps: PipelineDeps) {
   async function resume(record: ArtifactRecord, owner: string = randomUUID()): Promise<Outcome> {
     if (record.status === 'pending') return evaluateRecorded(record, owner);
     if (record.status === 'verified') {
-      const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
+      const { decision, inputs } = await decide(
+        record.objectKey,
+        record.digests as Digests,
+        record.paeShaped,
+      );
       if (decision.accepted) return promote(record, decision, inputs, owner);
     }
     return { objectKey: record.objectKey, kind: 'artifact', status: record.status, reasons: record.reasons };
@@ -295,7 +300,7 @@ export function createPipeline(deps: PipelineDeps) {
   /** Re-evaluates a pending artifact from its recorded digests: attestations are checked against digests, not bytes. */
   async function evaluateRecorded(record: ArtifactRecord, owner: string = randomUUID()): Promise<Outcome> {
     const at = now();
-    const { decision, inputs } = await decide(record.objectKey, record.digests as Digests);
+    const { decision, inputs } = await decide(record.objectKey, record.digests as Digests, record.paeShaped);
     const deadline = new Date(record.deadline ?? record.createdAt);
     const status = statusFor(decision, at, deadline);
     if (status === 'pending')
@@ -330,7 +335,7 @@ export function createPipeline(deps: PipelineDeps) {
     readonly beside: boolean;
   }
 
-  async function decide(objectKey: string, digests: Digests) {
+  async function decide(objectKey: string, digests: Digests, paeShaped = false) {
     const besideKeys = attestationKeysBeside(objectKey, suffixes);
     const indexed = await deps.index.attestationsFor(formatDigests(digests));
     const sources = prioritise(objectKey, indexed).map(
@@ -341,7 +346,7 @@ export function createPipeline(deps: PipelineDeps) {
         beside: besideKeys.includes(entry.objectKey),
       }),
     );
-    const first = await evaluateSources(objectKey, digests, sources);
+    const first = await evaluateSources(objectKey, digests, paeShaped, sources);
     // What the index found settles it: more attestations could not take an acceptance away.
     if (first.decision.accepted) return first;
     // Otherwise read what sits beside the artifact (KEY.sigstore.json, …) and is not indexed yet: its own
@@ -350,7 +355,7 @@ export function createPipeline(deps: PipelineDeps) {
     const known = new Set(sources.map((source) => source.key));
     const unseen = besideKeys.filter((key) => !known.has(key)).map((key): Source => ({ key, beside: true }));
     if (unseen.length === 0) return first;
-    const second = await evaluateSources(objectKey, digests, [...unseen, ...sources]);
+    const second = await evaluateSources(objectKey, digests, paeShaped, [...unseen, ...sources]);
     return second.found > first.found ? second : first;
   }
 
@@ -370,7 +375,12 @@ export function createPipeline(deps: PipelineDeps) {
     return [...entries].sort((a, b) => rank(a) - rank(b) || b.observedAt.localeCompare(a.observedAt));
   }
 
-  async function evaluateSources(objectKey: string, digests: Digests, sources: readonly Source[]) {
+  async function evaluateSources(
+    objectKey: string,
+    digests: Digests,
+    paeShaped: boolean,
+    sources: readonly Source[],
+  ) {
     let budget = limits.maxBytesPerEvaluation;
     const admit = (size: number) => {
       if (size > budget) return false;
@@ -407,7 +417,7 @@ export function createPipeline(deps: PipelineDeps) {
     }
     await deps.keys.preload([...keyHints(attestations), ...namedKeys(deps.policy)]);
     const decision = evaluate({
-      artifact: { path: objectKey, digests },
+      artifact: { path: objectKey, digests, paeShaped },
       attestations,
       inputErrors,
       policy: deps.policy,
@@ -540,7 +550,7 @@ export function createPipeline(deps: PipelineDeps) {
    * promoted on it. It is decided again from fresh keys, for the record.
    */
   async function refuse(record: ArtifactRecord, relied: readonly string[]): Promise<Outcome> {
-    const { decision } = await decide(record.objectKey, record.digests as Digests);
+    const { decision } = await decide(record.objectKey, record.digests as Digests, record.paeShaped);
     const reasons: Reason[] = [
       {
         code: 'KEY_REVOKED',
@@ -636,18 +646,8 @@ export function createPipeline(deps: PipelineDeps) {
       ...(isFlagged(decision) ? { 'vouch-flagged': 'audit-mode' } : {}),
     };
     const subjectDigests = record.digests as Digests;
-    const statement = verificationSummary({
-      decision,
-      resourceUri: `s3://${record.bucket}/${record.objectKey}`,
-      subjectName: record.objectKey,
-      inputAttestations: inputs.map((input) => ({
-        uri: `s3://${input.version.bucket}/${input.version.key}`,
-        digest: { sha256: createSha256(input.content) },
-      })),
-    });
-    const bundle = await signStatement(statement, deps.vsaSigner);
     // The summary lands first: an artifact is never visible without the attestation deployers check.
-    await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(bundle)}\n`);
+    await writeSummary(record, decision, inputs);
     for (const input of inputs) {
       await deps.s3.put(
         deps.deploymentBucket,
@@ -728,14 +728,15 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   async function recheck(record: ArtifactRecord, keyId: string): Promise<Outcome> {
-    const { decision } = await decide(record.objectKey, record.digests as Digests);
-    if (decision.accepted)
+    const { decision, inputs } = await decide(record.objectKey, record.digests as Digests, record.paeShaped);
+    if (decision.accepted && decision.verdict === 'pass')
       return {
         objectKey: record.objectKey,
         kind: 'artifact',
         status: record.status,
         reasons: decision.reasons,
       };
+    if (decision.accepted) return reflag(record, decision, inputs, keyId);
     await pull(record);
     const reasons: Reason[] = [
       { code: 'KEY_REVOKED', message: `re-checked after the revocation of ${keyId}; pulled from deployment` },
@@ -752,6 +753,49 @@ export function createPipeline(deps: PipelineDeps) {
       ? 'quarantined'
       : ((await deps.records.get(record.objectKey, record.version))?.status ?? 'quarantined');
     return { objectKey: record.objectKey, kind: 'artifact', status, reasons };
+  }
+
+  /**
+   * An audit-mode artifact whose verdict a revocation turned to fail stays where it is (audit mode never
+   * blocks), but its summary is re-issued FAILED, so deployers refuse it without --allow-audit, and its
+   * record is flagged with why.
+   */
+  async function reflag(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+    keyId: string,
+  ): Promise<Outcome> {
+    const reasons: Reason[] = [
+      { code: 'KEY_REVOKED', message: `re-checked after the revocation of ${keyId}: audit verdict now fail` },
+      ...decision.reasons,
+    ];
+    const deployed = await deps.s3.head(deps.deploymentBucket, record.objectKey);
+    if (deployed?.metadata?.['vouch-record'] === `${record.objectKey}#${record.version}`)
+      await writeSummary(record, decision, inputs);
+    await deps.records.annotate(
+      record.objectKey,
+      record.version,
+      record.status,
+      { ...decisionFields(decision), reasons, flagged: true, updatedAt: now().toISOString() },
+      `key ${keyId} revoked: audit verdict now fail`,
+    );
+    return { objectKey: record.objectKey, kind: 'artifact', status: record.status, reasons };
+  }
+
+  /** Signs and writes the VSA deployers check for this record's promoted bytes. */
+  async function writeSummary(record: ArtifactRecord, decision: Decision, inputs: readonly GatheredInput[]) {
+    const statement = verificationSummary({
+      decision,
+      resourceUri: `s3://${record.bucket}/${record.objectKey}`,
+      subjectName: record.objectKey,
+      inputAttestations: inputs.map((input) => ({
+        uri: `s3://${input.version.bucket}/${input.version.key}`,
+        digest: { sha256: createSha256(input.content) },
+      })),
+    });
+    const bundle = await signStatement(statement, deps.vsaSigner);
+    await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(bundle)}\n`);
   }
 
   /** Removes an artifact's promoted copy (VSA first), if the copy in place is this record's. */

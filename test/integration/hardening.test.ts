@@ -271,6 +271,64 @@ describe('a backdated log entry and the revocation re-check', () => {
   });
 });
 
+describe('a revocation and an audit-mode artifact', () => {
+  it('re-issues its summary FAILED and flags its record, so deployers refuse it without --allow-audit', async () => {
+    const signer = await registeredKey();
+    const policy = parsePolicy(`
+version: 1
+rules:
+  - name: trial
+    match: ["trial/**"]
+    mode: audit
+    require: [{ type: ${PROVENANCE}, signers: [{ registry: true }] }]
+`);
+    const vsaKeyPair = testKey();
+    const handler = createVerifierHandler(deps({ policy, vsaSigner: vsaKeyPair.sign }));
+    await put('trial/app.bin.sigstore.json', await provenance(signer, 'app.bin', 'trial app'));
+    await put('trial/app.bin', 'trial app');
+    expect(await drain(handler)).toEqual([]);
+    expect(await latest('trial/app.bin')).toMatchObject({ status: 'promoted', flagged: false });
+
+    const effective = new Date(Date.now() - 3600_000).toISOString();
+    await registry.revoke(signer.keyId, effective, 'leaked');
+    const stream = {
+      Records: [
+        {
+          eventSource: 'aws:dynamodb',
+          eventID: '3',
+          dynamodb: {
+            NewImage: { keyId: { S: signer.keyId }, revokedAt: { S: effective } },
+            OldImage: { keyId: { S: signer.keyId } },
+          },
+        },
+      ],
+    };
+    await handler(stream as never, {} as Context);
+    const record = await latest('trial/app.bin');
+    expect(record).toMatchObject({ status: 'promoted', flagged: true });
+    expect(record?.reasons[0]?.code).toBe('KEY_REVOKED');
+
+    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-hardening-'));
+    const fetch = (allowAudit: boolean) =>
+      fetchVerified({
+        store: new S3Store(s3.client),
+        bucket: DEPLOYMENT,
+        key: 'trial/app.bin',
+        output: join(dir, `out-${allowAudit}`),
+        vsaPublicKey: vsaKeyPair.publicKey,
+        allowAudit,
+      });
+    const refused = await fetch(false);
+    expect(refused.ok).toBe(false);
+    expect(refused.problems.map((p) => p.code)).toEqual(['VERIFICATION_FAILED']);
+    expect((await fetch(true)).ok).toBe(true);
+  });
+});
+
 describe('a revocation and a warm key cache', () => {
   it('stops the promotion of what a cached, since revoked, key vouched for', async () => {
     const signer = await registeredKey();

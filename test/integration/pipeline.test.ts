@@ -355,6 +355,36 @@ describe('vouch fetch against the deployment bucket', () => {
     expect(existsSync(join(dir, 'altered'))).toBe(false);
   });
 
+  it('refuses an artifact and its VSA copied under another key: a summary is bound to its object key', async () => {
+    const { mkdtempSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
+    const bytes = 'scratch build 7';
+    await put(
+      STAGING,
+      'releases/scratch/app-7.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-7.tar.gz', bytes }]),
+    );
+    await put(STAGING, 'releases/scratch/app-7.tar.gz', bytes);
+    await drain();
+    const vsa = await get(DEPLOYMENT, vsaKey('releases/scratch/app-7.tar.gz'));
+    await put(DEPLOYMENT, 'releases/prod/app-7.tar.gz', bytes);
+    await put(DEPLOYMENT, vsaKey('releases/prod/app-7.tar.gz'), vsa);
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
+    const result = await fetchVerified({
+      store: new S3Store(s3.client),
+      bucket: DEPLOYMENT,
+      key: 'releases/prod/app-7.tar.gz',
+      output: join(dir, 'out'),
+      vsaPublicKey: vsaSigningKey.publicKey,
+    });
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.code)).toContain('SUBJECT_MISMATCH');
+    expect(result.problems[0]?.message).toMatch(/issued for "releases\/scratch\/app-7.tar.gz"/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
   it('refuses a VSA signed by another key', async () => {
     const { mkdtempSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');

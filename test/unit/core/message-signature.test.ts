@@ -1,7 +1,17 @@
 import { createHash, sign } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle';
+import { dsse } from '@sigstore/core';
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, evaluate, parseAttestationFile, staticKeyLookup } from '#core/index.ts';
+import {
+  compilePolicy,
+  createStatement,
+  digestStream,
+  evaluate,
+  parseAttestationFile,
+  signStatement,
+  staticKeyLookup,
+} from '#core/index.ts';
 import { type TestKey, testKey } from '../../helpers/keys.ts';
 
 const artifact = Buffer.from('a large artifact, streamed, never held whole');
@@ -90,5 +100,48 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
     const decision = decide(messageBundle(key, 'sha512'), key, { sha256: digests.sha256 });
     expect(decision.accepted).toBe(false);
     expect(decision.notes.map((r) => r.code)).toContain('DIGEST_UNAVAILABLE');
+  });
+});
+
+describe('when the artifact is shaped like a DSSE pre-authentication encoding', () => {
+  it("refuses an envelope's signature presented as a plain signature of its PAE bytes", async () => {
+    const key = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/pae');
+    const statement = createStatement(
+      [{ name: 'x', digests: { sha256: 'a'.repeat(64) } }],
+      'https://slsa.dev/provenance/v1',
+      {},
+    );
+    const envelope = (await signStatement(statement, key.sign)).dsseEnvelope;
+    const pae = dsse.preAuthEncoding(envelope.payloadType, Buffer.from(envelope.payload, 'base64'));
+    const forged = JSON.stringify({
+      mediaType: BUNDLE_V03_MEDIA_TYPE,
+      verificationMaterial: { publicKey: { hint: key.keyId }, tlogEntries: [] },
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(pae).digest('base64') },
+        signature: envelope.signatures[0]?.sig,
+      },
+    });
+    const { digests: paeDigests, paeShaped } = await digestStream(Readable.from([pae]));
+    expect(paeShaped).toBe(true);
+    const decision = evaluate({
+      artifact: { path: 'bin/app', digests: paeDigests, paeShaped },
+      attestations: parseAttestationFile(forged, 'forged.sigstore.json').attestations,
+      policy,
+      keys: staticKeyLookup([key.trusted({ origin: 'registry' })]),
+      observedAt: new Date(),
+      strict: true,
+    });
+    expect(decision.accepted).toBe(false);
+    expect(decision.reasons.map((r) => r.code)).toContain('UNSUPPORTED_FORMAT');
+    // The same signature does verify as a plain signature when nothing says the bytes are a PAE.
+    const unaware = evaluate({
+      artifact: { path: 'bin/app', digests: paeDigests },
+      attestations: parseAttestationFile(forged, 'forged.sigstore.json').attestations,
+      policy,
+      keys: staticKeyLookup([key.trusted({ origin: 'registry' })]),
+      observedAt: new Date(),
+      strict: true,
+    });
+    expect(unaware.accepted).toBe(true);
   });
 });
