@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ArtifactStatus } from '#adapters/records.ts';
 import type { SignFn } from '#core/index.ts';
+import type { ArtifactStatus } from '#core/lifecycle.ts';
 import { startLocalGate } from '../local/gate.ts';
 
 const { values } = parseArgs({

@@ -13,7 +13,7 @@ import dynalite from 'dynalite';
 import S3rver, { type S3rverEvent } from 's3rver';
 import { s3Client } from '#adapters/clients.ts';
 import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
-import { INCOMING_PREFIX } from '../lambdas/verify/pipeline.ts';
+import { INCOMING_PREFIX } from '#core/index.ts';
 import { type KmsServer, startKmsServer } from './kms/server.ts';
 
 export interface LocalStackOptions {

@@ -19,8 +19,8 @@ import {
   staticKeyLookup,
   VSA_PREDICATE_TYPE,
   verificationSummaryProblems,
+  vsaKey,
 } from '#core/index.ts';
-import { vsaKey } from '../../lambdas/verify/pipeline.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--allow-audit] [--json]

@@ -1,7 +1,7 @@
 import { documentClient } from '#adapters/clients.ts';
 import { requireEnv } from '#adapters/config.ts';
-import type { ArtifactRecord } from '#adapters/records.ts';
 import { RecordStore } from '#adapters/records.ts';
+import type { ArtifactRecord } from '#core/lifecycle.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch status OBJECT_KEY|sha256:<hex> [--json]

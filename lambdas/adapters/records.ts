@@ -6,67 +6,8 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Reason } from '#core/errors.ts';
+import { ALLOWED_FROM, type ArtifactRecord, type ArtifactStatus, type RecordPatch } from '#core/lifecycle.ts';
 import { conditionally, queryAll } from './dynamo.ts';
-
-/**
- * pending → verified → promoted; pending → rejected; verified|promoted → quarantined (revocation).
- * A pending artifact is re-evaluated when attestations arrive; every other move is one-way.
- */
-export type ArtifactStatus = 'pending' | 'verified' | 'promoted' | 'rejected' | 'quarantined';
-
-export const ALLOWED_FROM: Record<ArtifactStatus, readonly ArtifactStatus[]> = {
-  pending: ['pending'],
-  verified: ['pending'],
-  rejected: ['pending', 'verified'],
-  promoted: ['verified'],
-  quarantined: ['verified', 'promoted'],
-};
-
-export interface HistoryEntry {
-  readonly status: ArtifactStatus;
-  readonly at: string;
-  readonly note?: string;
-}
-
-export interface ArtifactRecord {
-  readonly objectKey: string;
-  /** S3 version ID where the bucket is versioned, else the ETag of the bytes that were digested. */
-  readonly version: string;
-  /** The ETag of the version digested, where `version` is a version ID: the copy is conditional on it. */
-  readonly eTag?: string;
-  readonly bucket: string;
-  readonly size: number;
-  readonly digest: string;
-  readonly digests: Readonly<Record<string, string>>;
-  /** Its bytes start as a DSSE PAE does (see Digester): plain signatures over it never count. */
-  readonly paeShaped?: boolean;
-  readonly status: ArtifactStatus;
-  readonly reasons: readonly Reason[];
-  /** What was gathered and did not count (junk, other artifacts' attestations, signers not allowed). */
-  readonly notes?: readonly Reason[];
-  readonly mode?: 'enforce' | 'audit';
-  /** Accepted although a rule failed: audit mode, or an audit rule beside the enforced ones. */
-  readonly flagged?: boolean;
-  /** The failures of audit rules that did not decide. */
-  readonly auditReasons?: readonly Reason[];
-  readonly rules?: readonly string[];
-  readonly keyIds?: readonly string[];
-  readonly identities?: readonly string[];
-  readonly attestations?: readonly string[];
-  readonly policyDigest?: string;
-  readonly uploadedAt: string;
-  /**
-   * S3's order of uploads to this key (the notification's `sequencer`, right-padded): an older upload
-   * verified late is never promoted over a newer one.
-   */
-  readonly sequencer?: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly deadline?: string;
-  readonly promotedKey?: string;
-  readonly history: readonly HistoryEntry[];
-}
 
 const pk = (key: string) => `OBJ#${key}`;
 const sk = (version: string) => `V#${version}`;
@@ -77,8 +18,6 @@ const DEPLOYED_SK = 'DEPLOYED';
 /** Ordered by time; the key's hash keeps it unique and under DynamoDB's 1024-byte sort key limit. */
 const statusSk = (at: string, objectKey: string) =>
   `${at}#${createHash('sha256').update(objectKey).digest('hex').slice(0, 32)}`;
-
-type Patch = Partial<Omit<ArtifactRecord, 'objectKey' | 'version' | 'status' | 'history'>>;
 
 export class RecordStore {
   constructor(
@@ -117,7 +56,7 @@ export class RecordStore {
     objectKey: string,
     version: string,
     to: ArtifactStatus,
-    patch: Patch,
+    patch: RecordPatch,
     note?: string,
   ): Promise<boolean> {
     const at = patch.updatedAt ?? new Date().toISOString();
@@ -162,7 +101,13 @@ export class RecordStore {
   }
 
   /** Updates a record's fields and history without moving it, if it is still in `status`. */
-  async annotate(objectKey: string, version: string, status: ArtifactStatus, patch: Patch, note: string) {
+  async annotate(
+    objectKey: string,
+    version: string,
+    status: ArtifactStatus,
+    patch: RecordPatch,
+    note: string,
+  ) {
     const at = patch.updatedAt ?? new Date().toISOString();
     const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
     const values: Record<string, unknown> = {

@@ -9,19 +9,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type DigestAlgorithm, Digester, type Digests } from '#core/digest.ts';
+import type { ObjectVersion } from '#core/objects.ts';
 
-export interface ObjectVersion {
-  readonly bucket: string;
-  readonly key: string;
-  /** Present when the bucket is versioned: the version is immutable, the strongest handle there is. */
-  readonly versionId?: string;
-  readonly eTag?: string;
-  readonly size: number;
-  /** When S3 recorded the upload: the trusted time for signatures without one of their own. */
-  readonly lastModified: Date;
-  /** User metadata (x-amz-meta-*), where the response carried it. */
-  readonly metadata?: Readonly<Record<string, string>>;
-}
+export type { ObjectVersion };
 
 export const isMissing = (error: unknown) =>
   ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes((error as Error)?.name);

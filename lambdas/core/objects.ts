@@ -27,6 +27,24 @@ export const attestationKeysBeside = (
   suffixes: readonly string[] = DEFAULT_ATTESTATION_SUFFIXES,
 ) => suffixes.map((suffix) => `${artifactKey}${suffix}`);
 
+/** One version of an object, as S3 describes it. */
+export interface ObjectVersion {
+  readonly bucket: string;
+  readonly key: string;
+  /** Present when the bucket is versioned: the version is immutable, the strongest handle there is. */
+  readonly versionId?: string;
+  readonly eTag?: string;
+  readonly size: number;
+  /** When S3 recorded the upload (for a multipart upload, possibly when it was initiated). */
+  readonly lastModified: Date;
+  /** User metadata (x-amz-meta-*), where the response carried it. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** How a record names a version: its version ID, or the ETag of its bytes where the bucket is unversioned. */
+export const versionOf = (version: Pick<ObjectVersion, 'versionId' | 'eTag'>) =>
+  version.versionId ?? version.eTag ?? 'unversioned';
+
 /** One object S3 told us about. */
 export interface ObjectEvent {
   readonly bucket: string;

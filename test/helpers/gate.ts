@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ArtifactRecord, ArtifactStatus } from '#adapters/records.ts';
+import type { ArtifactRecord, ArtifactStatus } from '#core/lifecycle.ts';
 import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
 import { type LocalGate, type LocalGateOptions, startLocalGate } from '../../local/gate.ts';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { vsaKey } from '#core/index.ts';
 import { startFlakyProxy } from '../helpers/flaky-proxy.ts';
 import {
   type Build,

@@ -7,15 +7,17 @@ import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import {
+  attestationCopyPrefix,
   createStatement,
   loadTrustRoot,
   parseAttestationFile,
   parsePolicy,
   signStatement,
   VSA_PREDICATE_TYPE,
+  vsaKey,
 } from '#core/index.ts';
 import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
-import { attestationCopyPrefix, type PipelineDeps, vsaKey } from '../../lambdas/verify/pipeline.ts';
+import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';

@@ -17,9 +17,9 @@ import {
   signStatement,
   staticKeyLookup,
   VSA_PREDICATE_TYPE,
+  vsaKey,
 } from '#core/index.ts';
 import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
-import { vsaKey } from '../../lambdas/verify/pipeline.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { testKey } from '../helpers/keys.ts';

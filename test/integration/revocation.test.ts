@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vsaKey } from '../../lambdas/verify/pipeline.ts';
+import { vsaKey } from '#core/index.ts';
 import {
   type Build,
   builds,

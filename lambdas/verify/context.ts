@@ -1,0 +1,90 @@
+import type { AttestationIndex } from '#adapters/attestation-index.ts';
+import type { RegistryKeyCache } from '#adapters/key-registry.ts';
+import type { RecordStore } from '#adapters/records.ts';
+import type { ObjectStore } from '#adapters/s3-store.ts';
+import {
+  type ArtifactStatus,
+  DEFAULT_ATTESTATION_SUFFIXES,
+  DEFAULT_LIMITS,
+  type DigestAlgorithm,
+  type Limits,
+  type Policy,
+  type Reason,
+  type SignFn,
+  type TrustRoot,
+} from '#core/index.ts';
+
+/** The record repository, as the pipeline uses it. */
+export type RecordRepository = Pick<
+  RecordStore,
+  | 'get'
+  | 'create'
+  | 'transition'
+  | 'annotate'
+  | 'claimPromotion'
+  | 'releasePromotion'
+  | 'claimDeployment'
+  | 'settleDeployment'
+  | 'byKey'
+  | 'byStatus'
+>;
+
+/** The attestation index, as the pipeline uses it. */
+export type AttestationIndexPort = Pick<
+  AttestationIndex,
+  'add' | 'attestationsFor' | 'addWaiter' | 'waitersFor' | 'removeWaiter'
+>;
+
+/** Registry keys, loaded before a synchronous evaluation looks them up. */
+export type KeySource = Pick<RegistryKeyCache, 'preload' | 'refresh' | 'invalidate' | 'lookup'>;
+
+export interface PipelineDeps {
+  readonly s3: ObjectStore;
+  readonly records: RecordRepository;
+  readonly index: AttestationIndexPort;
+  readonly keys: KeySource;
+  readonly policy: Policy;
+  readonly trustRoot: TrustRoot;
+  /** Signs verification summaries with the pipeline's own KMS key. */
+  readonly vsaSigner: SignFn;
+  readonly stagingBucket: string;
+  readonly deploymentBucket: string;
+  /** How long an artifact with no attestation yet waits before it is rejected. */
+  readonly pendingDeadlineSeconds: number;
+  /** Digests computed for every artifact, and so the digests attestations are found by. */
+  readonly digestAlgorithms?: readonly DigestAlgorithm[];
+  readonly attestationSuffixes?: readonly string[];
+  readonly limits?: Limits;
+  readonly now?: () => Date;
+}
+
+/** What one step of the pipeline did with one object. */
+export interface Outcome {
+  readonly objectKey: string;
+  readonly kind: 'artifact' | 'attestation' | 'ignored';
+  readonly status?: ArtifactStatus;
+  readonly reasons?: readonly Reason[];
+  /** Artifacts re-evaluated because this attestation arrived. */
+  readonly reevaluated?: readonly Outcome[];
+}
+
+/** The dependencies with every default filled in: what each step of the pipeline is built from. */
+export interface StepContext {
+  readonly deps: PipelineDeps;
+  readonly algorithms: readonly DigestAlgorithm[];
+  readonly suffixes: readonly string[];
+  readonly limits: Limits;
+  readonly now: () => Date;
+}
+
+export function contextOf(deps: PipelineDeps): StepContext {
+  return {
+    deps,
+    algorithms: deps.digestAlgorithms ?? ['sha256'],
+    suffixes: deps.attestationSuffixes ?? DEFAULT_ATTESTATION_SUFFIXES,
+    limits: deps.limits ?? DEFAULT_LIMITS,
+    now: deps.now ?? (() => new Date()),
+  };
+}
+
+export const ignored = (objectKey: string): Outcome => ({ objectKey, kind: 'ignored' });
