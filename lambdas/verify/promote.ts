@@ -191,6 +191,8 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
     if (!digestsMatch(record.digests, landed as Record<string, string>)) {
       await deps.s3.delete(deps.deploymentBucket, incoming);
       await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
+      for (const input of inputs)
+        await deps.s3.delete(deps.deploymentBucket, attestationCopyKey(record.objectKey, input.content));
       const reasons: Reason[] = [
         {
           code: 'SUBJECT_MISMATCH',

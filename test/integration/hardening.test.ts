@@ -21,9 +21,9 @@ import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
+import { MemoryS3 } from '../helpers/memory-s3.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { keyedBundle, testInstance } from '../helpers/sigstore/index.ts';
-import { VersionedStore } from '../helpers/versioned-store.ts';
 
 // Regressions for the security review of 2026-11-26, through the real handler on s3rver and dynalite
 // (and, where only a versioned bucket shows the fault, on an S3 that keeps versions).
@@ -401,7 +401,7 @@ describe('what a promotion writes', () => {
 describe('rollback, on a versioned staging bucket', () => {
   it('never promotes an older upload verified late over a newer promoted version', async () => {
     const signer = await registeredKey();
-    const store = new VersionedStore();
+    const store = new MemoryS3();
     const handler = createVerifierHandler(deps({ s3: store }));
     const notifications: string[] = [];
     const upload = (key: string, body: string) =>

@@ -24,15 +24,21 @@ export interface StoreRequest {
 const missing = (name: 'NoSuchKey' | 'NoSuchVersion') => Object.assign(new Error(name), { name });
 
 /**
- * An S3 that keeps versions, in memory, as AWS does where staging is versioned (s3rver is not): the path
- * Vouch takes in AWS, with every request recorded so a test can check which version each one named.
+ * S3 in memory, with every request recorded so a test can check which version and conditions each one
+ * named. Versioned (the default) as AWS is where staging is versioned, which s3rver is not: the path
+ * Vouch takes in AWS. Unversioned, an upload replaces the object and versions are named by ETag.
  */
-export class VersionedStore implements ObjectStore {
+export class MemoryS3 implements ObjectStore {
   readonly requests: StoreRequest[] = [];
   private readonly objects = new Map<string, StoredVersion[]>();
   private sequence = 0;
+  private readonly clock: () => Date;
+  readonly versioned: boolean;
 
-  constructor(private readonly clock: () => Date = () => new Date()) {}
+  constructor(options: { clock?: () => Date; versioned?: boolean } = {}) {
+    this.clock = options.clock ?? (() => new Date());
+    this.versioned = options.versioned ?? true;
+  }
 
   /** Writes a new version (as an uploader would); returns it with the event S3 would send for it. */
   upload(bucket: string, key: string, body: Buffer | string, lastModified = this.clock()) {
@@ -51,14 +57,14 @@ export class VersionedStore implements ObjectStore {
               key: key.split('/').map(encodeURIComponent).join('/'),
               size: version.body.length,
               eTag: version.eTag.replaceAll('"', ''),
-              versionId: version.versionId,
+              ...(this.versioned ? { versionId: version.versionId } : {}),
               sequencer,
             },
           },
         },
       ],
     });
-    return { versionId: version.versionId, notification };
+    return { versionId: version.versionId, eTag: version.eTag, notification };
   }
 
   versions(bucket: string, key: string): readonly StoredVersion[] {
@@ -160,6 +166,7 @@ export class VersionedStore implements ObjectStore {
       if (!latest) throw missing('NoSuchKey');
       return latest;
     }
+    if (!this.versioned) throw missing('NoSuchVersion');
     const found = versions.find((v) => v.versionId === versionId);
     if (!found) throw missing(versions.length ? 'NoSuchVersion' : 'NoSuchKey');
     return found;
@@ -180,7 +187,7 @@ export class VersionedStore implements ObjectStore {
       metadata,
     };
     const id = `${bucket}/${key}`;
-    this.objects.set(id, [...(this.objects.get(id) ?? []), version]);
+    this.objects.set(id, this.versioned ? [...(this.objects.get(id) ?? []), version] : [version]);
     return version;
   }
 
@@ -188,7 +195,7 @@ export class VersionedStore implements ObjectStore {
     return {
       bucket,
       key,
-      versionId: version.versionId,
+      ...(this.versioned ? { versionId: version.versionId } : {}),
       eTag: version.eTag,
       size: version.body.length,
       lastModified: version.lastModified,

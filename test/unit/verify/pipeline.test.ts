@@ -1,0 +1,269 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  createStatement,
+  EMPTY_TRUST_ROOT,
+  parsePolicy,
+  parseS3Notification,
+  signStatement,
+  vsaKey,
+} from '#core/index.ts';
+import { createPipeline, type PipelineDeps } from '../../../lambdas/verify/pipeline.ts';
+import { MemoryIndex, MemoryRecords, MemoryRegistry } from '../../helpers/fakes.ts';
+import { testKey } from '../../helpers/keys.ts';
+import { MemoryS3 } from '../../helpers/memory-s3.ts';
+
+// The pipeline's paths on in-memory ports (no servers): each runs in milliseconds. The same paths run
+// through the real handler on s3rver and dynalite in test/integration.
+
+const STAGING = 'staging';
+const DEPLOYMENT = 'deployment';
+const PROVENANCE = 'https://slsa.dev/provenance/v1';
+const POLICY = parsePolicy(`
+version: 1
+rules:
+  - name: releases
+    match: ["releases/**"]
+    require: [{ type: ${PROVENANCE}, signers: [{ registry: true }] }]
+`);
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+function harness(options: { versioned?: boolean; overrides?: Partial<PipelineDeps> } = {}) {
+  const clock = { offsetMs: 0 };
+  const now = () => new Date(Date.now() + clock.offsetMs);
+  const s3 = new MemoryS3({ versioned: options.versioned ?? true });
+  const records = new MemoryRecords();
+  const index = new MemoryIndex();
+  const registry = new MemoryRegistry();
+  const signer = testKey('p256', `arn:aws:kms:us-east-1:000000000000:key/${randomUUID()}`);
+  registry.put({
+    keyId: signer.keyId,
+    alias: 'alias/vouch-signing',
+    keySpec: 'ECC_NIST_P256',
+    publicKeyPem: signer.publicKeyPem,
+    status: 'active',
+    period: '2020-01-01T00:00:00.000Z',
+    validFrom: '2020-01-01T00:00:00.000Z',
+    createdAt: '2020-01-01T00:00:00.000Z',
+  });
+  const vsa = testKey();
+  const hooks = { duringPromotion: async () => {} };
+  const deps: PipelineDeps = {
+    s3,
+    records,
+    index,
+    keys: registry.cache(),
+    policy: POLICY,
+    trustRoot: EMPTY_TRUST_ROOT,
+    vsaSigner: async (message) => {
+      await hooks.duringPromotion();
+      return vsa.sign(message);
+    },
+    stagingBucket: STAGING,
+    deploymentBucket: DEPLOYMENT,
+    pendingDeadlineSeconds: 3600,
+    now,
+    ...options.overrides,
+  };
+  const pipeline = createPipeline(deps);
+  const deliver = async (notification: string, owner?: string) => {
+    for (const event of parseS3Notification(notification)) await pipeline.handle(event, owner);
+  };
+  return {
+    s3,
+    records,
+    index,
+    registry,
+    signer,
+    hooks,
+    clock,
+    pipeline,
+    deliver,
+    /** Uploads to staging; returns the notification S3 would send, not yet delivered. */
+    put: (key: string, body: string) => s3.upload(STAGING, key, body).notification,
+    upload: (key: string, body: string) => deliver(s3.upload(STAGING, key, body).notification),
+    provenance: async (name: string, bytes: string, key = signer) =>
+      JSON.stringify(
+        await signStatement(
+          createStatement([{ name, digests: { sha256: sha256(bytes) } }], PROVENANCE, {}),
+          key.sign,
+        ),
+      ),
+    status: async (key: string) => (await records.byKey(key)).map((record) => record.status),
+    copies: () => s3.requests.filter((r) => r.op === 'copyVersion' || r.op === 'copyWithin'),
+  };
+}
+
+describe('createPipeline', () => {
+  describe('when the attestation arrives before the artifact', () => {
+    it('promotes the exact version digested, by version ID and on its ETag', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      await h.upload('releases/app.tgz', 'app');
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      const [copy] = h.copies();
+      const staged = h.s3.versions(STAGING, 'releases/app.tgz')[0];
+      expect(copy).toMatchObject({ op: 'copyVersion', versionId: staged?.versionId, ifMatch: staged?.eTag });
+      expect(h.s3.latest(DEPLOYMENT, vsaKey('releases/app.tgz'))).toBeDefined();
+    });
+  });
+
+  describe('when the artifact arrives first', () => {
+    it('waits (pending), and promotes when its attestation arrives', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz', 'app');
+      expect(await h.status('releases/app.tgz')).toEqual(['pending']);
+      await h.upload('elsewhere/provenance.sigstore.json', await h.provenance('app.tgz', 'app'));
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+    });
+
+    it('is rejected by the sweep once its deadline has passed', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz', 'app');
+      await h.pipeline.sweepPending();
+      expect(await h.status('releases/app.tgz')).toEqual(['pending']);
+      h.clock.offsetMs = 2 * 3600 * 1000;
+      await h.pipeline.sweepPending();
+      expect(await h.status('releases/app.tgz')).toEqual(['rejected']);
+    });
+  });
+
+  describe('when an attestation is indexed while its artifact is being assessed', () => {
+    it('still promotes it: the waiter/index handshake lets one side see the other', async () => {
+      const h = harness();
+      const attestation = h.put('elsewhere/p.sigstore.json', await h.provenance('app.tgz', 'app'));
+      const index = h.index;
+      const attestationsFor = index.attestationsFor.bind(index);
+      let raced = false;
+      // The artifact's first look at the index finds nothing; the attestation is ingested right after,
+      // before the artifact has registered as a waiter.
+      index.attestationsFor = async (digests, max) => {
+        const found = await attestationsFor(digests, max);
+        if (!raced) {
+          raced = true;
+          await h.deliver(attestation);
+        }
+        return found;
+      };
+      await h.upload('releases/app.tgz', 'app');
+      expect(raced).toBe(true);
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+    });
+  });
+
+  describe('when junk names the artifact', () => {
+    it('never rejects it: the genuine provenance arriving later still promotes it', async () => {
+      const h = harness();
+      const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
+      await h.upload('junk/a.sigstore.json', await h.provenance('app.tgz', 'app', stranger));
+      await h.upload('releases/app.tgz', 'app');
+      const [record] = await h.records.byKey('releases/app.tgz');
+      expect(record?.status).toBe('pending');
+      expect(record?.notes?.map((n) => n.code)).toEqual(['UNKNOWN_KEY']);
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+    });
+  });
+
+  describe('when the same event arrives twice', () => {
+    it('promotes once, however the deliveries interleave', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      const event = h.put('releases/app.tgz', 'app');
+      await Promise.all([h.deliver(event, 'message-1'), h.deliver(event, 'message-2')]);
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      expect(h.copies()).toHaveLength(1);
+    });
+  });
+
+  describe('when a promotion fails after claiming', () => {
+    it('lets the redelivery of the same message take the claim back, and promotes once', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      const event = h.put('releases/app.tgz', 'app');
+      h.hooks.duringPromotion = async () => {
+        h.hooks.duringPromotion = async () => {};
+        throw new Error('KMS unavailable');
+      };
+      await expect(h.deliver(event, 'message-1')).rejects.toThrow(/KMS unavailable/);
+      expect(await h.status('releases/app.tgz')).toEqual(['verified']);
+      await h.deliver(event, 'message-1');
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      expect(h.copies()).toHaveLength(1);
+    });
+  });
+
+  describe('when the staging object is overwritten during promotion (unversioned bucket)', () => {
+    it('rejects it and leaves nothing in the deployment bucket', async () => {
+      const h = harness({ versioned: false });
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      h.hooks.duringPromotion = async () => {
+        h.hooks.duringPromotion = async () => {};
+        h.s3.upload(STAGING, 'releases/app.tgz', 'app with a backdoor');
+      };
+      await h.upload('releases/app.tgz', 'app');
+      const [record] = await h.records.byKey('releases/app.tgz');
+      expect(record?.status).toBe('rejected');
+      expect(record?.reasons.map((r) => r.code)).toEqual(['SUBJECT_MISMATCH']);
+      expect(h.s3.keys(DEPLOYMENT)).toEqual([]);
+    });
+  });
+
+  describe('when a revocation lands during promotion', () => {
+    it('pulls what was copied once the re-check has quarantined the record', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      h.hooks.duringPromotion = async () => {
+        h.hooks.duringPromotion = async () => {};
+        h.registry.update(h.signer.keyId, { status: 'revoked', revokedAt: '2020-06-01T00:00:00.000Z' });
+        await h.pipeline.recheckKey(h.signer.keyId);
+      };
+      await h.upload('releases/app.tgz', 'app');
+      expect(await h.status('releases/app.tgz')).toEqual(['quarantined']);
+      expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')).toBeUndefined();
+      expect(h.s3.latest(DEPLOYMENT, vsaKey('releases/app.tgz'))).toBeUndefined();
+    });
+
+    it('refuses to promote on a key revoked after the cache read it (read again, strongly consistent)', async () => {
+      const h = harness();
+      await h.upload('releases/warm.tgz.sigstore.json', await h.provenance('warm.tgz', 'warm'));
+      await h.upload('releases/warm.tgz', 'warm');
+      h.registry.update(h.signer.keyId, { status: 'revoked', revokedAt: '2020-06-01T00:00:00.000Z' });
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      await h.upload('releases/app.tgz', 'app');
+      const [record] = await h.records.byKey('releases/app.tgz');
+      expect(record?.status).toBe('rejected');
+      expect(record?.reasons[0]?.code).toBe('KEY_REVOKED');
+      expect(h.registry.reads.some((read) => read.consistent && read.keyIds.includes(h.signer.keyId))).toBe(
+        true,
+      );
+    });
+  });
+
+  describe('when an older upload is verified after a newer one was promoted', () => {
+    it('rejects it as SUPERSEDED and leaves the newer one in place', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz', 'version 1');
+      await h.upload('elsewhere/v2.sigstore.json', await h.provenance('app.tgz', 'version 2'));
+      await h.upload('releases/app.tgz', 'version 2');
+      await h.upload('elsewhere/v1.sigstore.json', await h.provenance('app.tgz', 'version 1'));
+      const byDigest = Object.fromEntries(
+        (await h.records.byKey('releases/app.tgz')).map((r) => [r.digest, r]),
+      );
+      expect(byDigest[`sha256:${sha256('version 1')}`]?.reasons.map((r) => r.code)).toEqual(['SUPERSEDED']);
+      expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')?.toString()).toBe('version 2');
+    });
+  });
+
+  describe('when an object key cannot be read safely', () => {
+    it('records the refusal without downloading it', async () => {
+      const h = harness();
+      await h.upload('releases/../secrets/x', 'x');
+      const [record] = await h.records.byKey('releases/../secrets/x');
+      expect(record?.status).toBe('rejected');
+      expect(record?.reasons.map((r) => r.code)).toEqual(['INVALID_PATH']);
+      expect(h.s3.requests.filter((r) => r.op === 'open')).toEqual([]);
+    });
+  });
+});
