@@ -51,8 +51,18 @@ export interface VouchConfig {
   readonly pendingDeadlineSeconds: number;
   /** Verifier memory: at least 1769 MB, one full vCPU for digesting. @default 1769 */
   readonly verifierMemoryMb: number;
-  /** Reserved concurrency of the verifier, and the SQS event source's maximum concurrency. @default 10 */
+  /**
+   * The SQS event source's maximum concurrency: at most this many verifier invocations work on uploads at
+   * once. It caps throughput and the load on DynamoDB without reserving anything. @default 10
+   */
   readonly verifierConcurrency: number;
+  /**
+   * Reserve concurrency for the verifier: `verifierConcurrency` plus headroom for the sweep and the
+   * revocation re-check. Off by default: Lambda keeps min(100, account limit) unreserved, so a
+   * reservation fails the deployment on accounts whose concurrency limit is below about 110.
+   * @default false
+   */
+  readonly reserveConcurrency: boolean;
   /** Messages per verifier invocation. @default 5 */
   readonly verifierBatchSize: number;
   /** Deliveries before a message goes to the DLQ. @default 5 */
@@ -96,6 +106,7 @@ export const CONFIG_KEYS = [
   'pendingDeadlineSeconds',
   'verifierMemoryMb',
   'verifierConcurrency',
+  'reserveConcurrency',
   'verifierBatchSize',
   'maxReceiveCount',
   'logRetentionDays',
@@ -205,6 +216,7 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     verifierMemoryMb: int(input, 'verifierMemoryMb', 1769, 1769, 10_240),
     // The event source needs at least 2; more than 1000 is beyond SQS's maximum concurrency.
     verifierConcurrency: int(input, 'verifierConcurrency', 10, 2, 1000),
+    reserveConcurrency: bool(input, 'reserveConcurrency', false),
     verifierBatchSize: int(input, 'verifierBatchSize', 5, 1, 10),
     maxReceiveCount: int(input, 'maxReceiveCount', 5, 1, 1000),
     logRetentionDays,

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { RETAINED } from './retention.ts';
 
 /** The tag IAM conditions use to tell Vouch's signing keys from every other key in the account. */
 export const PURPOSE_TAG = 'vouch:purpose';
@@ -65,8 +66,8 @@ export interface VouchKeysProps {
   readonly vsaKeyAlias?: string;
   /**
    * What happens to both keys when the stack is deleted. Destroying them would make every VSA
-   * unverifiable and every encrypted object unreadable.
-   * @default RemovalPolicy.RETAIN
+   * unverifiable and every encrypted object unreadable. (The VSA alias is never retained: see below.)
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -84,7 +85,7 @@ export class VouchKeys extends Construct {
 
   constructor(scope: Construct, id: string, props: VouchKeysProps = {}) {
     super(scope, id);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RETAINED;
     this.dataKey = new kms.Key(this, 'DataKey', {
       description: 'Vouch data key: staging and deployment buckets, tables, queues',
       enableKeyRotation: true,
@@ -114,7 +115,9 @@ export class VouchKeys extends Construct {
     this.vsaKeyAlias = new kms.Alias(this, 'VsaKeyAlias', {
       aliasName: props.vsaKeyAlias ?? 'alias/vouch-vsa',
       targetKey: this.vsaKey,
-      removalPolicy,
+      // An alias is a fixed name, not state: retained, it would make every later deployment in the account
+      // fail with AlreadyExists (after a failed first create or a `cdk destroy`). The key it names is kept.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
   }
 

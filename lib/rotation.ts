@@ -66,8 +66,8 @@ export class KeyRotation extends Construct {
       role: this.role,
       memorySize: 256,
       timeout: Duration.minutes(2),
-      // One run at a time (a lease in the registry guards it too).
-      reservedConcurrentExecutions: 1,
+      // No reserved concurrency: the lease in the registry keeps runs from colliding, and a reservation
+      // of 1 would throttle the post-deployment trigger whenever a scheduled run happens to be going.
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       environment: {
         VOUCH_KEYS_TABLE: props.tables.keys.tableName,

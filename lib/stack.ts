@@ -85,6 +85,7 @@ export class VouchStack extends Stack {
       memorySize: config.verifierMemoryMb,
       timeout: verifierTimeout,
       concurrency: config.verifierConcurrency,
+      reserveConcurrency: config.reserveConcurrency,
       batchSize: config.verifierBatchSize,
       pendingDeadlineSeconds: config.pendingDeadlineSeconds,
       logRetention,

@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { dataBucketProps } from './buckets.ts';
+import { RETAINED, retainBucketPolicy } from './retention.ts';
 
 export interface StagingBucketProps {
   /** Encrypts the bucket. */
@@ -23,7 +24,7 @@ export interface StagingBucketProps {
   readonly maxReceiveCount?: number;
   /** @default Duration.days(90) */
   readonly noncurrentVersionExpiration?: Duration;
-  /** @default RemovalPolicy.RETAIN */
+  /** @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -50,7 +51,7 @@ export class StagingBucket extends Construct {
           `${visibilityTimeout.toHumanString()}, above SQS's 12 hours`,
       );
     }
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RETAINED;
 
     this.bucket = new s3.Bucket(
       this,
@@ -63,6 +64,7 @@ export class StagingBucket extends Construct {
         removalPolicy,
       }),
     );
+    retainBucketPolicy(this.bucket, removalPolicy);
     // The queues carry S3 event notifications (bucket, key, size, ETag), never object bytes: SQS-managed
     // encryption protects them at rest without a KMS key policy that would have to name the bucket (a
     // dependency cycle with the bucket's own key) and without a KMS call per message.

@@ -43,11 +43,17 @@ export interface VerifierProps {
    */
   readonly timeout?: Duration;
   /**
-   * Reserved concurrency, also the event source's maximum concurrency: caps the load on DynamoDB and
-   * keeps a flood of uploads from starving the account's other functions.
+   * The SQS event source's maximum concurrency: caps the load on DynamoDB and keeps a flood of uploads
+   * from starving the account's other functions, without reserving anything.
    * @default 10
    */
   readonly concurrency?: number;
+  /**
+   * Reserve `concurrency` plus {@link MAINTENANCE_HEADROOM} for the function. Lambda keeps min(100,
+   * account limit) unreserved, so a reservation fails the deployment on accounts with a low limit.
+   * @default false
+   */
+  readonly reserveConcurrency?: boolean;
   /** @default 5 */
   readonly batchSize?: number;
   /** @default 3600 */
@@ -62,6 +68,14 @@ export interface VerifierProps {
  * `sweepInterval` rejects artifacts whose attestations never came; and on a key's revocation (the key
  * registry's stream) re-checks and pulls what that key vouched for.
  */
+/**
+ * Invocations the function needs beside its SQS batches when its concurrency is reserved: one for the
+ * scheduled sweep and one for the key registry's stream (one shard for a table this small). Without
+ * them a sweep or a re-check could take the slot of an SQS batch, and a throttled SQS batch comes back
+ * only after the visibility timeout, burning a receive count on its way to the dead-letter queue.
+ */
+export const MAINTENANCE_HEADROOM = 2;
+
 export class Verifier extends Construct {
   public readonly function: VouchFunction;
   public readonly sweepSchedule: scheduler.Schedule;
@@ -81,7 +95,9 @@ export class Verifier extends Construct {
       role: props.role,
       memorySize: props.memorySize ?? 1769,
       timeout: props.timeout ?? Duration.minutes(15),
-      reservedConcurrentExecutions: concurrency,
+      ...(props.reserveConcurrency
+        ? { reservedConcurrentExecutions: concurrency + MAINTENANCE_HEADROOM }
+        : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       assets: { 'policy.yaml': policyAsset, trust: 'lambdas/core/trust' },
       environment: {
@@ -116,6 +132,7 @@ export class Verifier extends Construct {
         retryAttempts: 10,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
+        parallelizationFactor: 1,
         onFailure: new lambdaEvents.SqsDlq(props.deadLetterQueue),
         filters: [
           lambda.FilterCriteria.filter({

@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
+import { MAINTENANCE_HEADROOM } from '../../lib/verifier.ts';
 import {
   actionMatches,
   type FoundStatement,
@@ -16,14 +17,18 @@ import {
   synth,
 } from './synth.ts';
 
+/** Every option on. */
 const FULL = {
   github: { owner: 'acme', repo: 'app', branches: ['main', 'release/*'] },
   deployerPrincipalArns: ['arn:aws:iam::123456789012:role/deploy'],
   alarmEmail: 'ops@example.com',
   objectLock: { mode: 'GOVERNANCE', days: 30 },
+  reserveConcurrency: true,
 };
 
 let full: Synthesized;
+/** The configuration an admin gets with no `vouch` context at all. */
+let defaults: Synthesized;
 let all: FoundStatement[];
 const logicalIds: Record<string, string> = {};
 
@@ -41,6 +46,7 @@ const allows = () => all.filter((s) => s.statement.Effect === 'Allow');
 beforeAll(() => {
   // Synthesizes with cdk-nag AwsSolutions and real esbuild bundling: a finding or a bundling failure throws.
   full = synth(FULL);
+  defaults = synth({}, { bundle: false });
   all = statements(full.json);
   logicalIds.promoter = idOf('AWS::IAM::Role', 'PromoterRole');
   logicalIds.deployment = idOf('AWS::S3::Bucket', 'DeploymentBucket');
@@ -48,17 +54,21 @@ beforeAll(() => {
   logicalIds.vsaKey = idOf('AWS::KMS::Key', 'VsaKey');
 }, 120_000);
 
-afterAll(() => full?.cleanup());
+afterAll(() => {
+  full?.cleanup();
+  defaults?.cleanup();
+});
+
+const resourcesOf = (template: Synthesized, type: string) =>
+  Object.entries(template.json.Resources).filter(([, r]) => r.Type === type);
 
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in the full configuration (synth would have thrown)', () => {
     expect(full.json.Resources).toBeDefined();
   });
 
-  it('finds nothing in the default configuration either', () => {
-    const minimal = synth({}, { bundle: false });
-    minimal.cleanup();
-    expect(Object.keys(minimal.json.Resources).some((id) => id.startsWith('Uploader'))).toBe(false);
+  it('finds nothing in the default configuration either (synth would have thrown)', () => {
+    expect(Object.keys(defaults.json.Resources).some((id) => id.startsWith('Uploader'))).toBe(false);
   });
 
   it('does fail a synth when a finding is not acknowledged (the check is live)', () => {
@@ -267,25 +277,131 @@ describe('buckets, queues and tables', () => {
       });
     }
   });
+});
 
-  it('retains stateful resources when the stack is deleted', () => {
-    for (const type of ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::KMS::Key']) {
-      for (const [id, resource] of Object.entries(full.json.Resources).filter(([, r]) => r.Type === type)) {
-        expect((resource as any).DeletionPolicy, id).toBe('Retain');
+describe('first deploy on a fresh account', () => {
+  describe('reserved concurrency (#1)', () => {
+    const functionNamed = (template: Synthesized, description: RegExp) =>
+      resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
+        description.test(String(r.Properties.Description)),
+      )?.[1];
+    const sqsMapping = (template: Synthesized) =>
+      resourcesOf(template, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        mentions(r.Properties.EventSourceArn, idOf('AWS::SQS::Queue', 'StagingQueue')),
+      )?.[1];
+
+    it('reserves nothing by default: SQS batches are capped by the event source maximum concurrency', () => {
+      for (const [id, fn] of resourcesOf(defaults, 'AWS::Lambda::Function')) {
+        expect(fn.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
       }
-    }
+      expect(sqsMapping(defaults)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
+    });
+
+    it('when reservation is on, reserves the SQS maximum plus headroom for the sweep and the re-check', () => {
+      expect(sqsMapping(full)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
+      expect(functionNamed(full, /^Vouch verifier/)?.Properties.ReservedConcurrentExecutions).toBe(
+        10 + MAINTENANCE_HEADROOM,
+      );
+      // The deployment trigger and a scheduled run may overlap: the registry lease serialises them.
+      expect(
+        functionNamed(full, /^Vouch key rotation/)?.Properties.ReservedConcurrentExecutions,
+      ).toBeUndefined();
+    });
+
+    it('reads the key registry stream one batch per shard, inside that headroom', () => {
+      const stream = resourcesOf(full, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        mentions(r.Properties.EventSourceArn, idOf('AWS::DynamoDB::Table', 'KeysTable')),
+      )?.[1];
+      expect(stream?.Properties.ParallelizationFactor).toBe(1);
+    });
+  });
+
+  describe('retries after a failed first deploy or a destroy (#2)', () => {
+    const RETAINED_TYPES = [
+      'AWS::S3::Bucket',
+      'AWS::S3::BucketPolicy',
+      'AWS::KMS::Key',
+      'AWS::Logs::LogGroup',
+    ];
+
+    it('retains stateful resources on update or delete, but not when their own create rolls back', () => {
+      for (const template of [full, defaults]) {
+        for (const type of RETAINED_TYPES) {
+          const found = resourcesOf(template, type);
+          expect(found.length, type).toBeGreaterThan(0);
+          for (const [id, resource] of found) {
+            expect((resource as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+            expect((resource as any).UpdateReplacePolicy, id).toBe('Retain');
+          }
+        }
+      }
+    });
+
+    it('keeps protected tables on a rolled-back create (CloudFormation cannot delete them), unprotected ones not', () => {
+      for (const [id, table] of resourcesOf(full, 'AWS::DynamoDB::Table')) {
+        expect(table.Properties.DeletionProtectionEnabled, id).toBe(true);
+        expect((table as any).DeletionPolicy, id).toBe('Retain');
+      }
+      const unprotected = synth({ deletionProtection: false }, { bundle: false });
+      try {
+        for (const [id, table] of resourcesOf(unprotected, 'AWS::DynamoDB::Table')) {
+          expect(table.Properties.DeletionProtectionEnabled, id).toBe(false);
+          expect((table as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+        }
+      } finally {
+        unprotected.cleanup();
+      }
+    });
+
+    it('gives nothing that outlives the stack a fixed name, so a redeploy never meets AlreadyExists', () => {
+      const NAME_PROPERTIES = [
+        'BucketName',
+        'TableName',
+        'AliasName',
+        'LogGroupName',
+        'KeyAlias',
+        'QueueName',
+      ];
+      for (const [id, resource] of Object.entries(full.json.Resources)) {
+        const retained = ['Retain', 'RetainExceptOnCreate'].includes((resource as any).DeletionPolicy);
+        if (!retained) continue;
+        for (const name of NAME_PROPERTIES)
+          expect(resource.Properties?.[name], `${id}.${name}`).toBeUndefined();
+      }
+      // The VSA alias is a fixed name: it goes with the stack; the key it points to stays.
+      const [, alias] = resourcesOf(full, 'AWS::KMS::Alias')[0] ?? [];
+      expect(alias?.Properties.AliasName).toBe('alias/vouch-vsa');
+      expect((alias as any).DeletionPolicy).toBe('Delete');
+    });
+  });
+
+  describe('teardown (#9)', () => {
+    it('keeps every bucket policy with its retained bucket, the promoter-only deny included', () => {
+      const buckets = resourcesOf(full, 'AWS::S3::Bucket').map(([id]) => id);
+      const policies = resourcesOf(full, 'AWS::S3::BucketPolicy');
+      expect(policies.map(([, p]) => buckets.find((b) => mentions(p.Properties.Bucket, b))).sort()).toEqual(
+        [...buckets].sort(),
+      );
+      for (const [id, policy] of policies)
+        expect((policy as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+      const deployment = policies.find(([, p]) =>
+        mentions(p.Properties.Bucket, logicalIds.deployment as string),
+      );
+      expect(JSON.stringify(deployment?.[1].Properties.PolicyDocument)).toContain(
+        'OnlyThePromoterWritesObjects',
+      );
+    });
   });
 });
 
 describe('functions', () => {
-  it('run a supported Node runtime on arm64 with reserved concurrency and sized timeouts', () => {
+  it('run a supported Node runtime on arm64 with sized timeouts', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Vouch verifier'),
       Runtime: Match.stringLikeRegexp('^nodejs(22|24)\\.x$'),
       Architectures: ['arm64'],
       MemorySize: 1769,
       Timeout: 900,
-      ReservedConcurrentExecutions: 10,
       Environment: {
         Variables: Match.objectLike({
           VOUCH_POLICY_PATH: '/var/task/policy.yaml',
@@ -296,7 +412,6 @@ describe('functions', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Vouch key rotation'),
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
     });
   });
 

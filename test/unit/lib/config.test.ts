@@ -16,6 +16,9 @@ describe('loadConfig', () => {
       graceDays: 7,
       deletionProtection: true,
       verifierMemoryMb: 1769,
+      verifierConcurrency: 10,
+      // Lambda keeps min(100, account limit) unreserved: a reservation fails on low-limit accounts.
+      reserveConcurrency: false,
     });
     expect(config.policyFile).toBe(`${PROJECT_ROOT}policies/default.yaml`);
     expect(config.github).toBeUndefined();
