@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -93,13 +93,14 @@ export class VouchKeys extends Construct {
       policy: keyPolicy('AccountAdministersAndIamGrantsUse', [...ADMIN_ACTIONS, ...DATA_KEY_USE]),
       removalPolicy,
     });
-    // Alarm notifications are published to a topic encrypted with this key.
+    // Alarm notifications are published to a topic encrypted with this key: this account's alarms only.
     this.dataKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
     this.vsaKey = new kms.Key(this, 'VsaKey', {

@@ -375,6 +375,62 @@ describe('first deploy on a fresh account', () => {
     });
   });
 
+  describe('alarms reach the topic (#6)', () => {
+    it("lets this account's CloudWatch alarms publish to the encrypted topic, and nothing else", () => {
+      const [topicId] = resourcesOf(full, 'AWS::SNS::Topic')[0] ?? [];
+      const topicStatements = all.filter((s) => s.holderType === 'AWS::SNS::TopicPolicy');
+      const publish = topicStatements.filter((s) => s.statement.Effect === 'Allow');
+      expect(publish).toHaveLength(1);
+      expect(publish[0]?.statement).toMatchObject({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+          ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' },
+        },
+      });
+      for (const [id, alarm] of resourcesOf(full, 'AWS::CloudWatch::Alarm')) {
+        expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
+      }
+      // The topic is encrypted with the data key: CloudWatch needs it too, for this account only.
+      const keyRef = full.json.Resources[topicId as string]?.Properties.KmsMasterKeyId;
+      const keyId = (keyRef as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      const cloudwatchOnKey = all.find(
+        (s) =>
+          s.holder === keyId && JSON.stringify(s.statement.Principal).includes('cloudwatch.amazonaws.com'),
+      );
+      expect(cloudwatchOnKey?.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(cloudwatchOnKey?.statement.Condition).toEqual({
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+      });
+    });
+  });
+
+  describe('least privilege left over (#10)', () => {
+    it('lets S3 send to the staging queue only for the staging bucket of this account', () => {
+      const send = all.filter(
+        (s) =>
+          s.holderType === 'AWS::SQS::QueuePolicy' && JSON.stringify(s.statement.Principal).includes('s3.'),
+      );
+      expect(send).toHaveLength(1);
+      expect(send[0]?.actions).toContain('sqs:SendMessage');
+      expect(send[0]?.statement.Condition).toEqual({
+        ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalIds.staging, 'Arn'] } },
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+      });
+    });
+
+    it('gives every service principal in a resource policy a source account or source ARN', () => {
+      for (const found of allows()) {
+        const principal = JSON.stringify(found.statement.Principal ?? {});
+        if (!principal.includes('"Service"') || found.holderType === 'AWS::IAM::Role') continue;
+        const condition = JSON.stringify(found.statement.Condition ?? {});
+        expect(condition, `${found.holder} ${principal}`).toMatch(/aws:Source(Account|Arn)/);
+      }
+    });
+  });
+
   describe('teardown (#9)', () => {
     it('keeps every bucket policy with its retained bucket, the promoter-only deny included', () => {
       const buckets = resourcesOf(full, 'AWS::S3::Bucket').map(([id]) => id);
