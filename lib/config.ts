@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';
 import { validateRotationConfig } from '../lambdas/core/rotation.ts';
+import { GITHUB_OIDC_HOST } from './access.ts';
 
 /** Who may assume the CI uploader role through GitHub's OIDC provider. */
 export interface GithubConfig {
@@ -13,9 +14,15 @@ export interface GithubConfig {
    */
   readonly branches: readonly string[];
   /**
-   * Create the account's `token.actions.githubusercontent.com` provider. An account holds one per URL:
-   * set false when it exists already, and the stack refers to it by ARN.
-   * @default true
+   * The account's existing `token.actions.githubusercontent.com` provider, to reuse. An account holds one
+   * provider per URL, so creating a second fails the deployment.
+   * @default - none
+   */
+  readonly oidcProviderArn?: string;
+  /**
+   * Create the provider. When false and no `oidcProviderArn` is named, the stack refers to the
+   * account's provider by its conventional ARN.
+   * @default - false when `oidcProviderArn` is named, true otherwise
    */
   readonly createOidcProvider: boolean;
 }
@@ -129,6 +136,8 @@ const LOG_RETENTION_DAYS = [
 const ALIAS_PATTERN = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/;
 const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 const BRANCH_PATTERN = /^[A-Za-z0-9_./*-]{1,255}$/;
+const OIDC_PROVIDER_ARN_PATTERN =
+  /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 const IAM_PRINCIPAL_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 
 export class ConfigError extends Error {
@@ -346,5 +355,21 @@ function parseGithub(value: unknown): GithubConfig | undefined {
     if (!BRANCH_PATTERN.test(branch))
       fail(`github.branches has an invalid branch name ${JSON.stringify(branch)}`);
   }
-  return { owner, repo, branches, createOidcProvider: bool(github, 'createOidcProvider', true) };
+  const oidcProviderArn = optionalStr(github, 'oidcProviderArn');
+  if (oidcProviderArn !== undefined && !OIDC_PROVIDER_ARN_PATTERN.test(oidcProviderArn)) {
+    fail(
+      `github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider/${GITHUB_OIDC_HOST}, found ${JSON.stringify(oidcProviderArn)}`,
+    );
+  }
+  const createOidcProvider = bool(github, 'createOidcProvider', oidcProviderArn === undefined);
+  if (createOidcProvider && oidcProviderArn !== undefined) {
+    fail('github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider');
+  }
+  return {
+    owner,
+    repo,
+    branches,
+    createOidcProvider,
+    ...(oidcProviderArn !== undefined ? { oidcProviderArn } : {}),
+  };
 }

@@ -123,17 +123,26 @@ export class VouchKeys extends Construct {
   }
 
   /**
-   * Lets a role sign VSAs. Only the key policy can: the account's statement leaves kms:Sign out, so no
-   * identity policy, however broad, lets anyone else sign a verification summary.
+   * Lets one role sign VSAs. The key policy names it by `aws:PrincipalArn` under the account principal
+   * rather than as a principal: KMS refuses a key policy naming a role it cannot see yet, and a role
+   * created in the same deployment may not be visible for a while. The account's own statement leaves
+   * kms:Sign out, so this is the only way to sign: an identity policy, however broad, lets no other
+   * principal sign a verification summary. The role's identity policy allows it too, as the account
+   * principal requires.
    */
   public grantVsaSign(role: iam.IRole): void {
+    const actions = ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'];
     this.vsaKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'PromoterSignsVsas',
-        principals: [new iam.ArnPrincipal(role.roleArn)],
-        actions: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
+        principals: [new iam.AccountRootPrincipal()],
+        actions,
         resources: ['*'],
+        conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
       }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'SignVsas', actions, resources: [this.vsaKey.keyArn] }),
     );
   }
 }

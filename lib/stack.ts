@@ -112,6 +112,7 @@ export class VouchStack extends Stack {
         repo: config.github.repo,
         branches: config.github.branches,
         createOidcProvider: config.github.createOidcProvider,
+        ...(config.github.oidcProviderArn ? { oidcProviderArn: config.github.oidcProviderArn } : {}),
       });
     }
     this.deployer = new DeployerAccess(this, 'Deployer', {

@@ -137,10 +137,17 @@ describe('IAM', () => {
   it('lets the verifier sign nothing but verification summaries', () => {
     const promoter = logicalIds.promoter as string;
     const identity = allows().filter((s) => s.roles.includes(promoter));
-    expect(identity.flatMap((s) => s.actions).filter((a) => actionMatches(a, 'kms:Sign'))).toEqual([]);
-    // The only kms:Sign it holds anywhere is on the VSA key, by that key's own policy.
+    // Its identity policy names the VSA key for kms:Sign, and nothing else.
+    const identitySign = identity.filter((s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')));
+    expect(identitySign.map((s) => s.statement.Resource)).toEqual([
+      { 'Fn::GetAtt': [logicalIds.vsaKey, 'Arn'] },
+    ]);
+    // The only key policy that lets it sign is the VSA key's, by its principal ARN.
     const signing = allows().filter(
-      (s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')) && mentions(s.statement.Principal, promoter),
+      (s) =>
+        s.holderType === 'AWS::KMS::Key' &&
+        s.actions.some((a) => actionMatches(a, 'kms:Sign')) &&
+        mentions(s.statement.Condition, promoter),
     );
     expect(signing.map((s) => s.holder)).toEqual([logicalIds.vsaKey]);
     // No tag-scoped grant that could reach the rotating artifact signing keys.
@@ -149,10 +156,16 @@ describe('IAM', () => {
     ).toEqual([]);
   });
 
-  it('gives no identity policy kms:Sign on the VSA key: the account statement leaves it out', () => {
-    const account = all.find((s) => s.holder === logicalIds.vsaKey && s.statement.Sid?.startsWith('Account'));
+  it("lets no identity policy but the promoter's sign with the VSA key: only its principal ARN may", () => {
+    const onKey = all.filter((s) => s.holder === logicalIds.vsaKey);
+    const account = onKey.find((s) => s.statement.Sid?.startsWith('Account'));
     expect(account?.actions).toContain('kms:GetPublicKey');
     expect(account?.actions.some((a) => actionMatches(a, 'kms:Sign'))).toBe(false);
+    const sign = onKey.filter((s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')));
+    expect(sign).toHaveLength(1);
+    expect(sign[0]?.statement.Condition).toEqual({
+      ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] } },
+    });
   });
 
   it('limits the rotation role to keys carrying Vouch tags and the configured key spec', () => {
@@ -372,6 +385,56 @@ describe('first deploy on a fresh account', () => {
       const [, alias] = resourcesOf(full, 'AWS::KMS::Alias')[0] ?? [];
       expect(alias?.Properties.AliasName).toBe('alias/vouch-vsa');
       expect((alias as any).DeletionPolicy).toBe('Delete');
+    });
+  });
+
+  describe('principals that may not exist yet (#4)', () => {
+    const ROLE_TYPES = ['AWS::IAM::Role'];
+    const stackRoles = () =>
+      Object.entries(full.json.Resources)
+        .filter(([, r]) => ROLE_TYPES.includes(r.Type))
+        .map(([id]) => id);
+
+    it('names no role of this stack as a key policy principal: KMS may not see a fresh role yet', () => {
+      for (const found of all.filter((s) => s.holderType === 'AWS::KMS::Key')) {
+        for (const role of stackRoles()) {
+          expect(mentions(found.statement.Principal, role), `${found.holder} ${found.statement.Sid}`).toBe(
+            false,
+          );
+        }
+      }
+    });
+
+    it('trusts deployer principals by aws:PrincipalArn under their account, so a missing one cannot fail the deploy', () => {
+      const deployer = idOf('AWS::IAM::Role', 'DeployerRole');
+      const trust = full.json.Resources[deployer]?.Properties.AssumeRolePolicyDocument.Statement;
+      expect(trust).toEqual([
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+          Condition: { ArnEquals: { 'aws:PrincipalArn': ['arn:aws:iam::123456789012:role/deploy'] } },
+        },
+      ]);
+    });
+
+    it("reuses the account's GitHub OIDC provider when one is named, and creates one only otherwise", () => {
+      expect(resourcesOf(full, 'AWS::IAM::OIDCProvider')).toHaveLength(1);
+      const existing = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+      const reusing = synth(
+        { github: { owner: 'acme', repo: 'app', oidcProviderArn: existing } },
+        { bundle: false },
+      );
+      try {
+        expect(resourcesOf(reusing, 'AWS::IAM::OIDCProvider')).toEqual([]);
+        const [, uploader] =
+          resourcesOf(reusing, 'AWS::IAM::Role').find(([id]) => id.startsWith('UploaderRole')) ?? [];
+        expect(uploader?.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+          Federated: existing,
+        });
+      } finally {
+        reusing.cleanup();
+      }
     });
   });
 

@@ -58,6 +58,27 @@ describe('loadConfig', () => {
       /deployerPrincipalArns must hold IAM role or user ARNs/,
     ],
     [{ alarmEmail: 'ops' }, /alarmEmail must be an email address/],
+    [
+      {
+        github: {
+          owner: 'acme',
+          repo: 'app',
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/gitlab.com',
+        },
+      },
+      /github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider\/token.actions.githubusercontent.com/,
+    ],
+    [
+      {
+        github: {
+          owner: 'acme',
+          repo: 'app',
+          createOidcProvider: true,
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
+        },
+      },
+      /github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider/,
+    ],
     [{ stackName: '1bad' }, /stackName must be a CloudFormation stack name/],
     [[], /expected an object, found an array/],
     ['{not json', /not valid JSON/],
@@ -78,5 +99,14 @@ describe('loadConfig', () => {
       createOidcProvider: false,
     });
     expect(config.objectLock).toEqual({ mode: 'COMPLIANCE', days: 365 });
+  });
+
+  it('creates the GitHub provider by default, and reuses one when it is named', () => {
+    expect(load({ github: { owner: 'acme', repo: 'app' } }).github?.createOidcProvider).toBe(true);
+    const oidcProviderArn = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+    expect(load({ github: { owner: 'acme', repo: 'app', oidcProviderArn } }).github).toMatchObject({
+      createOidcProvider: false,
+      oidcProviderArn,
+    });
   });
 });
