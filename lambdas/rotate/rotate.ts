@@ -33,6 +33,20 @@ export interface RotationResult {
 /** Tags on every key Vouch creates; IAM conditions on them scope what the rotation role may touch. */
 export const SIGNING_TAG = { TagKey: 'vouch:purpose', TagValue: 'signing' } as const;
 
+/**
+ * KMS's documented tag syntax (letters, digits, white space and `_ . : / = + - @`, at most 256
+ * characters). The lease ID goes into the `vouch:period` tag, so every form of it must fit.
+ */
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+export function tagValue(value: string): string {
+  if (!TAG_VALUE.test(value)) throw new Error(`${JSON.stringify(value)} is not a valid KMS tag value`);
+  return value;
+}
+
+/** The lease of a rotation forced by hand (`vouch keys rotate --force`): one per instant. */
+export const forcedLeaseId = (now: Date) => `forced:${now.toISOString()}`;
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -53,7 +67,7 @@ export async function rotate(
   let activated: string | undefined;
   let skipped: RotationResult['skipped'];
   const retired: string[] = [];
-  const leaseId = options.force ? `forced#${now.toISOString()}` : plan.createFor;
+  const leaseId = options.force ? forcedLeaseId(now) : plan.createFor;
   if (leaseId === undefined) {
     skipped = 'up-to-date';
   } else {
@@ -128,7 +142,7 @@ async function createKey(kms: KMSClient, config: RotationConfig, period: string)
       Tags: [
         SIGNING_TAG,
         { TagKey: 'vouch:alias', TagValue: config.alias },
-        { TagKey: 'vouch:period', TagValue: period },
+        { TagKey: 'vouch:period', TagValue: tagValue(period) },
       ],
     }),
   );

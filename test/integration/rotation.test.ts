@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient, ListKeysCommand, SignCommand } from '@aws-sdk/client-kms';
+import { KMSClient, ListKeysCommand, ListResourceTagsCommand, SignCommand } from '@aws-sdk/client-kms';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
@@ -18,7 +18,7 @@ import {
   signStatement,
 } from '#core/index.ts';
 import { main } from '../../bin/vouch.ts';
-import { type RotationDeps, rotate } from '../../lambdas/rotate/rotate.ts';
+import { type RotationDeps, rotate, tagValue } from '../../lambdas/rotate/rotate.ts';
 import { type KmsServer, startKmsServer } from '../../local/kms/server.ts';
 import { startDynamo, TEST_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.ts';
 
@@ -181,6 +181,32 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
     expect((await kms.send(new ListKeysCommand({}))).Keys?.length).toBe(before + 1);
     const active = (await registry.list()).filter((k) => k.status === 'active');
     expect(active.map((k) => k.keyId)).toEqual([results.find((r) => r.activated)?.activated]);
+  });
+
+  it('rotates by hand with `vouch keys rotate --force`, tagging the key within KMS tag syntax', async () => {
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_KMS: kmsServer.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    const before = (await getPublicKey(kms, config.alias)).keyArn;
+    const lines: string[] = [];
+    const io = {
+      out: (t: string) => lines.push(t),
+      err: (t: string) => lines.push(t),
+      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: config.alias },
+    };
+    // The local KMS server refuses tag values outside KMS's syntax, as KMS does (a '#' used to get in).
+    expect(await main(['keys', 'rotate', '--force'], io)).toBe(0);
+    const after = (await getPublicKey(kms, config.alias)).keyArn;
+    expect(after).not.toBe(before);
+    expect(lines.join('\n')).toContain(`activated ${after}`);
+    const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: after }));
+    const period = Tags?.find((t) => t.TagKey === 'vouch:period')?.TagValue ?? '';
+    expect(period).toMatch(/^forced:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(tagValue(period)).toBe(period);
   });
 
   it('produces with `vouch sign` a bundle that @sigstore/verify itself accepts', async () => {
