@@ -88,6 +88,12 @@ export interface VouchConfig {
   readonly github?: GithubConfig;
   /** IAM principals (role or user ARNs) allowed to assume the deployer role. @default - managed policy only */
   readonly deployerPrincipalArns: readonly string[];
+  /**
+   * IAM principals (role or user ARNs) besides the GitHub uploader role that may sign through the
+   * signing alias: the signing keys' policy names them. Their own IAM policy must allow kms:Sign too.
+   * @default []
+   */
+  readonly signerPrincipalArns: readonly string[];
   /** Email address subscribed to the alarm topic. @default - alarms without a topic */
   readonly alarmEmail?: string;
 }
@@ -123,6 +129,7 @@ export const CONFIG_KEYS = [
   'objectLock',
   'github',
   'deployerPrincipalArns',
+  'signerPrincipalArns',
   'alarmEmail',
 ] as const;
 
@@ -201,12 +208,17 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
     fail(`alarmEmail must be an email address, found ${JSON.stringify(alarmEmail)}`);
   }
-  const deployerPrincipalArns = strList(input, 'deployerPrincipalArns', []);
-  for (const arn of deployerPrincipalArns) {
-    if (!IAM_PRINCIPAL_ARN_PATTERN.test(arn)) {
-      fail(`deployerPrincipalArns must hold IAM role or user ARNs, found ${JSON.stringify(arn)}`);
+  const principalArns = (key: string) => {
+    const arns = strList(input, key, []);
+    for (const arn of arns) {
+      if (!IAM_PRINCIPAL_ARN_PATTERN.test(arn)) {
+        fail(`${key} must hold IAM role or user ARNs, found ${JSON.stringify(arn)}`);
+      }
     }
-  }
+    return arns;
+  };
+  const deployerPrincipalArns = principalArns('deployerPrincipalArns');
+  const signerPrincipalArns = principalArns('signerPrincipalArns');
 
   const objectLock = parseObjectLock(input.objectLock);
   const github = parseGithub(input.github);
@@ -233,6 +245,7 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     accessLogExpirationDays: int(input, 'accessLogExpirationDays', 365, 1, 36_500),
     deletionProtection: bool(input, 'deletionProtection', true),
     deployerPrincipalArns,
+    signerPrincipalArns,
     ...(objectLock ? { objectLock } : {}),
     ...(github ? { github } : {}),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),

@@ -97,9 +97,10 @@ export class VouchFunction extends Construct {
 }
 
 /** A role only the Lambda service can assume, with no permissions yet. */
-export function lambdaRole(scope: Construct, id: string, description: string): iam.Role {
+export function lambdaRole(scope: Construct, id: string, description: string, roleName?: string): iam.Role {
   return new iam.Role(scope, id, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description,
+    ...(roleName ? { roleName } : {}),
   });
 }

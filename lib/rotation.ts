@@ -1,10 +1,11 @@
-import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct, type IConstruct } from 'constructs';
+import { POLICY_TAG } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
 import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
 import { acknowledge, logicalId, SCHEDULER_INVOKE_REASON } from './nag.ts';
@@ -32,6 +33,12 @@ export interface KeyRotationProps {
   readonly checkInterval?: Duration;
   /** Deployed resources the first run must wait for (the key registry table is always waited for). */
   readonly runAfter?: IConstruct[];
+  /** Roles that may sign through the alias: every signing key's policy names them. @default [] */
+  readonly signers?: readonly iam.IRole[];
+  /** Principals outside the stack that may sign through the alias (role or user ARNs). @default [] */
+  readonly externalSignerArns?: readonly string[];
+  /** Roles that may read signing keys' public keys. @default [] */
+  readonly readers?: readonly iam.IRole[];
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -55,11 +62,20 @@ export class KeyRotation extends Construct {
     super(scope, id);
     this.alias = props.alias ?? 'alias/vouch-signing';
     const keySpec = props.keySpec ?? 'ECC_NIST_P256';
+    const stack = Stack.of(this);
+    // A fixed name: the keys' policies name this role by ARN, so the role a later deployment creates
+    // (after a failed first deployment or `cdk destroy`) still manages the keys and the alias.
     this.role = lambdaRole(
       this,
       'Role',
       'Vouch key rotation: creates, rotates and retires tagged signing keys',
+      `${stack.stackName.slice(0, 32)}-key-rotation-${stack.region}`,
     );
+    const signerArns = [
+      ...(props.signers ?? []).map((role) => role.roleArn),
+      ...(props.externalSignerArns ?? []),
+    ];
+    const readerArns = (props.readers ?? []).map((role) => role.roleArn);
     this.function = new VouchFunction(this, 'Rotation', {
       entry: 'lambdas/rotate/handler.ts',
       description: 'Vouch key rotation: new signing key each period, alias move, retirement, deletion',
@@ -77,6 +93,10 @@ export class KeyRotation extends Construct {
         VOUCH_GRACE_DAYS: String(props.graceDays ?? 7),
         VOUCH_RETENTION_DAYS: String(props.retentionDays ?? 365),
         VOUCH_DELETION_WINDOW_DAYS: String(props.deletionWindowDays ?? 30),
+        // The key policy of every signing key (lambdas/rotate/key-policy.ts).
+        VOUCH_SIGNING_KEY_MANAGER: this.role.roleArn,
+        VOUCH_SIGNING_KEY_SIGNERS: joined(signerArns),
+        VOUCH_SIGNING_KEY_READERS: joined(readerArns),
         POWERTOOLS_SERVICE_NAME: 'vouch-rotation',
       },
     });
@@ -85,7 +105,7 @@ export class KeyRotation extends Construct {
       [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
       [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
     };
-    const onlyVouchTagKeys = { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG] };
+    const onlyVouchTagKeys = { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG, POLICY_TAG] };
     const ownKeys = {
       [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
       [`aws:ResourceTag/${ALIAS_TAG}`]: this.alias,
@@ -117,6 +137,7 @@ export class KeyRotation extends Construct {
         actions: [
           'kms:DescribeKey',
           'kms:GetPublicKey',
+          'kms:ListResourceTags',
           'kms:DisableKey',
           'kms:ScheduleKeyDeletion',
           'kms:CreateAlias',
@@ -127,7 +148,6 @@ export class KeyRotation extends Construct {
       }),
     );
     // Moving an alias is authorised on the alias as well as on both keys.
-    const stack = Stack.of(this);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'MoveSigningAlias',
@@ -174,3 +194,6 @@ export class KeyRotation extends Construct {
     });
   }
 }
+
+/** A comma-separated list of possibly unresolved ARNs; Fn.join refuses an empty list. */
+const joined = (values: readonly string[]) => (values.length === 0 ? '' : Fn.join(',', [...values]));

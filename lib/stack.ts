@@ -91,18 +91,6 @@ export class VouchStack extends Stack {
       logRetention,
     });
 
-    this.rotation = new KeyRotation(this, 'Rotation', {
-      tables: this.tables,
-      alias: config.signingKeyAlias,
-      keySpec: config.keySpec,
-      periodDays: config.rotationPeriodDays,
-      graceDays: config.graceDays,
-      retentionDays: config.retentionDays,
-      deletionWindowDays: config.deletionWindowDays,
-      checkInterval: Duration.hours(config.rotationCheckHours),
-      logRetention,
-    });
-
     if (config.github) {
       this.uploader = new GithubUploader(this, 'Uploader', {
         stagingBucket: this.staging.bucket,
@@ -115,6 +103,22 @@ export class VouchStack extends Stack {
         ...(config.github.oidcProviderArn ? { oidcProviderArn: config.github.oidcProviderArn } : {}),
       });
     }
+    this.rotation = new KeyRotation(this, 'Rotation', {
+      tables: this.tables,
+      alias: config.signingKeyAlias,
+      keySpec: config.keySpec,
+      periodDays: config.rotationPeriodDays,
+      graceDays: config.graceDays,
+      retentionDays: config.retentionDays,
+      deletionWindowDays: config.deletionWindowDays,
+      checkInterval: Duration.hours(config.rotationCheckHours),
+      // Named in every signing key's policy: sign through the alias, read the public key.
+      signers: this.uploader ? [this.uploader.role] : [],
+      externalSignerArns: config.signerPrincipalArns,
+      readers: [promoter],
+      logRetention,
+    });
+
     this.deployer = new DeployerAccess(this, 'Deployer', {
       deploymentBucket: this.deployment.bucket,
       dataKey,

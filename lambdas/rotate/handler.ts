@@ -3,7 +3,8 @@ import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { numberEnv, requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { validateRotationConfig } from '#core/rotation.ts';
-import { rotate } from './rotate.ts';
+import { signingKeyPolicyFromEnv } from './key-policy.ts';
+import { keyPolicyOption, rotate } from './rotate.ts';
 
 const logger = new Logger({ serviceName: 'vouch-rotation' });
 const config = validateRotationConfig({
@@ -14,9 +15,13 @@ const config = validateRotationConfig({
   retentionDays: numberEnv('VOUCH_RETENTION_DAYS', 365),
   deletionWindowDays: numberEnv('VOUCH_DELETION_WINDOW_DAYS', 30),
 });
+// In AWS a signing key never gets KMS's default policy: no configured policy, no rotation.
+const policy = signingKeyPolicyFromEnv(process.env, config.alias);
+if (!policy) throw new Error('configuration: environment variable VOUCH_SIGNING_KEY_MANAGER is required');
 const deps = {
   kms: kmsClient(),
   registry: new KeyRegistry(documentClient(), requireEnv('VOUCH_KEYS_TABLE')),
+  keyPolicy: keyPolicyOption(policy),
 };
 
 /** Run by the EventBridge Scheduler schedule, and once after each deployment (bootstraps the first key). */

@@ -5,12 +5,32 @@ import {
   DisableKeyCommand,
   type KeySpec,
   type KMSClient,
+  ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import type { KeyRegistry } from '#adapters/key-registry.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { planRotation, type RotationConfig } from '#core/rotation.ts';
+import { policyDigest, type SigningKeyPolicyConfig, signingKeyPolicy } from './key-policy.ts';
+
+/** The key policy new signing keys get. */
+export interface KeyPolicyOption {
+  /** The policy document, as CreateKey takes it. */
+  readonly document: string;
+  /** Kept in the key's `vouch:policy` tag; a key whose tag differs is replaced by a rotation. */
+  readonly digest: string;
+  /**
+   * Skip KMS's lockout safety check. Only for a caller the policy does not name as its manager (an
+   * administrator running `vouch keys rotate`): the manager keeps PutKeyPolicy through the policy.
+   */
+  readonly bypassLockoutCheck?: boolean;
+}
+
+export function keyPolicyOption(config: SigningKeyPolicyConfig, bypassLockoutCheck = false): KeyPolicyOption {
+  const document = JSON.stringify(signingKeyPolicy(config));
+  return { document, digest: policyDigest(document), ...(bypassLockoutCheck ? { bypassLockoutCheck } : {}) };
+}
 
 export interface RotationDeps {
   readonly kms: KMSClient;
@@ -18,11 +38,18 @@ export interface RotationDeps {
   readonly now?: () => Date;
   /** How long a run may hold the rotation lease before another may take over. */
   readonly leaseMs?: number;
+  /**
+   * The key policy of new keys. Without one KMS attaches its default policy (the account root with
+   * kms:*), which only the local stack may rely on.
+   */
+  readonly keyPolicy?: KeyPolicyOption;
 }
 
 export interface RotationResult {
   /** The key that became active in this run, if any. */
   readonly activated?: string;
+  /** Why it was created: a new period, by hand, or because the active key's policy is not the configured one. */
+  readonly reason?: 'period' | 'forced' | 'policy';
   /** Why no key was activated. */
   readonly skipped?: 'up-to-date' | 'lease-held' | 'lease-lost';
   readonly retired: readonly string[];
@@ -47,6 +74,15 @@ export function tagValue(value: string): string {
 /** The lease of a rotation forced by hand (`vouch keys rotate --force`): one per instant. */
 export const forcedLeaseId = (now: Date) => `forced:${now.toISOString()}`;
 
+/**
+ * The lease of a rotation that replaces a key whose policy is not the configured one: one per pair of
+ * (policy, key replaced), so concurrent runs create one key, and a later change creates another.
+ */
+export const policyLeaseId = (digest: string, keyId: string) =>
+  `policy:${digest}@${keyId.slice(keyId.lastIndexOf('/') + 1)}`;
+
+export const POLICY_TAG = 'vouch:policy';
+
 const DAY_MS = 86_400_000;
 
 /**
@@ -62,12 +98,22 @@ export async function rotate(
   const now = (deps.now ?? (() => new Date()))();
   const owner = randomUUID();
   const { registry, kms } = deps;
-  const plan = planRotation(await registry.list(), now, config);
+  const keys = await registry.list();
+  const plan = planRotation(keys, now, config);
 
   let activated: string | undefined;
   let skipped: RotationResult['skipped'];
   const retired: string[] = [];
-  const leaseId = options.force ? forcedLeaseId(now) : plan.createFor;
+  let reason: RotationResult['reason'];
+  let leaseId: string | undefined;
+  if (options.force) {
+    [leaseId, reason] = [forcedLeaseId(now), 'forced'];
+  } else if (plan.createFor) {
+    [leaseId, reason] = [plan.createFor, 'period'];
+  } else if (deps.keyPolicy) {
+    const stale = await keyWithOtherPolicy(kms, keys, config.alias, deps.keyPolicy.digest);
+    if (stale) [leaseId, reason] = [policyLeaseId(deps.keyPolicy.digest, stale), 'policy'];
+  }
   if (leaseId === undefined) {
     skipped = 'up-to-date';
   } else {
@@ -81,7 +127,7 @@ export async function rotate(
     if (!lease) {
       skipped = 'lease-held';
     } else {
-      const keyId = lease.keyId ?? (await createKey(kms, config, leaseId));
+      const keyId = lease.keyId ?? (await createKey(kms, config, leaseId, deps.keyPolicy));
       if (!lease.keyId && !(await registry.recordLeaseKey(config.alias, leaseId, owner, keyId))) {
         // Another run took the lease over while this one was creating: its key wins, ours must go.
         await retireInKms(kms, keyId, config.deletionWindowDays);
@@ -125,7 +171,7 @@ export async function rotate(
     if (await registry.markDeletionScheduled(keyId, now.toISOString())) deletionScheduled.push(keyId);
   }
   return {
-    ...(activated ? { activated } : {}),
+    ...(activated ? { activated, reason } : {}),
     ...(skipped ? { skipped } : {}),
     retired,
     disabled,
@@ -133,16 +179,46 @@ export async function rotate(
   };
 }
 
-async function createKey(kms: KMSClient, config: RotationConfig, period: string): Promise<string> {
+/**
+ * The active key of the alias when its `vouch:policy` tag is not the configured policy's digest (no tag:
+ * a key made before Vouch set policies, with KMS's default one). Undefined when it is, or none is active.
+ */
+async function keyWithOtherPolicy(
+  kms: KMSClient,
+  keys: readonly { keyId: string; alias: string; status: string; validFrom: string }[],
+  alias: string,
+  digest: string,
+): Promise<string | undefined> {
+  const active = keys
+    .filter((key) => key.alias === alias && key.status === 'active')
+    .sort((a, b) => b.validFrom.localeCompare(a.validFrom))[0];
+  if (!active) return undefined;
+  const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: active.keyId }));
+  return Tags?.find((tag) => tag.TagKey === POLICY_TAG)?.TagValue === digest ? undefined : active.keyId;
+}
+
+async function createKey(
+  kms: KMSClient,
+  config: RotationConfig,
+  period: string,
+  policy: KeyPolicyOption | undefined,
+): Promise<string> {
   const { KeyMetadata } = await kms.send(
     new CreateKeyCommand({
       KeySpec: config.keySpec as KeySpec,
       KeyUsage: 'SIGN_VERIFY',
       Description: `Vouch signing key for ${config.alias}, period ${period}`,
+      ...(policy
+        ? {
+            Policy: policy.document,
+            ...(policy.bypassLockoutCheck ? { BypassPolicyLockoutSafetyCheck: true } : {}),
+          }
+        : {}),
       Tags: [
         SIGNING_TAG,
         { TagKey: 'vouch:alias', TagValue: config.alias },
         { TagKey: 'vouch:period', TagValue: tagValue(period) },
+        ...(policy ? [{ TagKey: POLICY_TAG, TagValue: tagValue(policy.digest) }] : []),
       ],
     }),
   );

@@ -181,7 +181,9 @@ describe('IAM', () => {
         'kms:KeySpec': 'ECC_NIST_P256',
         'kms:KeyUsage': 'SIGN_VERIFY',
       },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period'] },
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
+      },
     });
     for (const statement of kms) {
       // Every statement on "*" is conditioned on Vouch's tags; the rest name the alias.
@@ -490,6 +492,40 @@ describe('first deploy on a fresh account', () => {
         if (!principal.includes('"Service"') || found.holderType === 'AWS::IAM::Role') continue;
         const condition = JSON.stringify(found.statement.Condition ?? {});
         expect(condition, `${found.holder} ${principal}`).toMatch(/aws:Source(Account|Arn)/);
+      }
+    });
+  });
+
+  describe('signing keys get an explicit key policy (#8)', () => {
+    const rotationEnv = (template: Synthesized) =>
+      resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
+        String(r.Properties.Description).startsWith('Vouch key rotation'),
+      )?.[1]?.Properties.Environment.Variables;
+
+    it('gives the rotation function the roles the policy names: itself, the uploader, the verifier', () => {
+      const rotationRole = idOf('AWS::IAM::Role', 'RotationRole');
+      const env = rotationEnv(full);
+      expect(env.VOUCH_SIGNING_KEY_MANAGER).toEqual({ 'Fn::GetAtt': [rotationRole, 'Arn'] });
+      expect(env.VOUCH_SIGNING_KEY_SIGNERS).toEqual({
+        'Fn::GetAtt': [idOf('AWS::IAM::Role', 'UploaderRole'), 'Arn'],
+      });
+      expect(env.VOUCH_SIGNING_KEY_READERS).toEqual({ 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] });
+      // Without an uploader nobody signs until signerPrincipalArns names someone.
+      expect(rotationEnv(defaults).VOUCH_SIGNING_KEY_SIGNERS).toBe('');
+    });
+
+    it('names the rotation role so that a later deployment’s role still manages the keys', () => {
+      const role = full.json.Resources[idOf('AWS::IAM::Role', 'RotationRole')];
+      expect(role?.Properties.RoleName).toBe('Vouch-key-rotation-eu-west-1');
+    });
+
+    it('adds the configured outside signers to the policy', () => {
+      const outside = 'arn:aws:iam::123456789012:role/release-pipeline';
+      const withSigners = synth({ signerPrincipalArns: [outside] }, { bundle: false });
+      try {
+        expect(rotationEnv(withSigners).VOUCH_SIGNING_KEY_SIGNERS).toBe(outside);
+      } finally {
+        withSigners.cleanup();
       }
     });
   });
