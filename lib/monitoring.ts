@@ -16,6 +16,8 @@ const DIMENSIONS = { service: 'vouch-verifier' };
 export interface MonitoringProps {
   readonly verifier: lambda.IFunction;
   readonly rotation: lambda.IFunction;
+  /** Rotations deferred after a deployment. @default - no alarm on them */
+  readonly rotationDeferrals?: cloudwatch.IMetric;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   /** Encrypts the alarm topic. */
@@ -101,6 +103,15 @@ export class Monitoring extends Construct {
       threshold: 1,
       alarmDescription: 'A key rotation run failed: the signing key may be overdue for rotation.',
     });
+    if (props.rotationDeferrals) {
+      this.alarm('RotationDeferred', {
+        metric: props.rotationDeferrals,
+        threshold: 1,
+        alarmDescription:
+          'The rotation after a deployment kept meeting transient errors and was deferred to the next scheduled ' +
+          'run: after a first deployment there may be no signing key yet (vouch keys list).',
+      });
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? 'Vouch',

@@ -1,10 +1,12 @@
 import { Arn, ArnFormat, Duration, Fn, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct, type IConstruct } from 'constructs';
+import { DEFERRED_MESSAGE } from '../lambdas/rotate/invoke.ts';
 import { POLICY_TAG } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
 import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
@@ -12,6 +14,12 @@ import { acknowledge, logicalId, SCHEDULER_INVOKE_REASON } from './nag.ts';
 import type { VouchTables } from './tables.ts';
 
 /** The tags the rotation function puts on every key it creates (see lambdas/rotate/rotate.ts). */
+/**
+ * Long enough for permissions and a new key to become visible after a deployment (KMS documents up to
+ * minutes for tags), with room under the trigger provider's 15 minutes.
+ */
+export const ROTATION_TIMEOUT = Duration.minutes(10);
+
 export const ALIAS_TAG = 'vouch:alias';
 export const PERIOD_TAG = 'vouch:period';
 
@@ -57,6 +65,8 @@ export class KeyRotation extends Construct {
   public readonly role: iam.Role;
   public readonly schedule: scheduler.Schedule;
   public readonly alias: string;
+  /** Runs after a deployment that deferred the rotation (transient errors outlasted the timeout). */
+  public readonly deferrals: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: KeyRotationProps) {
     super(scope, id);
@@ -81,7 +91,7 @@ export class KeyRotation extends Construct {
       description: 'Vouch key rotation: new signing key each period, alias move, retirement, deletion',
       role: this.role,
       memorySize: 256,
-      timeout: Duration.minutes(2),
+      timeout: ROTATION_TIMEOUT,
       // No reserved concurrency: the lease in the registry keeps runs from colliding, and a reservation
       // of 1 would throttle the post-deployment trigger whenever a scheduled run happens to be going.
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
@@ -171,7 +181,9 @@ export class KeyRotation extends Construct {
       description: `Checks whether ${this.alias} is due for rotation`,
       schedule: scheduler.ScheduleExpression.rate(props.checkInterval ?? Duration.hours(24)),
       target: new targets.LambdaInvoke(this.function.function, {
-        input: scheduler.ScheduleTargetInput.fromObject({}),
+        // A scheduled run that cannot finish fails (RotationErrors alarm, scheduler retries); a run after a
+        // deployment defers instead (lambdas/rotate/invoke.ts).
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'schedule' }),
         retryAttempts: 3,
       }),
     });
@@ -187,11 +199,24 @@ export class KeyRotation extends Construct {
         'key spec and usage, and every other action by the vouch:purpose and vouch:alias resource tags.',
     );
 
+    // After a deployment the function retries what is not visible yet (the role's policy, the new key,
+    // its tags) for up to its timeout, and defers rather than fails if that was not enough: this trigger
+    // fails the deployment only for an error that waiting would not fix. It waits for the function's
+    // whole run (the trigger's own provider has 15 minutes).
     new triggers.Trigger(this, 'Bootstrap', {
       handler: this.function.function,
       executeAfter: [props.tables.keys, ...(props.runAfter ?? [])],
-      timeout: Duration.minutes(2),
+      timeout: ROTATION_TIMEOUT.plus(Duration.minutes(1)),
     });
+
+    // A deferred run logs DEFERRED_MESSAGE; counted here, it raises an alarm like a failed run.
+    this.deferrals = new logs.MetricFilter(this, 'Deferrals', {
+      logGroup: this.function.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.message', '=', DEFERRED_MESSAGE),
+      metricNamespace: 'Vouch',
+      metricName: 'RotationDeferred',
+      metricValue: '1',
+    }).metric({ statistic: 'Sum', period: Duration.hours(1) });
   }
 }
 

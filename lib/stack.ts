@@ -129,6 +129,7 @@ export class VouchStack extends Stack {
     new Monitoring(this, 'Monitoring', {
       verifier: this.verifier.function.function,
       rotation: this.rotation.function.function,
+      rotationDeferrals: this.rotation.deferrals,
       queue: this.staging.queue,
       deadLetterQueue: this.staging.deadLetterQueue,
       encryptionKey: dataKey,

@@ -1,10 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { numberEnv, requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { validateRotationConfig } from '#core/rotation.ts';
+import { type RotationEvent, runRotation } from './invoke.ts';
 import { signingKeyPolicyFromEnv } from './key-policy.ts';
-import { keyPolicyOption, rotate } from './rotate.ts';
+import { keyPolicyOption } from './rotate.ts';
 
 const logger = new Logger({ serviceName: 'vouch-rotation' });
 const config = validateRotationConfig({
@@ -25,8 +27,11 @@ const deps = {
 };
 
 /** Run by the EventBridge Scheduler schedule, and once after each deployment (bootstraps the first key). */
-export const handler = async (event: { force?: boolean } = {}) => {
-  const result = await rotate(deps, config, { force: event.force === true });
-  logger.info('rotation run', { ...result });
-  return result;
-};
+export const handler = (event: RotationEvent, context: Context) =>
+  runRotation(deps, config, event, context, {
+    logger: {
+      info: (message, extra = {}) => logger.info(message, extra),
+      warn: (message, extra = {}) => logger.warn(message, extra),
+      error: (message, extra = {}) => logger.error(message, extra),
+    },
+  });

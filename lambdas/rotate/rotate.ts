@@ -13,6 +13,7 @@ import type { KeyRegistry } from '#adapters/key-registry.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { planRotation, type RotationConfig } from '#core/rotation.ts';
 import { policyDigest, type SigningKeyPolicyConfig, signingKeyPolicy } from './key-policy.ts';
+import { type Attempt, isRefusal, once, type RetryOptions, retrier } from './retry.ts';
 
 /** The key policy new signing keys get. */
 export interface KeyPolicyOption {
@@ -43,6 +44,11 @@ export interface RotationDeps {
    * kms:*), which only the local stack may rely on.
    */
   readonly keyPolicy?: KeyPolicyOption;
+  /**
+   * Retry transient failures (permissions and keys not visible yet, throttling) within a time budget.
+   * Without it every step runs once.
+   */
+  readonly retry?: RetryOptions;
 }
 
 export interface RotationResult {
@@ -98,7 +104,9 @@ export async function rotate(
   const now = (deps.now ?? (() => new Date()))();
   const owner = randomUUID();
   const { registry, kms } = deps;
-  const keys = await registry.list();
+  const attempt: Attempt = deps.retry ? retrier(deps.retry) : once;
+  // The first request of a run made right after a deployment meets its role's policy not yet propagated.
+  const keys = await attempt(() => registry.list());
   const plan = planRotation(keys, now, config);
 
   let activated: string | undefined;
@@ -111,7 +119,8 @@ export async function rotate(
   } else if (plan.createFor) {
     [leaseId, reason] = [plan.createFor, 'period'];
   } else if (deps.keyPolicy) {
-    const stale = await keyWithOtherPolicy(kms, keys, config.alias, deps.keyPolicy.digest);
+    const digest = deps.keyPolicy.digest;
+    const stale = await attempt(() => keyWithOtherPolicy(kms, keys, config.alias, digest));
     if (stale) [leaseId, reason] = [policyLeaseId(deps.keyPolicy.digest, stale), 'policy'];
   }
   if (leaseId === undefined) {
@@ -127,13 +136,17 @@ export async function rotate(
     if (!lease) {
       skipped = 'lease-held';
     } else {
-      const keyId = lease.keyId ?? (await createKey(kms, config, leaseId, deps.keyPolicy));
+      const period = leaseId;
+      // Not idempotent: retried only after a refusal, never after a timeout that may have created a key.
+      const keyId =
+        lease.keyId ?? (await attempt(() => createKey(kms, config, period, deps.keyPolicy), isRefusal));
       if (!lease.keyId && !(await registry.recordLeaseKey(config.alias, leaseId, owner, keyId))) {
         // Another run took the lease over while this one was creating: its key wins, ours must go.
-        await retireInKms(kms, keyId, config.deletionWindowDays);
+        await attempt(() => retireInKms(kms, keyId, config.deletionWindowDays));
         skipped = 'lease-lost';
       } else {
-        const { publicKey, keySpec } = await getPublicKey(kms, keyId);
+        // A key created a moment ago may not be visible yet (NotFoundException), nor its tags to IAM.
+        const { publicKey, keySpec } = await attempt(() => getPublicKey(kms, keyId));
         // Register before the alias moves: a signature by the new key must never meet an unknown key.
         await registry.register({
           keyId,
@@ -153,7 +166,7 @@ export async function rotate(
         )) {
           if (await registry.retire(previous.keyId, validUntil)) retired.push(previous.keyId);
         }
-        await pointAlias(kms, config.alias, keyId);
+        await attempt(() => pointAlias(kms, config.alias, keyId));
         await registry.completeLease(config.alias, leaseId, owner);
         activated = keyId;
       }
@@ -162,12 +175,12 @@ export async function rotate(
 
   const disabled: string[] = [];
   for (const keyId of plan.disable) {
-    await disableKey(kms, keyId);
+    await attempt(() => disableKey(kms, keyId));
     if (await registry.markRetired(keyId, now.toISOString())) disabled.push(keyId);
   }
   const deletionScheduled: string[] = [];
   for (const keyId of plan.scheduleDeletion) {
-    await scheduleDeletion(kms, keyId, config.deletionWindowDays);
+    await attempt(() => scheduleDeletion(kms, keyId, config.deletionWindowDays));
     if (await registry.markDeletionScheduled(keyId, now.toISOString())) deletionScheduled.push(keyId);
   }
   return {

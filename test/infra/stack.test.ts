@@ -390,6 +390,53 @@ describe('first deploy on a fresh account', () => {
     });
   });
 
+  describe('the first rotation (#3)', () => {
+    const rotationFunction = () =>
+      resourcesOf(full, 'AWS::Lambda::Function').find(([, r]) =>
+        String(r.Properties.Description).startsWith('Vouch key rotation'),
+      ) ?? ['', { Type: '', Properties: {} }];
+
+    it('gives the trigger the whole run: a 10-minute function, waited for synchronously for 11', () => {
+      const [fnId, fn] = rotationFunction();
+      expect(fn.Properties.Timeout).toBe(600);
+      const [, trigger] = resourcesOf(full, 'Custom::Trigger')[0] ?? [];
+      expect(trigger?.Properties).toMatchObject({
+        InvocationType: 'RequestResponse',
+        Timeout: String(11 * 60_000),
+      });
+      const [versionId] =
+        resourcesOf(full, 'AWS::Lambda::Version').find(([, v]) =>
+          mentions(v.Properties.FunctionName, fnId),
+        ) ?? [];
+      expect(mentions(trigger?.Properties.HandlerArn, versionId as string)).toBe(true);
+    });
+
+    it('tells scheduled runs from the trigger’s, which defer instead of failing', () => {
+      const [fnId] = rotationFunction();
+      const [, schedule] =
+        resourcesOf(full, 'AWS::Scheduler::Schedule').find(([, r]) =>
+          mentions(r.Properties.Target.Arn, fnId),
+        ) ?? [];
+      expect(JSON.parse(schedule?.Properties.Target.Input)).toEqual({ source: 'schedule' });
+    });
+
+    it('counts deferred runs from the rotation log and alarms on them', () => {
+      const [, fn] = rotationFunction();
+      const [, filter] = resourcesOf(full, 'AWS::Logs::MetricFilter')[0] ?? [];
+      expect(filter?.Properties).toMatchObject({
+        LogGroupName: fn.Properties.LoggingConfig.LogGroup,
+        FilterPattern: '{ $.message = "rotation deferred" }',
+        MetricTransformations: [
+          { MetricNamespace: 'Vouch', MetricName: 'RotationDeferred', MetricValue: '1' },
+        ],
+      });
+      const alarm = resourcesOf(full, 'AWS::CloudWatch::Alarm').find(
+        ([, a]) => a.Properties.MetricName === 'RotationDeferred',
+      );
+      expect(alarm?.[1].Properties).toMatchObject({ Namespace: 'Vouch', Threshold: 1 });
+    });
+  });
+
   describe('principals that may not exist yet (#4)', () => {
     const ROLE_TYPES = ['AWS::IAM::Role'];
     const stackRoles = () =>
@@ -621,6 +668,7 @@ describe('monitoring and outputs', () => {
         'Errors',
         'Errors',
         'ProcessingErrors',
+        'RotationDeferred',
       ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
