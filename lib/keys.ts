@@ -45,6 +45,23 @@ const DATA_KEY_USE = [
 ];
 const VSA_KEY_USE = ['kms:GetPublicKey', 'kms:Verify'];
 
+/**
+ * What a role that manages other keys must never do to these two: relabel them (tags are what its
+ * permissions are scoped by), disable or delete them, move their aliases, or hand out their use.
+ */
+export const PROTECTED_KEY_ACTIONS = [
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:DisableKey',
+  'kms:ScheduleKeyDeletion',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:PutKeyPolicy',
+  'kms:CreateGrant',
+  'kms:Sign',
+];
+
 function keyPolicy(sid: string, actions: string[]): iam.PolicyDocument {
   return new iam.PolicyDocument({
     statements: [
@@ -103,12 +120,29 @@ export class VouchKeys extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
+    const vsaPolicy = keyPolicy('AccountAdministersAndReadsPublicKey', [
+      ...ADMIN_ACTIONS.filter((action) => action !== 'kms:PutKeyPolicy'),
+      ...VSA_KEY_USE,
+    ]);
+    // Only a CloudFormation deployment of this stack changes the VSA key's policy. With PutKeyPolicy in the
+    // account statement, any principal whose IAM policy allows it could add itself as a VSA signer.
+    // (Through CloudFormation the caller's own request carries aws:CalledVia, so KMS's lockout check,
+    // which requires the creator to be able to change the policy again, is met.)
+    vsaPolicy.addStatements(
+      new iam.PolicyStatement({
+        sid: 'PolicyChangesOnlyThroughCloudFormation',
+        principals: [new iam.AccountRootPrincipal()],
+        actions: ['kms:PutKeyPolicy'],
+        resources: ['*'],
+        conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } },
+      }),
+    );
     this.vsaKey = new kms.Key(this, 'VsaKey', {
       description: 'Vouch VSA signing key: signs verification summaries of promoted artifacts',
       keySpec: kms.KeySpec.ECC_NIST_P256,
       keyUsage: kms.KeyUsage.SIGN_VERIFY,
       // No kms:Sign for the account: IAM cannot hand out VSA signing, only this key policy can.
-      policy: keyPolicy('AccountAdministersAndReadsPublicKey', [...ADMIN_ACTIONS, ...VSA_KEY_USE]),
+      policy: vsaPolicy,
       removalPolicy,
     });
     // Deliberately not tagged vouch:purpose=signing: grants on artifact signing keys must never reach it.
@@ -120,6 +154,27 @@ export class VouchKeys extends Construct {
       // fail with AlreadyExists (after a failed first create or a `cdk destroy`). The key it names is kept.
       removalPolicy: RemovalPolicy.DESTROY,
     });
+  }
+
+  /**
+   * Denies a role any management of the data and VSA keys (PROTECTED_KEY_ACTIONS), whatever its IAM
+   * policy says. For the rotation role: it may tag any key at creation (KMS needs TagResource on `*` for
+   * that), and tags are what scope its right to disable and delete keys, so without this it could
+   * relabel these two as signing keys and then disable or delete them.
+   */
+  public denyManagementBy(role: iam.IRole): void {
+    for (const key of [this.dataKey, this.vsaKey]) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'NeverManagedByKeyRotation',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: [...PROTECTED_KEY_ACTIONS],
+          resources: ['*'],
+          conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
+        }),
+      );
+    }
   }
 
   /**

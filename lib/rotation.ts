@@ -7,7 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFERRED_MESSAGE } from '../lambdas/rotate/invoke.ts';
-import { POLICY_TAG } from '../lambdas/rotate/rotate.ts';
+import { PERIOD_TAG_PATTERNS, POLICY_TAG, POLICY_TAG_PATTERN } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
 import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
 import { acknowledge, logicalId, SCHEDULER_INVOKE_REASON } from './nag.ts';
@@ -111,14 +111,24 @@ export class KeyRotation extends Construct {
       },
     });
 
+    // Every tag a new key gets, with the only values the rotation code writes (lambdas/rotate/rotate.ts).
     const requestTags = {
-      [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
-      [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
+      StringEquals: {
+        [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+        [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
+      },
+      StringLike: {
+        [`aws:RequestTag/${PERIOD_TAG}`]: [...PERIOD_TAG_PATTERNS],
+        [`aws:RequestTag/${POLICY_TAG}`]: POLICY_TAG_PATTERN,
+      },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG, POLICY_TAG] },
     };
-    const onlyVouchTagKeys = { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG, POLICY_TAG] };
     const ownKeys = {
       [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
       [`aws:ResourceTag/${ALIAS_TAG}`]: this.alias,
+      // Tags alone could be put on another key; the spec and usage of a signing key cannot.
+      'kms:KeySpec': keySpec,
+      'kms:KeyUsage': 'SIGN_VERIFY',
     };
     // CreateKey has no key ARN to scope to; the request's tags, key spec and usage are what is checked.
     this.role.addToPrincipalPolicy(
@@ -127,18 +137,24 @@ export class KeyRotation extends Construct {
         actions: ['kms:CreateKey'],
         resources: ['*'],
         conditions: {
-          StringEquals: { ...requestTags, 'kms:KeySpec': keySpec, 'kms:KeyUsage': 'SIGN_VERIFY' },
-          'ForAllValues:StringEquals': onlyVouchTagKeys,
+          ...requestTags,
+          StringEquals: {
+            ...requestTags.StringEquals,
+            'kms:KeySpec': keySpec,
+            'kms:KeyUsage': 'SIGN_VERIFY',
+          },
         },
       }),
     );
-    // Tagging at CreateKey needs kms:TagResource not restricted to particular keys; only Vouch's tags.
+    // Tagging at CreateKey needs kms:TagResource not restricted to particular keys; only Vouch's tags, with
+    // the values a new key gets. The keys that matter refuse it anyway: signing keys' policies grant
+    // tagging to nobody, and the data and VSA keys deny this role (VouchKeys.denyManagementBy).
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'TagNewSigningKeys',
         actions: ['kms:TagResource'],
         resources: ['*'],
-        conditions: { StringEquals: requestTags, 'ForAllValues:StringEquals': onlyVouchTagKeys },
+        conditions: requestTags,
       }),
     );
     this.role.addToPrincipalPolicy(

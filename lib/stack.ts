@@ -118,6 +118,7 @@ export class VouchStack extends Stack {
       readers: [promoter],
       logRetention,
     });
+    this.keys.denyManagementBy(this.rotation.role);
 
     this.deployer = new DeployerAccess(this, 'Deployer', {
       deploymentBucket: this.deployment.bucket,

@@ -89,6 +89,18 @@ export const policyLeaseId = (digest: string, keyId: string) =>
 
 export const POLICY_TAG = 'vouch:policy';
 
+/**
+ * Every value the rotation code writes into the `vouch:period` and `vouch:policy` tags, as IAM
+ * `StringLike` patterns (`?` is one character): the rotation role may create keys with these values only.
+ */
+const ISO_TIME = '????-??-??T??:??:??.???Z';
+export const PERIOD_TAG_PATTERNS = [
+  ISO_TIME,
+  `forced:${ISO_TIME}`,
+  `policy:${'?'.repeat(32)}@????????-????-????-????-????????????`,
+] as const;
+export const POLICY_TAG_PATTERN = '?'.repeat(32);
+
 const DAY_MS = 86_400_000;
 
 /**

@@ -5,7 +5,9 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
+import { PROTECTED_KEY_ACTIONS } from '../../lib/keys.ts';
 import { MAINTENANCE_HEADROOM } from '../../lib/verifier.ts';
 import {
   actionMatches,
@@ -161,7 +163,9 @@ describe('IAM', () => {
     const account = onKey.find((s) => s.statement.Sid?.startsWith('Account'));
     expect(account?.actions).toContain('kms:GetPublicKey');
     expect(account?.actions.some((a) => actionMatches(a, 'kms:Sign'))).toBe(false);
-    const sign = onKey.filter((s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')));
+    const sign = onKey.filter(
+      (s) => s.statement.Effect === 'Allow' && s.actions.some((a) => actionMatches(a, 'kms:Sign')),
+    );
     expect(sign).toHaveLength(1);
     expect(sign[0]?.statement.Condition).toEqual({
       ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] } },
@@ -225,6 +229,74 @@ describe('IAM', () => {
         (s) => s.roles.includes(uploader) && mentions(s.statement.Resource, logicalIds.deployment as string),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('issue 11 #14: what the rotation role and the account may do to keys', () => {
+  const rotationKms = () => {
+    const rotation = idOf('AWS::IAM::Role', 'RotationRole');
+    return allows().filter((s) => s.roles.includes(rotation) && s.actions.some((a) => a.startsWith('kms:')));
+  };
+
+  it('tags new keys only with Vouch’s tag keys and the values the rotation code writes', () => {
+    for (const sid of ['CreateTaggedSigningKeys', 'TagNewSigningKeys']) {
+      const statement = rotationKms().find((s) => s.statement.Sid === sid)?.statement;
+      expect(statement?.Condition, sid).toMatchObject({
+        StringEquals: {
+          'aws:RequestTag/vouch:purpose': 'signing',
+          'aws:RequestTag/vouch:alias': 'alias/vouch-signing',
+        },
+        StringLike: {
+          'aws:RequestTag/vouch:period': [...PERIOD_TAG_PATTERNS],
+          'aws:RequestTag/vouch:policy': POLICY_TAG_PATTERN,
+        },
+        'ForAllValues:StringEquals': {
+          'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
+        },
+      });
+    }
+  });
+
+  it('disables, deletes and moves aliases only for keys tagged as this alias’s signing keys, of a signing key’s spec', () => {
+    const manage = rotationKms().filter((s) =>
+      s.actions.some((a) =>
+        ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource'].includes(a),
+      ),
+    );
+    for (const statement of manage.filter((s) => s.statement.Sid !== 'TagNewSigningKeys')) {
+      expect(statement.statement.Condition).toEqual({
+        StringEquals: {
+          'aws:ResourceTag/vouch:purpose': 'signing',
+          'aws:ResourceTag/vouch:alias': 'alias/vouch-signing',
+          'kms:KeySpec': 'ECC_NIST_P256',
+          'kms:KeyUsage': 'SIGN_VERIFY',
+        },
+      });
+    }
+    expect(rotationKms().flatMap((s) => s.actions)).not.toContain('kms:UntagResource');
+  });
+
+  it('lets the data and VSA keys refuse the rotation role any tag, disable, delete, alias or policy change', () => {
+    const rotation = idOf('AWS::IAM::Role', 'RotationRole');
+    for (const key of [logicalIds.vsaKey, idOf('AWS::KMS::Key', 'DataKey')] as string[]) {
+      const deny = all.find((s) => s.holder === key && s.statement.Effect === 'Deny');
+      expect(deny?.statement.Condition, key).toEqual({
+        ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [rotation, 'Arn'] } },
+      });
+      expect(deny?.actions.sort()).toEqual([...PROTECTED_KEY_ACTIONS].sort());
+    }
+  });
+
+  it('leaves kms:PutKeyPolicy out of the VSA key’s account statement: only a CloudFormation deployment changes it', () => {
+    const onKey = all.filter((s) => s.holder === logicalIds.vsaKey && s.statement.Effect === 'Allow');
+    const put = onKey.filter((s) => s.actions.includes('kms:PutKeyPolicy'));
+    expect(put).toHaveLength(1);
+    expect(put[0]?.statement.Condition).toEqual({
+      'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] },
+    });
+    expect(onKey.find((s) => s.statement.Sid?.startsWith('Account'))?.actions).not.toContain(
+      'kms:PutKeyPolicy',
+    );
   });
 });
 
