@@ -96,6 +96,11 @@ export interface VouchConfig {
   readonly signerPrincipalArns: readonly string[];
   /** Email address subscribed to the alarm topic. @default - alarms without a topic */
   readonly alarmEmail?: string;
+  /**
+   * Lambda code signing: an AWS Signer profile and an enforced code-signing configuration on the verifier
+   * and the rotation function, whose bundles are signed during the deployment. @default false
+   */
+  readonly codeSigning: boolean;
 }
 
 /** Where relative paths (the policy file) resolve. */
@@ -131,6 +136,7 @@ export const CONFIG_KEYS = [
   'deployerPrincipalArns',
   'signerPrincipalArns',
   'alarmEmail',
+  'codeSigning',
 ] as const;
 
 export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
@@ -244,6 +250,7 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     noncurrentVersionExpirationDays: int(input, 'noncurrentVersionExpirationDays', 90, 1, 36_500),
     accessLogExpirationDays: int(input, 'accessLogExpirationDays', 365, 1, 36_500),
     deletionProtection: bool(input, 'deletionProtection', true),
+    codeSigning: bool(input, 'codeSigning', false),
     deployerPrincipalArns,
     signerPrincipalArns,
     ...(objectLock ? { objectLock } : {}),

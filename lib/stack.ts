@@ -3,6 +3,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DeployerAccess, GithubUploader } from './access.ts';
 import { AccessLogBucket } from './buckets.ts';
+import { LambdaCodeSigning } from './code-signing.ts';
 import type { VouchConfig } from './config.ts';
 import { DeploymentBucket } from './deployment.ts';
 import { lambdaRole } from './function.ts';
@@ -119,6 +120,15 @@ export class VouchStack extends Stack {
       logRetention,
     });
     this.keys.denyManagementBy(this.rotation.role);
+
+    if (config.codeSigning) {
+      const codeSigning = new LambdaCodeSigning(this, 'CodeSigning', {
+        accessLogsBucket: accessLogs.bucket,
+        logRetention,
+      });
+      codeSigning.sign(this.verifier.function);
+      codeSigning.sign(this.rotation.function);
+    }
 
     this.deployer = new DeployerAccess(this, 'Deployer', {
       deploymentBucket: this.deployment.bucket,

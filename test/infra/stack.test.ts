@@ -26,6 +26,8 @@ const FULL = {
   alarmEmail: 'ops@example.com',
   objectLock: { mode: 'GOVERNANCE', days: 30 },
   reserveConcurrency: true,
+  signerPrincipalArns: ['arn:aws:iam::123456789012:role/release-pipeline'],
+  codeSigning: true,
 };
 
 let full: Synthesized;
@@ -300,10 +302,68 @@ describe('issue 11 #14: what the rotation role and the account may do to keys', 
   });
 });
 
+describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
+  const vouchFunctions = (template: Synthesized) =>
+    resourcesOf(template, 'AWS::Lambda::Function').filter(([, r]) =>
+      /^Vouch (verifier|key rotation)/.test(String(r.Properties.Description)),
+    );
+
+  it('lets the verifier and the rotation function run only code the Vouch profile signed', () => {
+    const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
+    const [configId, config] = resourcesOf(full, 'AWS::Lambda::CodeSigningConfig')[0] ?? [];
+    expect(config?.Properties).toMatchObject({
+      AllowedPublishers: { SigningProfileVersionArns: [{ 'Fn::GetAtt': [profileId, 'ProfileVersionArn'] }] },
+      CodeSigningPolicies: { UntrustedArtifactOnDeployment: 'Enforce' },
+    });
+    const functions = vouchFunctions(full);
+    expect(functions).toHaveLength(2);
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.CodeSigningConfigArn, id).toEqual({
+        'Fn::GetAtt': [configId, 'CodeSigningConfigArn'],
+      });
+    }
+  });
+
+  it('signs each bundle the CDK uploaded during the deployment and creates the function from the signed copy', () => {
+    const signed = resourcesOf(full, 'Custom::VouchSignedCode');
+    expect(signed).toHaveLength(2);
+    const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
+    for (const [id, fn] of vouchFunctions(full)) {
+      const [signedId, resource] =
+        signed.find(([signedId]) => mentions(fn.Properties.Code.S3Key, signedId)) ?? [];
+      expect(resource, id).toBeDefined();
+      expect(fn.Properties.Code).toEqual({
+        S3Bucket: { 'Fn::GetAtt': [signedId, 'Bucket'] },
+        S3Key: { 'Fn::GetAtt': [signedId, 'Key'] },
+      });
+      expect(resource?.Properties).toMatchObject({
+        SourceBucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
+        SourceKey: expect.stringMatching(/^[0-9a-f]{64}\.zip$/),
+        DestinationPrefix: 'signed/',
+        ProfileName: { 'Fn::GetAtt': [profileId, 'ProfileName'] },
+      });
+      // The signing role reads exactly that bundle, which AWS Signer reads as it.
+      const bundle = `arn:aws:s3:::${resource?.Properties.SourceBucket}/${resource?.Properties.SourceKey}`;
+      const signingRole = idOf('AWS::IAM::Role', 'CodeSigningSigningRole');
+      const reads = allows().filter(
+        (s) => s.roles.includes(signingRole) && s.actions.includes('s3:GetObjectVersion'),
+      );
+      expect(reads.map((s) => s.statement.Resource)).toContainEqual(bundle);
+    }
+  });
+
+  it('is off by default: the functions carry no code-signing configuration', () => {
+    expect(resourcesOf(defaults, 'AWS::Lambda::CodeSigningConfig')).toEqual([]);
+    for (const [id, fn] of vouchFunctions(defaults))
+      expect(fn.Properties.CodeSigningConfigArn, id).toBeUndefined();
+  });
+});
+
 describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
-    expect(buckets).toHaveLength(3);
+    // Staging, deployment, access logs, and the signed code of the code-signing option.
+    expect(buckets).toHaveLength(4);
     for (const [id] of buckets) {
       const denied = all.some(
         (s) =>
@@ -626,7 +686,13 @@ describe('first deploy on a fresh account', () => {
       const env = rotationEnv(full);
       expect(env.VOUCH_SIGNING_KEY_MANAGER).toEqual({ 'Fn::GetAtt': [rotationRole, 'Arn'] });
       expect(env.VOUCH_SIGNING_KEY_SIGNERS).toEqual({
-        'Fn::GetAtt': [idOf('AWS::IAM::Role', 'UploaderRole'), 'Arn'],
+        'Fn::Join': [
+          ',',
+          [
+            { 'Fn::GetAtt': [idOf('AWS::IAM::Role', 'UploaderRole'), 'Arn'] },
+            'arn:aws:iam::123456789012:role/release-pipeline',
+          ],
+        ],
       });
       expect(env.VOUCH_SIGNING_KEY_READERS).toEqual({ 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] });
       // Without an uploader nobody signs until signerPrincipalArns names someone.

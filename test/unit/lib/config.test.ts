@@ -19,6 +19,8 @@ describe('loadConfig', () => {
       verifierConcurrency: 10,
       // Lambda keeps min(100, account limit) unreserved: a reservation fails on low-limit accounts.
       reserveConcurrency: false,
+      signerPrincipalArns: [],
+      codeSigning: false,
     });
     expect(config.policyFile).toBe(`${PROJECT_ROOT}policies/default.yaml`);
     expect(config.github).toBeUndefined();
@@ -58,6 +60,8 @@ describe('loadConfig', () => {
       /deployerPrincipalArns must hold IAM role or user ARNs/,
     ],
     [{ alarmEmail: 'ops' }, /alarmEmail must be an email address/],
+    [{ signerPrincipalArns: ['acme/app'] }, /signerPrincipalArns must hold IAM role or user ARNs/],
+    [{ codeSigning: 'yes' }, /codeSigning must be true or false/],
     [
       {
         github: {
