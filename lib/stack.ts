@@ -83,6 +83,7 @@ export class VouchStack extends Stack {
       tables: this.tables,
       keys: this.keys,
       policyFile: config.policyFile,
+      signingKeyAlias: config.signingKeyAlias,
       memorySize: config.verifierMemoryMb,
       timeout: verifierTimeout,
       concurrency: config.verifierConcurrency,
@@ -173,6 +174,11 @@ export class VouchStack extends Stack {
     out('IndexTableName', this.tables.index.tableName, 'VOUCH_INDEX_TABLE: attestations by digest');
     out('KeysTableName', this.tables.keys.tableName, 'VOUCH_KEYS_TABLE: the signing-key registry');
     out('SigningKeyAlias', this.rotation.alias, 'vouch sign --key <this>');
+    out(
+      'RotationFunctionName',
+      this.rotation.function.function.functionName,
+      'aws lambda invoke --function-name <this> --payload \'{"force":true}\' to rotate now',
+    );
     out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');

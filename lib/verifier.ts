@@ -11,7 +11,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PROJECT_ROOT, VouchFunction } from './function.ts';
-import type { VouchKeys } from './keys.ts';
+import { PURPOSE_TAG, SIGNING_PURPOSE, type VouchKeys } from './keys.ts';
 import { acknowledge, logicalId, OBJECT_WILDCARD_REASON, SCHEDULER_INVOKE_REASON } from './nag.ts';
 import type { VouchTables } from './tables.ts';
 
@@ -30,6 +30,11 @@ export interface VerifierProps {
   readonly dataKey: kms.IKey;
   readonly tables: VouchTables;
   readonly keys: VouchKeys;
+  /**
+   * The alias of the artifact signing keys, whose public keys the verifier may read.
+   * @default - no access to signing keys at all
+   */
+  readonly signingKeyAlias?: string;
   /** Absolute path of the policy file, bundled with the function. */
   readonly policyFile: string;
   /**
@@ -144,7 +149,8 @@ export class Verifier extends Construct {
     acknowledge(
       props.role,
       'IAM5[Resource::*]',
-      'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table stream.',
+      'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table ' +
+        'stream. Signing keys are created at run time: reading their public keys is limited by their tags.',
     );
 
     // Staging: read exactly the version in the event. ListBucket makes a missing object a 404, not a 403.
@@ -176,9 +182,24 @@ export class Verifier extends Construct {
     props.tables.grant(props.role, 'index', ['GetItem', 'PutItem', 'DeleteItem', 'Query']);
     // Read-only on the key registry: public keys come from there, so verifying needs no KMS call at all.
     props.tables.grant(props.role, 'keys', ['GetItem', 'BatchGetItem', 'Query']);
-    // The VSA key only. The verifier holds no permission on the artifact signing keys: it cannot forge
-    // an attestation it would then accept.
+    // Signs with the VSA key only. On the artifact signing keys it may read public keys (their key policy
+    // names it as a reader) and nothing else: it cannot forge an attestation it would then accept.
     props.keys.grantVsaSign(props.role);
+    if (props.signingKeyAlias) {
+      props.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadSigningPublicKeys',
+          actions: ['kms:GetPublicKey', 'kms:DescribeKey'],
+          resources: ['*'],
+          conditions: {
+            StringEquals: {
+              [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+              'aws:ResourceTag/vouch:alias': props.signingKeyAlias,
+            },
+          },
+        }),
+      );
+    }
 
     acknowledge(
       props.role,

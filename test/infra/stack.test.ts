@@ -154,10 +154,11 @@ describe('IAM', () => {
         mentions(s.statement.Condition, promoter),
     );
     expect(signing.map((s) => s.holder)).toEqual([logicalIds.vsaKey]);
-    // No tag-scoped grant that could reach the rotating artifact signing keys.
-    expect(
-      identity.filter((s) => JSON.stringify(s.statement.Condition ?? {}).includes('vouch:purpose')),
-    ).toEqual([]);
+    // On the rotating artifact signing keys it may read public keys, nothing more.
+    const onSigningKeys = identity.filter((s) =>
+      JSON.stringify(s.statement.Condition ?? {}).includes('vouch:purpose'),
+    );
+    expect(onSigningKeys.flatMap((s) => s.actions).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
   });
 
   it("lets no identity policy but the promoter's sign with the VSA key: only its principal ARN may", () => {
@@ -828,6 +829,7 @@ describe('monitoring and outputs', () => {
         'IndexTableName',
         'KeysTableName',
         'RecordsTableName',
+        'RotationFunctionName',
         'SigningKeyAlias',
         'StagingBucketName',
         'UploaderPrefix',
