@@ -105,8 +105,8 @@ export class KeyRotation extends Construct {
         VOUCH_DELETION_WINDOW_DAYS: String(props.deletionWindowDays ?? 30),
         // The key policy of every signing key (lambdas/rotate/key-policy.ts).
         VOUCH_SIGNING_KEY_MANAGER: this.role.roleArn,
-        VOUCH_SIGNING_KEY_SIGNERS: joined(signerArns),
-        VOUCH_SIGNING_KEY_READERS: joined(readerArns),
+        ...joined('VOUCH_SIGNING_KEY_SIGNERS', signerArns),
+        ...joined('VOUCH_SIGNING_KEY_READERS', readerArns),
         POWERTOOLS_SERVICE_NAME: 'vouch-rotation',
       },
     });
@@ -236,5 +236,6 @@ export class KeyRotation extends Construct {
   }
 }
 
-/** A comma-separated list of possibly unresolved ARNs; Fn.join refuses an empty list. */
-const joined = (values: readonly string[]) => (values.length === 0 ? '' : Fn.join(',', [...values]));
+/** A variable holding a comma-separated list of possibly unresolved ARNs; absent when there are none. */
+const joined = (name: string, values: readonly string[]): Record<string, string> =>
+  values.length === 0 ? {} : { [name]: Fn.join(',', [...values]) };

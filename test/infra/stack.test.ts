@@ -697,7 +697,7 @@ describe('first deploy on a fresh account', () => {
       });
       expect(env.VOUCH_SIGNING_KEY_READERS).toEqual({ 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] });
       // Without an uploader nobody signs until signerPrincipalArns names someone.
-      expect(rotationEnv(defaults).VOUCH_SIGNING_KEY_SIGNERS).toBe('');
+      expect(rotationEnv(defaults).VOUCH_SIGNING_KEY_SIGNERS).toBeUndefined();
     });
 
     it('names the rotation role so that a later deployment’s role still manages the keys', () => {
