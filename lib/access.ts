@@ -23,8 +23,13 @@ export interface GithubUploaderProps {
    */
   readonly prefix?: string;
   /**
-   * Create the account's GitHub OIDC provider; an account can hold only one per URL.
-   * @default true
+   * An existing GitHub OIDC provider to trust; an account can hold only one per URL.
+   * @default - the provider this construct creates, or the account's by its conventional ARN
+   */
+  readonly oidcProviderArn?: string;
+  /**
+   * Create the account's GitHub OIDC provider.
+   * @default - false when `oidcProviderArn` is given, true otherwise
    */
   readonly createOidcProvider?: boolean;
 }
@@ -46,18 +51,22 @@ export class GithubUploader extends Construct {
     if (!this.prefix.endsWith('/') || this.prefix.startsWith('/') || this.prefix.includes('*')) {
       throw new Error(`GithubUploader: prefix must be a/b/ form without wildcards, found ${this.prefix}`);
     }
-    const providerArn =
-      props.createOidcProvider === false
-        ? Stack.of(this).formatArn({
-            service: 'iam',
-            region: '',
-            resource: 'oidc-provider',
-            resourceName: GITHUB_OIDC_HOST,
-          })
-        : new iam.OidcProviderNative(this, 'GithubOidcProvider', {
-            url: `https://${GITHUB_OIDC_HOST}`,
-            clientIds: ['sts.amazonaws.com'],
-          }).oidcProviderArn;
+    const create = props.createOidcProvider ?? props.oidcProviderArn === undefined;
+    if (create && props.oidcProviderArn !== undefined) {
+      throw new Error('GithubUploader: createOidcProvider and oidcProviderArn exclude each other');
+    }
+    const providerArn = create
+      ? new iam.OidcProviderNative(this, 'GithubOidcProvider', {
+          url: `https://${GITHUB_OIDC_HOST}`,
+          clientIds: ['sts.amazonaws.com'],
+        }).oidcProviderArn
+      : (props.oidcProviderArn ??
+        Stack.of(this).formatArn({
+          service: 'iam',
+          region: '',
+          resource: 'oidc-provider',
+          resourceName: GITHUB_OIDC_HOST,
+        }));
 
     this.role = new iam.Role(this, 'Role', {
       description: `Vouch uploader for GitHub ${props.owner}/${props.repo} (${branches.join(', ')})`,
@@ -164,9 +173,30 @@ export class DeployerAccess extends Construct {
       this.role = new iam.Role(this, 'Role', {
         description: 'Vouch deployer: fetches promoted artifacts and verifies them again',
         maxSessionDuration: Duration.hours(1),
-        assumedBy: new iam.CompositePrincipal(...principals.map((arn) => new iam.ArnPrincipal(arn))),
+        assumedBy: principalsByArn(principals),
         managedPolicies: [this.policy],
       });
     }
   }
+}
+
+const PRINCIPAL_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):(role|user)\/[\w+=,.@/-]+$/;
+
+/**
+ * Trusts the given IAM principals by ARN: their accounts are the principals and `aws:PrincipalArn` picks
+ * them out. IAM refuses a trust policy that names a principal that does not exist (a typo, or a role
+ * created later), which would fail the deployment; matched by ARN, a principal that does not exist yet
+ * is simply not trusted until it does, and a role deleted and re-created keeps its access.
+ */
+export function principalsByArn(arns: readonly string[]): iam.IPrincipal {
+  const accounts = new Set<string>();
+  for (const arn of arns) {
+    const match = PRINCIPAL_ARN.exec(arn);
+    if (!match) throw new Error(`expected an IAM role or user ARN, found ${JSON.stringify(arn)}`);
+    accounts.add(match[2] as string);
+  }
+  return new iam.PrincipalWithConditions(
+    new iam.CompositePrincipal(...[...accounts].map((account) => new iam.AccountPrincipal(account))),
+    { ArnEquals: { 'aws:PrincipalArn': [...arns] } },
+  );
 }

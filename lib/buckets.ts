@@ -1,7 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { RETAINED, retainBucketPolicy } from './retention.ts';
 
 export interface AccessLogBucketProps {
   /**
@@ -9,7 +10,7 @@ export interface AccessLogBucketProps {
    * @default Duration.days(365)
    */
   readonly expiration?: Duration;
-  /** @default RemovalPolicy.RETAIN */
+  /** @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -19,6 +20,7 @@ export class AccessLogBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: AccessLogBucketProps = {}) {
     super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RETAINED;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       // S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -32,8 +34,9 @@ export class AccessLogBucket extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy,
     });
+    retainBucketPolicy(this.bucket, removalPolicy);
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:

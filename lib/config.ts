@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';
 import { validateRotationConfig } from '../lambdas/core/rotation.ts';
+import { GITHUB_OIDC_HOST } from './access.ts';
 
 /** Who may assume the CI uploader role through GitHub's OIDC provider. */
 export interface GithubConfig {
@@ -13,9 +14,15 @@ export interface GithubConfig {
    */
   readonly branches: readonly string[];
   /**
-   * Create the account's `token.actions.githubusercontent.com` provider. An account holds one per URL:
-   * set false when it exists already, and the stack refers to it by ARN.
-   * @default true
+   * The account's existing `token.actions.githubusercontent.com` provider, to reuse. An account holds one
+   * provider per URL, so creating a second fails the deployment.
+   * @default - none
+   */
+  readonly oidcProviderArn?: string;
+  /**
+   * Create the provider. When false and no `oidcProviderArn` is named, the stack refers to the
+   * account's provider by its conventional ARN.
+   * @default - false when `oidcProviderArn` is named, true otherwise
    */
   readonly createOidcProvider: boolean;
 }
@@ -51,8 +58,18 @@ export interface VouchConfig {
   readonly pendingDeadlineSeconds: number;
   /** Verifier memory: at least 1769 MB, one full vCPU for digesting. @default 1769 */
   readonly verifierMemoryMb: number;
-  /** Reserved concurrency of the verifier, and the SQS event source's maximum concurrency. @default 10 */
+  /**
+   * The SQS event source's maximum concurrency: at most this many verifier invocations work on uploads at
+   * once. It caps throughput and the load on DynamoDB without reserving anything. @default 10
+   */
   readonly verifierConcurrency: number;
+  /**
+   * Reserve concurrency for the verifier: `verifierConcurrency` plus headroom for the sweep and the
+   * revocation re-check. Off by default: Lambda keeps min(100, account limit) unreserved, so a
+   * reservation fails the deployment on accounts whose concurrency limit is below about 110.
+   * @default false
+   */
+  readonly reserveConcurrency: boolean;
   /** Messages per verifier invocation. @default 5 */
   readonly verifierBatchSize: number;
   /** Deliveries before a message goes to the DLQ. @default 5 */
@@ -71,8 +88,19 @@ export interface VouchConfig {
   readonly github?: GithubConfig;
   /** IAM principals (role or user ARNs) allowed to assume the deployer role. @default - managed policy only */
   readonly deployerPrincipalArns: readonly string[];
+  /**
+   * IAM principals (role or user ARNs) besides the GitHub uploader role that may sign through the
+   * signing alias: the signing keys' policy names them. Their own IAM policy must allow kms:Sign too.
+   * @default []
+   */
+  readonly signerPrincipalArns: readonly string[];
   /** Email address subscribed to the alarm topic. @default - alarms without a topic */
   readonly alarmEmail?: string;
+  /**
+   * Lambda code signing: an AWS Signer profile and an enforced code-signing configuration on the verifier
+   * and the rotation function, whose bundles are signed during the deployment. @default false
+   */
+  readonly codeSigning: boolean;
 }
 
 /** Where relative paths (the policy file) resolve. */
@@ -96,6 +124,7 @@ export const CONFIG_KEYS = [
   'pendingDeadlineSeconds',
   'verifierMemoryMb',
   'verifierConcurrency',
+  'reserveConcurrency',
   'verifierBatchSize',
   'maxReceiveCount',
   'logRetentionDays',
@@ -105,7 +134,9 @@ export const CONFIG_KEYS = [
   'objectLock',
   'github',
   'deployerPrincipalArns',
+  'signerPrincipalArns',
   'alarmEmail',
+  'codeSigning',
 ] as const;
 
 export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
@@ -118,6 +149,8 @@ const LOG_RETENTION_DAYS = [
 const ALIAS_PATTERN = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/;
 const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 const BRANCH_PATTERN = /^[A-Za-z0-9_./*-]{1,255}$/;
+const OIDC_PROVIDER_ARN_PATTERN =
+  /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
 const IAM_PRINCIPAL_ARN_PATTERN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 
 export class ConfigError extends Error {
@@ -181,12 +214,17 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
     fail(`alarmEmail must be an email address, found ${JSON.stringify(alarmEmail)}`);
   }
-  const deployerPrincipalArns = strList(input, 'deployerPrincipalArns', []);
-  for (const arn of deployerPrincipalArns) {
-    if (!IAM_PRINCIPAL_ARN_PATTERN.test(arn)) {
-      fail(`deployerPrincipalArns must hold IAM role or user ARNs, found ${JSON.stringify(arn)}`);
+  const principalArns = (key: string) => {
+    const arns = strList(input, key, []);
+    for (const arn of arns) {
+      if (!IAM_PRINCIPAL_ARN_PATTERN.test(arn)) {
+        fail(`${key} must hold IAM role or user ARNs, found ${JSON.stringify(arn)}`);
+      }
     }
-  }
+    return arns;
+  };
+  const deployerPrincipalArns = principalArns('deployerPrincipalArns');
+  const signerPrincipalArns = principalArns('signerPrincipalArns');
 
   const objectLock = parseObjectLock(input.objectLock);
   const github = parseGithub(input.github);
@@ -205,13 +243,16 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     verifierMemoryMb: int(input, 'verifierMemoryMb', 1769, 1769, 10_240),
     // The event source needs at least 2; more than 1000 is beyond SQS's maximum concurrency.
     verifierConcurrency: int(input, 'verifierConcurrency', 10, 2, 1000),
+    reserveConcurrency: bool(input, 'reserveConcurrency', false),
     verifierBatchSize: int(input, 'verifierBatchSize', 5, 1, 10),
     maxReceiveCount: int(input, 'maxReceiveCount', 5, 1, 1000),
     logRetentionDays,
     noncurrentVersionExpirationDays: int(input, 'noncurrentVersionExpirationDays', 90, 1, 36_500),
     accessLogExpirationDays: int(input, 'accessLogExpirationDays', 365, 1, 36_500),
     deletionProtection: bool(input, 'deletionProtection', true),
+    codeSigning: bool(input, 'codeSigning', false),
     deployerPrincipalArns,
+    signerPrincipalArns,
     ...(objectLock ? { objectLock } : {}),
     ...(github ? { github } : {}),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
@@ -334,5 +375,21 @@ function parseGithub(value: unknown): GithubConfig | undefined {
     if (!BRANCH_PATTERN.test(branch))
       fail(`github.branches has an invalid branch name ${JSON.stringify(branch)}`);
   }
-  return { owner, repo, branches, createOidcProvider: bool(github, 'createOidcProvider', true) };
+  const oidcProviderArn = optionalStr(github, 'oidcProviderArn');
+  if (oidcProviderArn !== undefined && !OIDC_PROVIDER_ARN_PATTERN.test(oidcProviderArn)) {
+    fail(
+      `github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider/${GITHUB_OIDC_HOST}, found ${JSON.stringify(oidcProviderArn)}`,
+    );
+  }
+  const createOidcProvider = bool(github, 'createOidcProvider', oidcProviderArn === undefined);
+  if (createOidcProvider && oidcProviderArn !== undefined) {
+    fail('github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider');
+  }
+  return {
+    owner,
+    repo,
+    branches,
+    createOidcProvider,
+    ...(oidcProviderArn !== undefined ? { oidcProviderArn } : {}),
+  };
 }

@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { dataBucketProps } from './buckets.ts';
+import { RETAINED, retainBucketPolicy } from './retention.ts';
 
 /** Every action that creates, replaces, deletes or relabels an object or one of its versions. */
 export const OBJECT_WRITE_ACTIONS = [
@@ -43,7 +44,7 @@ export interface DeploymentBucketProps {
   readonly objectLock?: DeploymentObjectLock;
   /** @default Duration.days(90) */
   readonly noncurrentVersionExpiration?: Duration;
-  /** @default RemovalPolicy.RETAIN */
+  /** @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -62,13 +63,14 @@ export class DeploymentBucket extends Construct {
         `DeploymentBucket: objectLock.retention must be a whole number of days >= 1, found ${lock.retention.toHumanString()}`,
       );
     }
+    const removalPolicy = props.removalPolicy ?? RETAINED;
     this.bucket = new s3.Bucket(this, 'Bucket', {
       ...dataBucketProps({
         encryptionKey: props.encryptionKey,
         accessLogsBucket: props.accessLogsBucket,
         accessLogsPrefix: 'deployment/',
         noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(90),
-        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+        removalPolicy,
       }),
       ...(lock
         ? {
@@ -92,5 +94,8 @@ export class DeploymentBucket extends Construct {
         conditions: { ArnNotEquals: { 'aws:PrincipalArn': props.writer.roleArn } },
       }),
     );
+    // The policy outlives the stack with the bucket: after `cdk destroy` nobody writes or deletes objects
+    // until an administrator deliberately removes it (README: Teardown).
+    retainBucketPolicy(this.bucket, removalPolicy);
   }
 }

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { RETAINED } from './retention.ts';
 
 /** The project root: entry points, the lock file and the files copied into bundles resolve from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -51,7 +52,7 @@ export class VouchFunction extends Construct {
     super(scope, id);
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RETAINED,
     });
     const copies = Object.entries(props.assets ?? {});
     this.function = new nodejs.NodejsFunction(this, 'Function', {
@@ -99,9 +100,10 @@ export class VouchFunction extends Construct {
 }
 
 /** A role only the Lambda service can assume, with no permissions yet. */
-export function lambdaRole(scope: Construct, id: string, description: string): iam.Role {
+export function lambdaRole(scope: Construct, id: string, description: string, roleName?: string): iam.Role {
   return new iam.Role(scope, id, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description,
+    ...(roleName ? { roleName } : {}),
   });
 }

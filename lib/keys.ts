@@ -1,7 +1,8 @@
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { RETAINED } from './retention.ts';
 
 /** The tag IAM conditions use to tell Vouch's signing keys from every other key in the account. */
 export const PURPOSE_TAG = 'vouch:purpose';
@@ -44,6 +45,23 @@ const DATA_KEY_USE = [
 ];
 const VSA_KEY_USE = ['kms:GetPublicKey', 'kms:Verify'];
 
+/**
+ * What a role that manages other keys must never do to these two: relabel them (tags are what its
+ * permissions are scoped by), disable or delete them, move their aliases, or hand out their use.
+ */
+export const PROTECTED_KEY_ACTIONS = [
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:DisableKey',
+  'kms:ScheduleKeyDeletion',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:PutKeyPolicy',
+  'kms:CreateGrant',
+  'kms:Sign',
+];
+
 function keyPolicy(sid: string, actions: string[]): iam.PolicyDocument {
   return new iam.PolicyDocument({
     statements: [
@@ -65,8 +83,8 @@ export interface VouchKeysProps {
   readonly vsaKeyAlias?: string;
   /**
    * What happens to both keys when the stack is deleted. Destroying them would make every VSA
-   * unverifiable and every encrypted object unreadable.
-   * @default RemovalPolicy.RETAIN
+   * unverifiable and every encrypted object unreadable. (The VSA alias is never retained: see below.)
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -84,7 +102,7 @@ export class VouchKeys extends Construct {
 
   constructor(scope: Construct, id: string, props: VouchKeysProps = {}) {
     super(scope, id);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RETAINED;
     this.dataKey = new kms.Key(this, 'DataKey', {
       description: 'Vouch data key: staging and deployment buckets, tables, queues',
       enableKeyRotation: true,
@@ -92,13 +110,31 @@ export class VouchKeys extends Construct {
       policy: keyPolicy('AccountAdministersAndIamGrantsUse', [...ADMIN_ACTIONS, ...DATA_KEY_USE]),
       removalPolicy,
     });
-    // Alarm notifications are published to a topic encrypted with this key.
+    // Alarm notifications are published to a topic encrypted with this key: this account's alarms only.
     this.dataKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    const vsaPolicy = keyPolicy('AccountAdministersAndReadsPublicKey', [
+      ...ADMIN_ACTIONS.filter((action) => action !== 'kms:PutKeyPolicy'),
+      ...VSA_KEY_USE,
+    ]);
+    // Only a CloudFormation deployment of this stack changes the VSA key's policy. With PutKeyPolicy in the
+    // account statement, any principal whose IAM policy allows it could add itself as a VSA signer.
+    // (Through CloudFormation the caller's own request carries aws:CalledVia, so KMS's lockout check,
+    // which requires the creator to be able to change the policy again, is met.)
+    vsaPolicy.addStatements(
+      new iam.PolicyStatement({
+        sid: 'PolicyChangesOnlyThroughCloudFormation',
+        principals: [new iam.AccountRootPrincipal()],
+        actions: ['kms:PutKeyPolicy'],
+        resources: ['*'],
+        conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } },
       }),
     );
     this.vsaKey = new kms.Key(this, 'VsaKey', {
@@ -106,7 +142,7 @@ export class VouchKeys extends Construct {
       keySpec: kms.KeySpec.ECC_NIST_P256,
       keyUsage: kms.KeyUsage.SIGN_VERIFY,
       // No kms:Sign for the account: IAM cannot hand out VSA signing, only this key policy can.
-      policy: keyPolicy('AccountAdministersAndReadsPublicKey', [...ADMIN_ACTIONS, ...VSA_KEY_USE]),
+      policy: vsaPolicy,
       removalPolicy,
     });
     // Deliberately not tagged vouch:purpose=signing: grants on artifact signing keys must never reach it.
@@ -114,22 +150,54 @@ export class VouchKeys extends Construct {
     this.vsaKeyAlias = new kms.Alias(this, 'VsaKeyAlias', {
       aliasName: props.vsaKeyAlias ?? 'alias/vouch-vsa',
       targetKey: this.vsaKey,
-      removalPolicy,
+      // An alias is a fixed name, not state: retained, it would make every later deployment in the account
+      // fail with AlreadyExists (after a failed first create or a `cdk destroy`). The key it names is kept.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
   }
 
   /**
-   * Lets a role sign VSAs. Only the key policy can: the account's statement leaves kms:Sign out, so no
-   * identity policy, however broad, lets anyone else sign a verification summary.
+   * Denies a role any management of the data and VSA keys (PROTECTED_KEY_ACTIONS), whatever its IAM
+   * policy says. For the rotation role: it may tag any key at creation (KMS needs TagResource on `*` for
+   * that), and tags are what scope its right to disable and delete keys, so without this it could
+   * relabel these two as signing keys and then disable or delete them.
+   */
+  public denyManagementBy(role: iam.IRole): void {
+    for (const key of [this.dataKey, this.vsaKey]) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'NeverManagedByKeyRotation',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: [...PROTECTED_KEY_ACTIONS],
+          resources: ['*'],
+          conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
+        }),
+      );
+    }
+  }
+
+  /**
+   * Lets one role sign VSAs. The key policy names it by `aws:PrincipalArn` under the account principal
+   * rather than as a principal: KMS refuses a key policy naming a role it cannot see yet, and a role
+   * created in the same deployment may not be visible for a while. The account's own statement leaves
+   * kms:Sign out, so this is the only way to sign: an identity policy, however broad, lets no other
+   * principal sign a verification summary. The role's identity policy allows it too, as the account
+   * principal requires.
    */
   public grantVsaSign(role: iam.IRole): void {
+    const actions = ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'];
     this.vsaKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'PromoterSignsVsas',
-        principals: [new iam.ArnPrincipal(role.roleArn)],
-        actions: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
+        principals: [new iam.AccountRootPrincipal()],
+        actions,
         resources: ['*'],
+        conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
       }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'SignVsas', actions, resources: [this.vsaKey.keyArn] }),
     );
   }
 }

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -15,6 +16,8 @@ const DIMENSIONS = { service: 'vouch-verifier' };
 export interface MonitoringProps {
   readonly verifier: lambda.IFunction;
   readonly rotation: lambda.IFunction;
+  /** Rotations deferred after a deployment. @default - no alarm on them */
+  readonly rotationDeferrals?: cloudwatch.IMetric;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   /** Encrypts the alarm topic. */
@@ -41,6 +44,28 @@ export class Monitoring extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default one, so without this statement CloudWatch cannot publish and
+    // no alarm ever arrives. Only this account's alarms may.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const vouch = (metricName: string, statistic = 'Sum') =>
@@ -78,6 +103,15 @@ export class Monitoring extends Construct {
       threshold: 1,
       alarmDescription: 'A key rotation run failed: the signing key may be overdue for rotation.',
     });
+    if (props.rotationDeferrals) {
+      this.alarm('RotationDeferred', {
+        metric: props.rotationDeferrals,
+        threshold: 1,
+        alarmDescription:
+          'The rotation after a deployment kept meeting transient errors and was deferred to the next scheduled ' +
+          'run: after a first deployment there may be no signing key yet (vouch keys list).',
+      });
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? 'Vouch',

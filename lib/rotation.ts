@@ -1,16 +1,25 @@
-import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Fn, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct, type IConstruct } from 'constructs';
+import { DEFERRED_MESSAGE } from '../lambdas/rotate/invoke.ts';
+import { PERIOD_TAG_PATTERNS, POLICY_TAG, POLICY_TAG_PATTERN } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
 import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
 import { acknowledge, logicalId, SCHEDULER_INVOKE_REASON } from './nag.ts';
 import type { VouchTables } from './tables.ts';
 
 /** The tags the rotation function puts on every key it creates (see lambdas/rotate/rotate.ts). */
+/**
+ * Long enough for permissions and a new key to become visible after a deployment (KMS documents up to
+ * minutes for tags), with room under the trigger provider's 15 minutes.
+ */
+export const ROTATION_TIMEOUT = Duration.minutes(10);
+
 export const ALIAS_TAG = 'vouch:alias';
 export const PERIOD_TAG = 'vouch:period';
 
@@ -32,6 +41,12 @@ export interface KeyRotationProps {
   readonly checkInterval?: Duration;
   /** Deployed resources the first run must wait for (the key registry table is always waited for). */
   readonly runAfter?: IConstruct[];
+  /** Roles that may sign through the alias: every signing key's policy names them. @default [] */
+  readonly signers?: readonly iam.IRole[];
+  /** Principals outside the stack that may sign through the alias (role or user ARNs). @default [] */
+  readonly externalSignerArns?: readonly string[];
+  /** Roles that may read signing keys' public keys. @default [] */
+  readonly readers?: readonly iam.IRole[];
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -50,24 +65,35 @@ export class KeyRotation extends Construct {
   public readonly role: iam.Role;
   public readonly schedule: scheduler.Schedule;
   public readonly alias: string;
+  /** Runs after a deployment that deferred the rotation (transient errors outlasted the timeout). */
+  public readonly deferrals: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: KeyRotationProps) {
     super(scope, id);
     this.alias = props.alias ?? 'alias/vouch-signing';
     const keySpec = props.keySpec ?? 'ECC_NIST_P256';
+    const stack = Stack.of(this);
+    // A fixed name: the keys' policies name this role by ARN, so the role a later deployment creates
+    // (after a failed first deployment or `cdk destroy`) still manages the keys and the alias.
     this.role = lambdaRole(
       this,
       'Role',
       'Vouch key rotation: creates, rotates and retires tagged signing keys',
+      `${stack.stackName.slice(0, 32)}-key-rotation-${stack.region}`,
     );
+    const signerArns = [
+      ...(props.signers ?? []).map((role) => role.roleArn),
+      ...(props.externalSignerArns ?? []),
+    ];
+    const readerArns = (props.readers ?? []).map((role) => role.roleArn);
     this.function = new VouchFunction(this, 'Rotation', {
       entry: 'lambdas/rotate/handler.ts',
       description: 'Vouch key rotation: new signing key each period, alias move, retirement, deletion',
       role: this.role,
       memorySize: 256,
-      timeout: Duration.minutes(2),
-      // One run at a time (a lease in the registry guards it too).
-      reservedConcurrentExecutions: 1,
+      timeout: ROTATION_TIMEOUT,
+      // No reserved concurrency: the lease in the registry keeps runs from colliding, and a reservation
+      // of 1 would throttle the post-deployment trigger whenever a scheduled run happens to be going.
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       environment: {
         VOUCH_KEYS_TABLE: props.tables.keys.tableName,
@@ -77,18 +103,32 @@ export class KeyRotation extends Construct {
         VOUCH_GRACE_DAYS: String(props.graceDays ?? 7),
         VOUCH_RETENTION_DAYS: String(props.retentionDays ?? 365),
         VOUCH_DELETION_WINDOW_DAYS: String(props.deletionWindowDays ?? 30),
+        // The key policy of every signing key (lambdas/rotate/key-policy.ts).
+        VOUCH_SIGNING_KEY_MANAGER: this.role.roleArn,
+        ...joined('VOUCH_SIGNING_KEY_SIGNERS', signerArns),
+        ...joined('VOUCH_SIGNING_KEY_READERS', readerArns),
         POWERTOOLS_SERVICE_NAME: 'vouch-rotation',
       },
     });
 
+    // Every tag a new key gets, with the only values the rotation code writes (lambdas/rotate/rotate.ts).
     const requestTags = {
-      [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
-      [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
+      StringEquals: {
+        [`aws:RequestTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+        [`aws:RequestTag/${ALIAS_TAG}`]: this.alias,
+      },
+      StringLike: {
+        [`aws:RequestTag/${PERIOD_TAG}`]: [...PERIOD_TAG_PATTERNS],
+        [`aws:RequestTag/${POLICY_TAG}`]: POLICY_TAG_PATTERN,
+      },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG, POLICY_TAG] },
     };
-    const onlyVouchTagKeys = { 'aws:TagKeys': [PURPOSE_TAG, ALIAS_TAG, PERIOD_TAG] };
     const ownKeys = {
       [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
       [`aws:ResourceTag/${ALIAS_TAG}`]: this.alias,
+      // Tags alone could be put on another key; the spec and usage of a signing key cannot.
+      'kms:KeySpec': keySpec,
+      'kms:KeyUsage': 'SIGN_VERIFY',
     };
     // CreateKey has no key ARN to scope to; the request's tags, key spec and usage are what is checked.
     this.role.addToPrincipalPolicy(
@@ -97,18 +137,24 @@ export class KeyRotation extends Construct {
         actions: ['kms:CreateKey'],
         resources: ['*'],
         conditions: {
-          StringEquals: { ...requestTags, 'kms:KeySpec': keySpec, 'kms:KeyUsage': 'SIGN_VERIFY' },
-          'ForAllValues:StringEquals': onlyVouchTagKeys,
+          ...requestTags,
+          StringEquals: {
+            ...requestTags.StringEquals,
+            'kms:KeySpec': keySpec,
+            'kms:KeyUsage': 'SIGN_VERIFY',
+          },
         },
       }),
     );
-    // Tagging at CreateKey needs kms:TagResource not restricted to particular keys; only Vouch's tags.
+    // Tagging at CreateKey needs kms:TagResource not restricted to particular keys; only Vouch's tags, with
+    // the values a new key gets. The keys that matter refuse it anyway: signing keys' policies grant
+    // tagging to nobody, and the data and VSA keys deny this role (VouchKeys.denyManagementBy).
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'TagNewSigningKeys',
         actions: ['kms:TagResource'],
         resources: ['*'],
-        conditions: { StringEquals: requestTags, 'ForAllValues:StringEquals': onlyVouchTagKeys },
+        conditions: requestTags,
       }),
     );
     this.role.addToPrincipalPolicy(
@@ -117,6 +163,7 @@ export class KeyRotation extends Construct {
         actions: [
           'kms:DescribeKey',
           'kms:GetPublicKey',
+          'kms:ListResourceTags',
           'kms:DisableKey',
           'kms:ScheduleKeyDeletion',
           'kms:CreateAlias',
@@ -127,7 +174,6 @@ export class KeyRotation extends Construct {
       }),
     );
     // Moving an alias is authorised on the alias as well as on both keys.
-    const stack = Stack.of(this);
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'MoveSigningAlias',
@@ -151,7 +197,9 @@ export class KeyRotation extends Construct {
       description: `Checks whether ${this.alias} is due for rotation`,
       schedule: scheduler.ScheduleExpression.rate(props.checkInterval ?? Duration.hours(24)),
       target: new targets.LambdaInvoke(this.function.function, {
-        input: scheduler.ScheduleTargetInput.fromObject({}),
+        // A scheduled run that cannot finish fails (RotationErrors alarm, scheduler retries); a run after a
+        // deployment defers instead (lambdas/rotate/invoke.ts).
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'schedule' }),
         retryAttempts: 3,
       }),
     });
@@ -167,10 +215,27 @@ export class KeyRotation extends Construct {
         'key spec and usage, and every other action by the vouch:purpose and vouch:alias resource tags.',
     );
 
+    // After a deployment the function retries what is not visible yet (the role's policy, the new key,
+    // its tags) for up to its timeout, and defers rather than fails if that was not enough: this trigger
+    // fails the deployment only for an error that waiting would not fix. It waits for the function's
+    // whole run (the trigger's own provider has 15 minutes).
     new triggers.Trigger(this, 'Bootstrap', {
       handler: this.function.function,
       executeAfter: [props.tables.keys, ...(props.runAfter ?? [])],
-      timeout: Duration.minutes(2),
+      timeout: ROTATION_TIMEOUT.plus(Duration.minutes(1)),
     });
+
+    // A deferred run logs DEFERRED_MESSAGE; counted here, it raises an alarm like a failed run.
+    this.deferrals = new logs.MetricFilter(this, 'Deferrals', {
+      logGroup: this.function.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.message', '=', DEFERRED_MESSAGE),
+      metricNamespace: 'Vouch',
+      metricName: 'RotationDeferred',
+      metricValue: '1',
+    }).metric({ statistic: 'Sum', period: Duration.hours(1) });
   }
 }
+
+/** A variable holding a comma-separated list of possibly unresolved ARNs; absent when there are none. */
+const joined = (name: string, values: readonly string[]): Record<string, string> =>
+  values.length === 0 ? {} : { [name]: Fn.join(',', [...values]) };

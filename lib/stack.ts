@@ -3,6 +3,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DeployerAccess, GithubUploader } from './access.ts';
 import { AccessLogBucket } from './buckets.ts';
+import { LambdaCodeSigning } from './code-signing.ts';
 import type { VouchConfig } from './config.ts';
 import { DeploymentBucket } from './deployment.ts';
 import { lambdaRole } from './function.ts';
@@ -82,23 +83,13 @@ export class VouchStack extends Stack {
       tables: this.tables,
       keys: this.keys,
       policyFile: config.policyFile,
+      signingKeyAlias: config.signingKeyAlias,
       memorySize: config.verifierMemoryMb,
       timeout: verifierTimeout,
       concurrency: config.verifierConcurrency,
+      reserveConcurrency: config.reserveConcurrency,
       batchSize: config.verifierBatchSize,
       pendingDeadlineSeconds: config.pendingDeadlineSeconds,
-      logRetention,
-    });
-
-    this.rotation = new KeyRotation(this, 'Rotation', {
-      tables: this.tables,
-      alias: config.signingKeyAlias,
-      keySpec: config.keySpec,
-      periodDays: config.rotationPeriodDays,
-      graceDays: config.graceDays,
-      retentionDays: config.retentionDays,
-      deletionWindowDays: config.deletionWindowDays,
-      checkInterval: Duration.hours(config.rotationCheckHours),
       logRetention,
     });
 
@@ -111,8 +102,35 @@ export class VouchStack extends Stack {
         repo: config.github.repo,
         branches: config.github.branches,
         createOidcProvider: config.github.createOidcProvider,
+        ...(config.github.oidcProviderArn ? { oidcProviderArn: config.github.oidcProviderArn } : {}),
       });
     }
+    this.rotation = new KeyRotation(this, 'Rotation', {
+      tables: this.tables,
+      alias: config.signingKeyAlias,
+      keySpec: config.keySpec,
+      periodDays: config.rotationPeriodDays,
+      graceDays: config.graceDays,
+      retentionDays: config.retentionDays,
+      deletionWindowDays: config.deletionWindowDays,
+      checkInterval: Duration.hours(config.rotationCheckHours),
+      // Named in every signing key's policy: sign through the alias, read the public key.
+      signers: this.uploader ? [this.uploader.role] : [],
+      externalSignerArns: config.signerPrincipalArns,
+      readers: [promoter],
+      logRetention,
+    });
+    this.keys.denyManagementBy(this.rotation.role);
+
+    if (config.codeSigning) {
+      const codeSigning = new LambdaCodeSigning(this, 'CodeSigning', {
+        accessLogsBucket: accessLogs.bucket,
+        logRetention,
+      });
+      codeSigning.sign(this.verifier.function);
+      codeSigning.sign(this.rotation.function);
+    }
+
     this.deployer = new DeployerAccess(this, 'Deployer', {
       deploymentBucket: this.deployment.bucket,
       dataKey,
@@ -123,6 +141,7 @@ export class VouchStack extends Stack {
     new Monitoring(this, 'Monitoring', {
       verifier: this.verifier.function.function,
       rotation: this.rotation.function.function,
+      rotationDeferrals: this.rotation.deferrals,
       queue: this.staging.queue,
       deadLetterQueue: this.staging.deadLetterQueue,
       encryptionKey: dataKey,
@@ -155,6 +174,11 @@ export class VouchStack extends Stack {
     out('IndexTableName', this.tables.index.tableName, 'VOUCH_INDEX_TABLE: attestations by digest');
     out('KeysTableName', this.tables.keys.tableName, 'VOUCH_KEYS_TABLE: the signing-key registry');
     out('SigningKeyAlias', this.rotation.alias, 'vouch sign --key <this>');
+    out(
+      'RotationFunctionName',
+      this.rotation.function.function.functionName,
+      'aws lambda invoke --function-name <this> --payload \'{"force":true}\' to rotate now',
+    );
     out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');

@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { dataBucketProps } from './buckets.ts';
+import { RETAINED, retainBucketPolicy } from './retention.ts';
 
 export interface StagingBucketProps {
   /** Encrypts the bucket. */
@@ -23,7 +24,7 @@ export interface StagingBucketProps {
   readonly maxReceiveCount?: number;
   /** @default Duration.days(90) */
   readonly noncurrentVersionExpiration?: Duration;
-  /** @default RemovalPolicy.RETAIN */
+  /** @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -50,7 +51,7 @@ export class StagingBucket extends Construct {
           `${visibilityTimeout.toHumanString()}, above SQS's 12 hours`,
       );
     }
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RETAINED;
 
     this.bucket = new s3.Bucket(
       this,
@@ -63,6 +64,7 @@ export class StagingBucket extends Construct {
         removalPolicy,
       }),
     );
+    retainBucketPolicy(this.bucket, removalPolicy);
     // The queues carry S3 event notifications (bucket, key, size, ETag), never object bytes: SQS-managed
     // encryption protects them at rest without a KMS key policy that would have to name the bucket (a
     // dependency cycle with the bucket's own key) and without a KMS call per message.
@@ -78,7 +80,31 @@ export class StagingBucket extends Construct {
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
-    // Gives S3 SendMessage on the queue, only for this bucket (aws:SourceArn).
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue));
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new QueueDestination(this.queue));
+  }
+}
+
+/**
+ * The CDK's SqsDestination, with aws:SourceAccount beside aws:SourceArn: S3 may send to the queue only
+ * for this bucket, owned by this account (a bucket name alone can be re-created in another account).
+ */
+class QueueDestination implements s3.IBucketNotificationDestination {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  bind(scope: Construct, bucket: s3.IBucketRef): s3.BucketNotificationDestinationConfig {
+    this.queue.grantSendMessages(
+      new iam.ServicePrincipal('s3.amazonaws.com', {
+        conditions: {
+          ArnLike: { 'aws:SourceArn': bucket.bucketRef.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(scope).account },
+        },
+      }),
+    );
+    return {
+      arn: this.queue.queueArn,
+      type: s3.BucketNotificationDestinationType.QUEUE,
+      // S3 checks it may send a test message when the notification is configured: the policy comes first.
+      dependencies: [this.queue],
+    };
   }
 }

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { INDEX_TABLE, KEYS_TABLE, RECORDS_TABLE, type TableLayout } from '../lambdas/adapters/tables.ts';
+import { RETAINED } from './retention.ts';
 
 /** The DynamoDB actions the adapters use. */
 export type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
@@ -19,7 +20,11 @@ export interface VouchTablesProps {
    * @default true
    */
   readonly deletionProtection?: boolean;
-  /** @default RemovalPolicy.RETAIN */
+  /**
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, or RemovalPolicy.RETAIN with deletion protection:
+   * CloudFormation cannot delete a protected table, so rolling back a failed first create would fail on
+   * it. Kept instead, an empty table with a generated name is harmless and never blocks a retry.
+   */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -37,13 +42,14 @@ export class VouchTables extends Construct {
 
   constructor(scope: Construct, id: string, props: VouchTablesProps) {
     super(scope, id);
+    const deletionProtection = props.deletionProtection ?? true;
     const common = {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: props.encryptionKey,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.deletionProtection ?? true,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      deletionProtection,
+      removalPolicy: props.removalPolicy ?? (deletionProtection ? RemovalPolicy.RETAIN : RETAINED),
     } satisfies Partial<dynamodb.TableProps>;
     this.records = this.table(RECORDS_TABLE, common);
     this.index = this.table(INDEX_TABLE, common);

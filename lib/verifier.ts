@@ -11,7 +11,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PROJECT_ROOT, VouchFunction } from './function.ts';
-import type { VouchKeys } from './keys.ts';
+import { PURPOSE_TAG, SIGNING_PURPOSE, type VouchKeys } from './keys.ts';
 import { acknowledge, logicalId, OBJECT_WILDCARD_REASON, SCHEDULER_INVOKE_REASON } from './nag.ts';
 import type { VouchTables } from './tables.ts';
 
@@ -30,6 +30,11 @@ export interface VerifierProps {
   readonly dataKey: kms.IKey;
   readonly tables: VouchTables;
   readonly keys: VouchKeys;
+  /**
+   * The alias of the artifact signing keys, whose public keys the verifier may read.
+   * @default - no access to signing keys at all
+   */
+  readonly signingKeyAlias?: string;
   /** Absolute path of the policy file, bundled with the function. */
   readonly policyFile: string;
   /**
@@ -43,11 +48,17 @@ export interface VerifierProps {
    */
   readonly timeout?: Duration;
   /**
-   * Reserved concurrency, also the event source's maximum concurrency: caps the load on DynamoDB and
-   * keeps a flood of uploads from starving the account's other functions.
+   * The SQS event source's maximum concurrency: caps the load on DynamoDB and keeps a flood of uploads
+   * from starving the account's other functions, without reserving anything.
    * @default 10
    */
   readonly concurrency?: number;
+  /**
+   * Reserve `concurrency` plus {@link MAINTENANCE_HEADROOM} for the function. Lambda keeps min(100,
+   * account limit) unreserved, so a reservation fails the deployment on accounts with a low limit.
+   * @default false
+   */
+  readonly reserveConcurrency?: boolean;
   /** @default 5 */
   readonly batchSize?: number;
   /** @default 3600 */
@@ -62,6 +73,14 @@ export interface VerifierProps {
  * `sweepInterval` rejects artifacts whose attestations never came; and on a key's revocation (the key
  * registry's stream) re-checks and pulls what that key vouched for.
  */
+/**
+ * Invocations the function needs beside its SQS batches when its concurrency is reserved: one for the
+ * scheduled sweep and one for the key registry's stream (one shard for a table this small). Without
+ * them a sweep or a re-check could take the slot of an SQS batch, and a throttled SQS batch comes back
+ * only after the visibility timeout, burning a receive count on its way to the dead-letter queue.
+ */
+export const MAINTENANCE_HEADROOM = 2;
+
 export class Verifier extends Construct {
   public readonly function: VouchFunction;
   public readonly sweepSchedule: scheduler.Schedule;
@@ -81,7 +100,9 @@ export class Verifier extends Construct {
       role: props.role,
       memorySize: props.memorySize ?? 1769,
       timeout: props.timeout ?? Duration.minutes(15),
-      reservedConcurrentExecutions: concurrency,
+      ...(props.reserveConcurrency
+        ? { reservedConcurrentExecutions: concurrency + MAINTENANCE_HEADROOM }
+        : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       assets: { 'policy.yaml': policyAsset, trust: 'lambdas/core/trust' },
       environment: {
@@ -116,6 +137,7 @@ export class Verifier extends Construct {
         retryAttempts: 10,
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
+        parallelizationFactor: 1,
         onFailure: new lambdaEvents.SqsDlq(props.deadLetterQueue),
         filters: [
           lambda.FilterCriteria.filter({
@@ -127,7 +149,8 @@ export class Verifier extends Construct {
     acknowledge(
       props.role,
       'IAM5[Resource::*]',
-      'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table stream.',
+      'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table ' +
+        'stream. Signing keys are created at run time: reading their public keys is limited by their tags.',
     );
 
     // Staging: read exactly the version in the event. ListBucket makes a missing object a 404, not a 403.
@@ -159,9 +182,24 @@ export class Verifier extends Construct {
     props.tables.grant(props.role, 'index', ['GetItem', 'PutItem', 'DeleteItem', 'Query']);
     // Read-only on the key registry: public keys come from there, so verifying needs no KMS call at all.
     props.tables.grant(props.role, 'keys', ['GetItem', 'BatchGetItem', 'Query']);
-    // The VSA key only. The verifier holds no permission on the artifact signing keys: it cannot forge
-    // an attestation it would then accept.
+    // Signs with the VSA key only. On the artifact signing keys it may read public keys (their key policy
+    // names it as a reader) and nothing else: it cannot forge an attestation it would then accept.
     props.keys.grantVsaSign(props.role);
+    if (props.signingKeyAlias) {
+      props.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadSigningPublicKeys',
+          actions: ['kms:GetPublicKey', 'kms:DescribeKey'],
+          resources: ['*'],
+          conditions: {
+            StringEquals: {
+              [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
+              'aws:ResourceTag/vouch:alias': props.signingKeyAlias,
+            },
+          },
+        }),
+      );
+    }
 
     acknowledge(
       props.role,

@@ -20,7 +20,7 @@ import {
   SLSA_PROVENANCE_V1,
   signStatement,
 } from '#core/index.ts';
-import { rotate } from '../lambdas/rotate/rotate.ts';
+import { keyPolicyOption, rotate } from '../lambdas/rotate/rotate.ts';
 import type { VerifierEvent } from '../lambdas/verify/handler.ts';
 import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
@@ -39,6 +39,13 @@ const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 export const SIGNING_KEY_ALIAS = 'alias/vouch-signing';
 export const VSA_KEY_ALIAS = 'alias/vouch-vsa';
 export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
+/** The roles a deployed stack would name in its signing keys' policy, in the local stack's account. */
+export const LOCAL_KEY_POLICY = {
+  alias: SIGNING_KEY_ALIAS,
+  managerArn: 'arn:aws:iam::000000000000:role/vouch-local-rotation',
+  signerArns: ['arn:aws:iam::000000000000:role/vouch-local-uploader'],
+  readerArns: ['arn:aws:iam::000000000000:role/vouch-local-verifier'],
+};
 
 export type Service = 's3' | 'dynamodb' | 'kms';
 
@@ -102,7 +109,7 @@ export async function startLocalGate(options: LocalGateOptions) {
   const kms = direct.kms;
   const registry = new KeyRegistry(direct.documents, stack.names.keysTable);
   const rotation = await rotate(
-    { kms, registry },
+    { kms, registry, keyPolicy: keyPolicyOption(LOCAL_KEY_POLICY) },
     {
       alias: SIGNING_KEY_ALIAS,
       keySpec: 'ECC_NIST_P256',

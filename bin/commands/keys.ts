@@ -1,8 +1,10 @@
+import { GetKeyPolicyCommand, type KMSClient, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { validateRotationConfig } from '#core/rotation.ts';
-import { rotate } from '../../lambdas/rotate/rotate.ts';
+import { policyDigest, signingKeyPolicyFromEnv } from '../../lambdas/rotate/key-policy.ts';
+import { type KeyPolicyOption, keyPolicyOption, POLICY_TAG, rotate } from '../../lambdas/rotate/rotate.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch keys list [--json]
@@ -12,7 +14,9 @@ const USAGE = `usage: vouch keys list [--json]
 Reads the key registry ($VOUCH_KEYS_TABLE) and KMS of the account (or local stack) the environment
 points at. A revocation's effective time can only move earlier; signatures whose trusted signing time
 is at or after it are rejected. Rotation settings come from VOUCH_SIGNING_KEY_ALIAS, VOUCH_KEY_SPEC,
-VOUCH_ROTATION_PERIOD_DAYS, VOUCH_GRACE_DAYS, VOUCH_RETENTION_DAYS, VOUCH_DELETION_WINDOW_DAYS.`;
+VOUCH_ROTATION_PERIOD_DAYS, VOUCH_GRACE_DAYS, VOUCH_RETENTION_DAYS, VOUCH_DELETION_WINDOW_DAYS.
+A new key gets the key policy of the active key, or the one VOUCH_SIGNING_KEY_MANAGER,
+VOUCH_SIGNING_KEY_SIGNERS and VOUCH_SIGNING_KEY_READERS describe (as the rotation function has them).`;
 
 const OPTIONS = {
   json: { type: 'boolean', default: false },
@@ -53,7 +57,9 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
         retentionDays: Number(env.VOUCH_RETENTION_DAYS ?? 365),
         deletionWindowDays: Number(env.VOUCH_DELETION_WINDOW_DAYS ?? 30),
       });
-      const result = await rotate({ kms: kmsClient(), registry }, config, { force: values.force });
+      const kms = kmsClient();
+      const keyPolicy = await policyForNewKeys(kms, registry, config.alias, env);
+      const result = await rotate({ kms, registry, keyPolicy }, config, { force: values.force });
       io.out(
         result.activated
           ? `activated ${result.activated} behind ${config.alias}${result.retired.length ? `; verify-only: ${result.retired.join(', ')}` : ''}`
@@ -95,6 +101,51 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
     default:
       throw new UsageError(`unknown action "${action}"\n\n${USAGE}`);
   }
+}
+
+/**
+ * The key policy a key created by hand gets: the configured one, or the active key's. Never KMS's
+ * default (the account root with kms:*, under which any principal allowed kms:Sign on * could sign).
+ * The lockout check is bypassed because the caller is an administrator, not the rotation role the
+ * policy names as the key's manager.
+ */
+async function policyForNewKeys(
+  kms: KMSClient,
+  registry: KeyRegistry,
+  alias: string,
+  env: NodeJS.ProcessEnv,
+): Promise<KeyPolicyOption> {
+  const configured = signingKeyPolicyFromEnv(env, alias);
+  if (configured) return keyPolicyOption(configured, true);
+  const active = (await registry.list())
+    .filter((key) => key.alias === alias && key.status === 'active')
+    .sort((a, b) => b.validFrom.localeCompare(a.validFrom))[0];
+  const hint =
+    'set VOUCH_SIGNING_KEY_MANAGER (the rotation role ARN), VOUCH_SIGNING_KEY_SIGNERS and ' +
+    'VOUCH_SIGNING_KEY_READERS as the rotation function has them';
+  if (!active) throw new UsageError(`no active key to take the key policy from: ${hint}`);
+  const { Policy } = await kms.send(new GetKeyPolicyCommand({ KeyId: active.keyId }));
+  if (!Policy || grantsSigningToTheAccount(Policy)) {
+    throw new UsageError(`${active.keyId} has KMS's default key policy, not Vouch's: ${hint}`);
+  }
+  const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: active.keyId }));
+  const digest = Tags?.find((tag) => tag.TagKey === POLICY_TAG)?.TagValue ?? policyDigest(Policy);
+  return { document: Policy, digest, bypassLockoutCheck: true };
+}
+
+/** Whether a policy lets the account (so any IAM policy) sign unconditionally: KMS's default policy does. */
+function grantsSigningToTheAccount(policy: string): boolean {
+  const statements = [(JSON.parse(policy) as { Statement?: unknown }).Statement].flat() as {
+    Effect?: string;
+    Action?: string | string[];
+    Condition?: unknown;
+  }[];
+  return statements.some(
+    (statement) =>
+      statement.Effect === 'Allow' &&
+      statement.Condition === undefined &&
+      [statement.Action ?? []].flat().some((action) => ['kms:*', 'kms:Sign', '*'].includes(action)),
+  );
 }
 
 function envOrUsage(name: string, env: NodeJS.ProcessEnv): string {

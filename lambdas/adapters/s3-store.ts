@@ -13,6 +13,13 @@ import type { ObjectVersion } from '#core/objects.ts';
 
 export type { ObjectVersion };
 
+/**
+ * Sent on every write. A bucket with Object Lock default retention refuses an upload that carries no
+ * checksum, and the clients compute one only when S3 requires it (WHEN_REQUIRED), so the pipeline asks
+ * for one on each write it makes: the VSA, the copies and every part of a streamed upload.
+ */
+export const WRITE_CHECKSUM = 'CRC32' as const;
+
 export const isMissing = (error: unknown) =>
   ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes((error as Error)?.name);
 
@@ -94,6 +101,7 @@ export class S3Store {
         Body: body,
         Metadata: metadata,
         ContentType: contentType,
+        ChecksumAlgorithm: WRITE_CHECKSUM,
       }),
     );
   }
@@ -114,6 +122,7 @@ export class S3Store {
         Key: key,
         CopySource: `${source.bucket}/${encodeKey(source.key)}?versionId=${encodeURIComponent(source.versionId)}`,
         ...(source.eTag ? { CopySourceIfMatch: source.eTag } : {}),
+        ChecksumAlgorithm: WRITE_CHECKSUM,
         MetadataDirective: 'REPLACE',
         Metadata: metadata,
         // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
@@ -130,6 +139,7 @@ export class S3Store {
         Bucket: bucket,
         Key: to,
         CopySource: `${bucket}/${encodeKey(from)}`,
+        ChecksumAlgorithm: WRITE_CHECKSUM,
         MetadataDirective: 'REPLACE',
         Metadata: metadata,
         // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
@@ -154,7 +164,8 @@ export class S3Store {
     body.pipe(tee);
     await new Upload({
       client: this.client,
-      params: { Bucket: bucket, Key: key, Body: tee },
+      // Parts are buffers, so each one's checksum goes in a header, never in an aws-chunked trailer.
+      params: { Bucket: bucket, Key: key, Body: tee, ChecksumAlgorithm: WRITE_CHECKSUM },
       queueSize: 2,
       partSize: 8 * 1024 * 1024,
     }).done();

@@ -5,12 +5,33 @@ import {
   DisableKeyCommand,
   type KeySpec,
   type KMSClient,
+  ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import type { KeyRegistry } from '#adapters/key-registry.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { planRotation, type RotationConfig } from '#core/rotation.ts';
+import { policyDigest, type SigningKeyPolicyConfig, signingKeyPolicy } from './key-policy.ts';
+import { type Attempt, isRefusal, once, type RetryOptions, retrier } from './retry.ts';
+
+/** The key policy new signing keys get. */
+export interface KeyPolicyOption {
+  /** The policy document, as CreateKey takes it. */
+  readonly document: string;
+  /** Kept in the key's `vouch:policy` tag; a key whose tag differs is replaced by a rotation. */
+  readonly digest: string;
+  /**
+   * Skip KMS's lockout safety check. Only for a caller the policy does not name as its manager (an
+   * administrator running `vouch keys rotate`): the manager keeps PutKeyPolicy through the policy.
+   */
+  readonly bypassLockoutCheck?: boolean;
+}
+
+export function keyPolicyOption(config: SigningKeyPolicyConfig, bypassLockoutCheck = false): KeyPolicyOption {
+  const document = JSON.stringify(signingKeyPolicy(config));
+  return { document, digest: policyDigest(document), ...(bypassLockoutCheck ? { bypassLockoutCheck } : {}) };
+}
 
 export interface RotationDeps {
   readonly kms: KMSClient;
@@ -18,11 +39,23 @@ export interface RotationDeps {
   readonly now?: () => Date;
   /** How long a run may hold the rotation lease before another may take over. */
   readonly leaseMs?: number;
+  /**
+   * The key policy of new keys. Without one KMS attaches its default policy (the account root with
+   * kms:*), which only the local stack may rely on.
+   */
+  readonly keyPolicy?: KeyPolicyOption;
+  /**
+   * Retry transient failures (permissions and keys not visible yet, throttling) within a time budget.
+   * Without it every step runs once.
+   */
+  readonly retry?: RetryOptions;
 }
 
 export interface RotationResult {
   /** The key that became active in this run, if any. */
   readonly activated?: string;
+  /** Why it was created: a new period, by hand, or because the active key's policy is not the configured one. */
+  readonly reason?: 'period' | 'forced' | 'policy';
   /** Why no key was activated. */
   readonly skipped?: 'up-to-date' | 'lease-held' | 'lease-lost';
   readonly retired: readonly string[];
@@ -32,6 +65,41 @@ export interface RotationResult {
 
 /** Tags on every key Vouch creates; IAM conditions on them scope what the rotation role may touch. */
 export const SIGNING_TAG = { TagKey: 'vouch:purpose', TagValue: 'signing' } as const;
+
+/**
+ * KMS's documented tag syntax (letters, digits, white space and `_ . : / = + - @`, at most 256
+ * characters). The lease ID goes into the `vouch:period` tag, so every form of it must fit.
+ */
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+export function tagValue(value: string): string {
+  if (!TAG_VALUE.test(value)) throw new Error(`${JSON.stringify(value)} is not a valid KMS tag value`);
+  return value;
+}
+
+/** The lease of a rotation forced by hand (`vouch keys rotate --force`): one per instant. */
+export const forcedLeaseId = (now: Date) => `forced:${now.toISOString()}`;
+
+/**
+ * The lease of a rotation that replaces a key whose policy is not the configured one: one per pair of
+ * (policy, key replaced), so concurrent runs create one key, and a later change creates another.
+ */
+export const policyLeaseId = (digest: string, keyId: string) =>
+  `policy:${digest}@${keyId.slice(keyId.lastIndexOf('/') + 1)}`;
+
+export const POLICY_TAG = 'vouch:policy';
+
+/**
+ * Every value the rotation code writes into the `vouch:period` and `vouch:policy` tags, as IAM
+ * `StringLike` patterns (`?` is one character): the rotation role may create keys with these values only.
+ */
+const ISO_TIME = '????-??-??T??:??:??.???Z';
+export const PERIOD_TAG_PATTERNS = [
+  ISO_TIME,
+  `forced:${ISO_TIME}`,
+  `policy:${'?'.repeat(32)}@????????-????-????-????-????????????`,
+] as const;
+export const POLICY_TAG_PATTERN = '?'.repeat(32);
 
 const DAY_MS = 86_400_000;
 
@@ -48,12 +116,25 @@ export async function rotate(
   const now = (deps.now ?? (() => new Date()))();
   const owner = randomUUID();
   const { registry, kms } = deps;
-  const plan = planRotation(await registry.list(), now, config);
+  const attempt: Attempt = deps.retry ? retrier(deps.retry) : once;
+  // The first request of a run made right after a deployment meets its role's policy not yet propagated.
+  const keys = await attempt(() => registry.list());
+  const plan = planRotation(keys, now, config);
 
   let activated: string | undefined;
   let skipped: RotationResult['skipped'];
   const retired: string[] = [];
-  const leaseId = options.force ? `forced#${now.toISOString()}` : plan.createFor;
+  let reason: RotationResult['reason'];
+  let leaseId: string | undefined;
+  if (options.force) {
+    [leaseId, reason] = [forcedLeaseId(now), 'forced'];
+  } else if (plan.createFor) {
+    [leaseId, reason] = [plan.createFor, 'period'];
+  } else if (deps.keyPolicy) {
+    const digest = deps.keyPolicy.digest;
+    const stale = await attempt(() => keyWithOtherPolicy(kms, keys, config.alias, digest));
+    if (stale) [leaseId, reason] = [policyLeaseId(deps.keyPolicy.digest, stale), 'policy'];
+  }
   if (leaseId === undefined) {
     skipped = 'up-to-date';
   } else {
@@ -67,13 +148,17 @@ export async function rotate(
     if (!lease) {
       skipped = 'lease-held';
     } else {
-      const keyId = lease.keyId ?? (await createKey(kms, config, leaseId));
+      const period = leaseId;
+      // Not idempotent: retried only after a refusal, never after a timeout that may have created a key.
+      const keyId =
+        lease.keyId ?? (await attempt(() => createKey(kms, config, period, deps.keyPolicy), isRefusal));
       if (!lease.keyId && !(await registry.recordLeaseKey(config.alias, leaseId, owner, keyId))) {
         // Another run took the lease over while this one was creating: its key wins, ours must go.
-        await retireInKms(kms, keyId, config.deletionWindowDays);
+        await attempt(() => retireInKms(kms, keyId, config.deletionWindowDays));
         skipped = 'lease-lost';
       } else {
-        const { publicKey, keySpec } = await getPublicKey(kms, keyId);
+        // A key created a moment ago may not be visible yet (NotFoundException), nor its tags to IAM.
+        const { publicKey, keySpec } = await attempt(() => getPublicKey(kms, keyId));
         // Register before the alias moves: a signature by the new key must never meet an unknown key.
         await registry.register({
           keyId,
@@ -93,7 +178,7 @@ export async function rotate(
         )) {
           if (await registry.retire(previous.keyId, validUntil)) retired.push(previous.keyId);
         }
-        await pointAlias(kms, config.alias, keyId);
+        await attempt(() => pointAlias(kms, config.alias, keyId));
         await registry.completeLease(config.alias, leaseId, owner);
         activated = keyId;
       }
@@ -102,16 +187,16 @@ export async function rotate(
 
   const disabled: string[] = [];
   for (const keyId of plan.disable) {
-    await disableKey(kms, keyId);
+    await attempt(() => disableKey(kms, keyId));
     if (await registry.markRetired(keyId, now.toISOString())) disabled.push(keyId);
   }
   const deletionScheduled: string[] = [];
   for (const keyId of plan.scheduleDeletion) {
-    await scheduleDeletion(kms, keyId, config.deletionWindowDays);
+    await attempt(() => scheduleDeletion(kms, keyId, config.deletionWindowDays));
     if (await registry.markDeletionScheduled(keyId, now.toISOString())) deletionScheduled.push(keyId);
   }
   return {
-    ...(activated ? { activated } : {}),
+    ...(activated ? { activated, reason } : {}),
     ...(skipped ? { skipped } : {}),
     retired,
     disabled,
@@ -119,16 +204,46 @@ export async function rotate(
   };
 }
 
-async function createKey(kms: KMSClient, config: RotationConfig, period: string): Promise<string> {
+/**
+ * The active key of the alias when its `vouch:policy` tag is not the configured policy's digest (no tag:
+ * a key made before Vouch set policies, with KMS's default one). Undefined when it is, or none is active.
+ */
+async function keyWithOtherPolicy(
+  kms: KMSClient,
+  keys: readonly { keyId: string; alias: string; status: string; validFrom: string }[],
+  alias: string,
+  digest: string,
+): Promise<string | undefined> {
+  const active = keys
+    .filter((key) => key.alias === alias && key.status === 'active')
+    .sort((a, b) => b.validFrom.localeCompare(a.validFrom))[0];
+  if (!active) return undefined;
+  const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: active.keyId }));
+  return Tags?.find((tag) => tag.TagKey === POLICY_TAG)?.TagValue === digest ? undefined : active.keyId;
+}
+
+async function createKey(
+  kms: KMSClient,
+  config: RotationConfig,
+  period: string,
+  policy: KeyPolicyOption | undefined,
+): Promise<string> {
   const { KeyMetadata } = await kms.send(
     new CreateKeyCommand({
       KeySpec: config.keySpec as KeySpec,
       KeyUsage: 'SIGN_VERIFY',
       Description: `Vouch signing key for ${config.alias}, period ${period}`,
+      ...(policy
+        ? {
+            Policy: policy.document,
+            ...(policy.bypassLockoutCheck ? { BypassPolicyLockoutSafetyCheck: true } : {}),
+          }
+        : {}),
       Tags: [
         SIGNING_TAG,
         { TagKey: 'vouch:alias', TagValue: config.alias },
-        { TagKey: 'vouch:period', TagValue: period },
+        { TagKey: 'vouch:period', TagValue: tagValue(period) },
+        ...(policy ? [{ TagKey: POLICY_TAG, TagValue: tagValue(policy.digest) }] : []),
       ],
     }),
   );

@@ -48,6 +48,8 @@ interface KeyState {
   deletionDate?: number;
   privateKeyPem: string;
   tags: Record<string, string>;
+  /** The key policy document, as given to CreateKey (KMS's default policy when none was). */
+  policy?: string;
 }
 
 interface State {
@@ -66,6 +68,11 @@ class KmsError extends Error {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const RAW_MESSAGE_LIMIT = 4096;
+/** KMS's documented tag syntax: Unicode letters, digits, white space and `_ . : / = + - @`. */
+const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const MAX_POLICY_BYTES = 32_768;
+/** A key policy may hold printable ASCII and Latin-1 characters, tab, line feed and carriage return. */
+const POLICY_CHARACTERS = /^[\u0020-\u00FF\t\n\r]*$/;
 
 export async function startKmsServer(options: KmsServerOptions = {}): Promise<KmsServer> {
   const region = options.region ?? 'us-east-1';
@@ -161,10 +168,54 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
       value.map((tag) => {
         if (typeof tag?.TagKey !== 'string' || typeof tag?.TagValue !== 'string')
           throw new KmsError('TagException', 'Each tag needs TagKey and TagValue');
-        return [tag.TagKey, tag.TagValue];
+        const { TagKey: key, TagValue: value } = tag as { TagKey: string; TagValue: string };
+        if (key.length < 1 || key.length > 128 || !TAG_CHARACTERS.test(key) || key.startsWith('aws:'))
+          throw new KmsError('TagException', `Tag key ${JSON.stringify(key)} is not a valid tag key`);
+        if (value.length > 256 || !TAG_CHARACTERS.test(value))
+          throw new KmsError('TagException', `Tag value ${JSON.stringify(value)} is not a valid tag value`);
+        return [key, value];
       }),
     );
   };
+
+  /** What KMS checks of a key policy on its own (it also evaluates it, which the local server cannot). */
+  const checkPolicy = (policy: unknown): string => {
+    const malformed = (why: string) => new KmsError('MalformedPolicyDocumentException', why);
+    if (typeof policy !== 'string' || policy === '') throw malformed('Policy must be a non-empty string');
+    if (Buffer.byteLength(policy) > MAX_POLICY_BYTES)
+      throw new KmsError('LimitExceededException', `Policy exceeds ${MAX_POLICY_BYTES} bytes`);
+    if (!POLICY_CHARACTERS.test(policy))
+      throw malformed('Policy contains characters a key policy cannot hold');
+    let document: unknown;
+    try {
+      document = JSON.parse(policy);
+    } catch {
+      throw malformed('Policy is not valid JSON');
+    }
+    const statements = (document as { Statement?: unknown })?.Statement;
+    const list = Array.isArray(statements) ? statements : [statements];
+    if (
+      statements === undefined ||
+      !list.every((s) => typeof s === 'object' && s !== null && ('Principal' in s || 'NotPrincipal' in s))
+    ) {
+      throw malformed('Every statement in a key policy must name a principal');
+    }
+    return policy;
+  };
+  const defaultPolicy = () =>
+    JSON.stringify({
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    });
 
   const checkAliasName = (name: unknown): string => {
     if (typeof name !== 'string' || !/^alias\/[a-zA-Z0-9/_-]+$/.test(name))
@@ -184,6 +235,13 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
         );
       if ((input.KeyUsage ?? 'SIGN_VERIFY') !== 'SIGN_VERIFY')
         throw new KmsError('ValidationException', 'KeyUsage must be SIGN_VERIFY');
+      const policy = input.Policy === undefined ? defaultPolicy() : checkPolicy(input.Policy);
+      if (
+        input.BypassPolicyLockoutSafetyCheck !== undefined &&
+        typeof input.BypassPolicyLockoutSafetyCheck !== 'boolean'
+      )
+        throw new KmsError('ValidationException', 'BypassPolicyLockoutSafetyCheck must be a boolean');
+      const tags = tagList(input.Tags);
       const keyId = randomUUID();
       const key: KeyState = {
         keyId,
@@ -193,13 +251,20 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
         creationDate: Date.now() / 1000,
         enabled: true,
         privateKeyPem: generateKey(spec),
-        tags: tagList(input.Tags),
+        tags,
+        policy,
       };
       state.keys[keyId] = key;
       save();
       return { KeyMetadata: metadata(key) };
     },
     DescribeKey: (input) => ({ KeyMetadata: metadata(resolve(input.KeyId, { usable: false })) }),
+    GetKeyPolicy: (input) => {
+      const key = resolve(input.KeyId, { usable: false });
+      if ((input.PolicyName ?? 'default') !== 'default')
+        throw new KmsError('NotFoundException', `Key policy ${String(input.PolicyName)} is not found`);
+      return { Policy: key.policy ?? defaultPolicy(), PolicyName: 'default' };
+    },
     GetPublicKey: (input) => {
       const key = resolve(input.KeyId);
       return {

@@ -41,6 +41,35 @@ describe('bin/app.ts', () => {
     expect(template.Outputs.UploaderRoleArn).toBeDefined();
   });
 
+  it('synthesizes with every option on, cdk-nag clean', async () => {
+    const result = await app({
+      stackName: 'VouchEverything',
+      github: {
+        owner: 'acme',
+        repo: 'app',
+        oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
+      },
+      objectLock: { mode: 'COMPLIANCE', days: 30 },
+      alarmEmail: 'ops@example.com',
+      deployerPrincipalArns: ['arn:aws:iam::123456789012:role/deploy'],
+      signerPrincipalArns: ['arn:aws:iam::123456789012:role/release'],
+      reserveConcurrency: true,
+      codeSigning: true,
+      deletionProtection: false,
+    });
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.code).toBe(0);
+    const template = JSON.parse(readFileSync(join(result.outdir, 'VouchEverything.template.json'), 'utf8'));
+    const types = new Set(Object.values(template.Resources).map((r: any) => r.Type));
+    for (const type of [
+      'AWS::Lambda::CodeSigningConfig',
+      'AWS::SNS::Subscription',
+      'AWS::Logs::MetricFilter',
+    ]) {
+      expect(types.has(type), type).toBe(true);
+    }
+  });
+
   it('fails with the configuration error, before synthesizing anything', async () => {
     const result = await app({ graceDays: 400 });
     expect(result.code).toBe(1);

@@ -5,7 +5,10 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
+import { PROTECTED_KEY_ACTIONS } from '../../lib/keys.ts';
+import { MAINTENANCE_HEADROOM } from '../../lib/verifier.ts';
 import {
   actionMatches,
   type FoundStatement,
@@ -16,14 +19,20 @@ import {
   synth,
 } from './synth.ts';
 
+/** Every option on. */
 const FULL = {
   github: { owner: 'acme', repo: 'app', branches: ['main', 'release/*'] },
   deployerPrincipalArns: ['arn:aws:iam::123456789012:role/deploy'],
   alarmEmail: 'ops@example.com',
   objectLock: { mode: 'GOVERNANCE', days: 30 },
+  reserveConcurrency: true,
+  signerPrincipalArns: ['arn:aws:iam::123456789012:role/release-pipeline'],
+  codeSigning: true,
 };
 
 let full: Synthesized;
+/** The configuration an admin gets with no `vouch` context at all. */
+let defaults: Synthesized;
 let all: FoundStatement[];
 const logicalIds: Record<string, string> = {};
 
@@ -41,6 +50,7 @@ const allows = () => all.filter((s) => s.statement.Effect === 'Allow');
 beforeAll(() => {
   // Synthesizes with cdk-nag AwsSolutions and real esbuild bundling: a finding or a bundling failure throws.
   full = synth(FULL);
+  defaults = synth({}, { bundle: false });
   all = statements(full.json);
   logicalIds.promoter = idOf('AWS::IAM::Role', 'PromoterRole');
   logicalIds.deployment = idOf('AWS::S3::Bucket', 'DeploymentBucket');
@@ -48,17 +58,21 @@ beforeAll(() => {
   logicalIds.vsaKey = idOf('AWS::KMS::Key', 'VsaKey');
 }, 120_000);
 
-afterAll(() => full?.cleanup());
+afterAll(() => {
+  full?.cleanup();
+  defaults?.cleanup();
+});
+
+const resourcesOf = (template: Synthesized, type: string) =>
+  Object.entries(template.json.Resources).filter(([, r]) => r.Type === type);
 
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in the full configuration (synth would have thrown)', () => {
     expect(full.json.Resources).toBeDefined();
   });
 
-  it('finds nothing in the default configuration either', () => {
-    const minimal = synth({}, { bundle: false });
-    minimal.cleanup();
-    expect(Object.keys(minimal.json.Resources).some((id) => id.startsWith('Uploader'))).toBe(false);
+  it('finds nothing in the default configuration either (synth would have thrown)', () => {
+    expect(Object.keys(defaults.json.Resources).some((id) => id.startsWith('Uploader'))).toBe(false);
   });
 
   it('does fail a synth when a finding is not acknowledged (the check is live)', () => {
@@ -127,22 +141,38 @@ describe('IAM', () => {
   it('lets the verifier sign nothing but verification summaries', () => {
     const promoter = logicalIds.promoter as string;
     const identity = allows().filter((s) => s.roles.includes(promoter));
-    expect(identity.flatMap((s) => s.actions).filter((a) => actionMatches(a, 'kms:Sign'))).toEqual([]);
-    // The only kms:Sign it holds anywhere is on the VSA key, by that key's own policy.
+    // Its identity policy names the VSA key for kms:Sign, and nothing else.
+    const identitySign = identity.filter((s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')));
+    expect(identitySign.map((s) => s.statement.Resource)).toEqual([
+      { 'Fn::GetAtt': [logicalIds.vsaKey, 'Arn'] },
+    ]);
+    // The only key policy that lets it sign is the VSA key's, by its principal ARN.
     const signing = allows().filter(
-      (s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')) && mentions(s.statement.Principal, promoter),
+      (s) =>
+        s.holderType === 'AWS::KMS::Key' &&
+        s.actions.some((a) => actionMatches(a, 'kms:Sign')) &&
+        mentions(s.statement.Condition, promoter),
     );
     expect(signing.map((s) => s.holder)).toEqual([logicalIds.vsaKey]);
-    // No tag-scoped grant that could reach the rotating artifact signing keys.
-    expect(
-      identity.filter((s) => JSON.stringify(s.statement.Condition ?? {}).includes('vouch:purpose')),
-    ).toEqual([]);
+    // On the rotating artifact signing keys it may read public keys, nothing more.
+    const onSigningKeys = identity.filter((s) =>
+      JSON.stringify(s.statement.Condition ?? {}).includes('vouch:purpose'),
+    );
+    expect(onSigningKeys.flatMap((s) => s.actions).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
   });
 
-  it('gives no identity policy kms:Sign on the VSA key: the account statement leaves it out', () => {
-    const account = all.find((s) => s.holder === logicalIds.vsaKey && s.statement.Sid?.startsWith('Account'));
+  it("lets no identity policy but the promoter's sign with the VSA key: only its principal ARN may", () => {
+    const onKey = all.filter((s) => s.holder === logicalIds.vsaKey);
+    const account = onKey.find((s) => s.statement.Sid?.startsWith('Account'));
     expect(account?.actions).toContain('kms:GetPublicKey');
     expect(account?.actions.some((a) => actionMatches(a, 'kms:Sign'))).toBe(false);
+    const sign = onKey.filter(
+      (s) => s.statement.Effect === 'Allow' && s.actions.some((a) => actionMatches(a, 'kms:Sign')),
+    );
+    expect(sign).toHaveLength(1);
+    expect(sign[0]?.statement.Condition).toEqual({
+      ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] } },
+    });
   });
 
   it('limits the rotation role to keys carrying Vouch tags and the configured key spec', () => {
@@ -158,7 +188,9 @@ describe('IAM', () => {
         'kms:KeySpec': 'ECC_NIST_P256',
         'kms:KeyUsage': 'SIGN_VERIFY',
       },
-      'ForAllValues:StringEquals': { 'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period'] },
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
+      },
     });
     for (const statement of kms) {
       // Every statement on "*" is conditioned on Vouch's tags; the rest name the alias.
@@ -203,10 +235,136 @@ describe('IAM', () => {
   });
 });
 
+describe('issue 11 #14: what the rotation role and the account may do to keys', () => {
+  const rotationKms = () => {
+    const rotation = idOf('AWS::IAM::Role', 'RotationRole');
+    return allows().filter((s) => s.roles.includes(rotation) && s.actions.some((a) => a.startsWith('kms:')));
+  };
+
+  it('tags new keys only with Vouch’s tag keys and the values the rotation code writes', () => {
+    for (const sid of ['CreateTaggedSigningKeys', 'TagNewSigningKeys']) {
+      const statement = rotationKms().find((s) => s.statement.Sid === sid)?.statement;
+      expect(statement?.Condition, sid).toMatchObject({
+        StringEquals: {
+          'aws:RequestTag/vouch:purpose': 'signing',
+          'aws:RequestTag/vouch:alias': 'alias/vouch-signing',
+        },
+        StringLike: {
+          'aws:RequestTag/vouch:period': [...PERIOD_TAG_PATTERNS],
+          'aws:RequestTag/vouch:policy': POLICY_TAG_PATTERN,
+        },
+        'ForAllValues:StringEquals': {
+          'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
+        },
+      });
+    }
+  });
+
+  it('disables, deletes and moves aliases only for keys tagged as this alias’s signing keys, of a signing key’s spec', () => {
+    const manage = rotationKms().filter((s) =>
+      s.actions.some((a) =>
+        ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource'].includes(a),
+      ),
+    );
+    for (const statement of manage.filter((s) => s.statement.Sid !== 'TagNewSigningKeys')) {
+      expect(statement.statement.Condition).toEqual({
+        StringEquals: {
+          'aws:ResourceTag/vouch:purpose': 'signing',
+          'aws:ResourceTag/vouch:alias': 'alias/vouch-signing',
+          'kms:KeySpec': 'ECC_NIST_P256',
+          'kms:KeyUsage': 'SIGN_VERIFY',
+        },
+      });
+    }
+    expect(rotationKms().flatMap((s) => s.actions)).not.toContain('kms:UntagResource');
+  });
+
+  it('lets the data and VSA keys refuse the rotation role any tag, disable, delete, alias or policy change', () => {
+    const rotation = idOf('AWS::IAM::Role', 'RotationRole');
+    for (const key of [logicalIds.vsaKey, idOf('AWS::KMS::Key', 'DataKey')] as string[]) {
+      const deny = all.find((s) => s.holder === key && s.statement.Effect === 'Deny');
+      expect(deny?.statement.Condition, key).toEqual({
+        ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [rotation, 'Arn'] } },
+      });
+      expect(deny?.actions.sort()).toEqual([...PROTECTED_KEY_ACTIONS].sort());
+    }
+  });
+
+  it('leaves kms:PutKeyPolicy out of the VSA key’s account statement: only a CloudFormation deployment changes it', () => {
+    const onKey = all.filter((s) => s.holder === logicalIds.vsaKey && s.statement.Effect === 'Allow');
+    const put = onKey.filter((s) => s.actions.includes('kms:PutKeyPolicy'));
+    expect(put).toHaveLength(1);
+    expect(put[0]?.statement.Condition).toEqual({
+      'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] },
+    });
+    expect(onKey.find((s) => s.statement.Sid?.startsWith('Account'))?.actions).not.toContain(
+      'kms:PutKeyPolicy',
+    );
+  });
+});
+
+describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
+  const vouchFunctions = (template: Synthesized) =>
+    resourcesOf(template, 'AWS::Lambda::Function').filter(([, r]) =>
+      /^Vouch (verifier|key rotation)/.test(String(r.Properties.Description)),
+    );
+
+  it('lets the verifier and the rotation function run only code the Vouch profile signed', () => {
+    const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
+    const [configId, config] = resourcesOf(full, 'AWS::Lambda::CodeSigningConfig')[0] ?? [];
+    expect(config?.Properties).toMatchObject({
+      AllowedPublishers: { SigningProfileVersionArns: [{ 'Fn::GetAtt': [profileId, 'ProfileVersionArn'] }] },
+      CodeSigningPolicies: { UntrustedArtifactOnDeployment: 'Enforce' },
+    });
+    const functions = vouchFunctions(full);
+    expect(functions).toHaveLength(2);
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.CodeSigningConfigArn, id).toEqual({
+        'Fn::GetAtt': [configId, 'CodeSigningConfigArn'],
+      });
+    }
+  });
+
+  it('signs each bundle the CDK uploaded during the deployment and creates the function from the signed copy', () => {
+    const signed = resourcesOf(full, 'Custom::VouchSignedCode');
+    expect(signed).toHaveLength(2);
+    const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
+    for (const [id, fn] of vouchFunctions(full)) {
+      const [signedId, resource] =
+        signed.find(([signedId]) => mentions(fn.Properties.Code.S3Key, signedId)) ?? [];
+      expect(resource, id).toBeDefined();
+      expect(fn.Properties.Code).toEqual({
+        S3Bucket: { 'Fn::GetAtt': [signedId, 'Bucket'] },
+        S3Key: { 'Fn::GetAtt': [signedId, 'Key'] },
+      });
+      expect(resource?.Properties).toMatchObject({
+        SourceBucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
+        SourceKey: expect.stringMatching(/^[0-9a-f]{64}\.zip$/),
+        DestinationPrefix: 'signed/',
+        ProfileName: { 'Fn::GetAtt': [profileId, 'ProfileName'] },
+      });
+      // The signing role reads exactly that bundle, which AWS Signer reads as it.
+      const bundle = `arn:aws:s3:::${resource?.Properties.SourceBucket}/${resource?.Properties.SourceKey}`;
+      const signingRole = idOf('AWS::IAM::Role', 'CodeSigningSigningRole');
+      const reads = allows().filter(
+        (s) => s.roles.includes(signingRole) && s.actions.includes('s3:GetObjectVersion'),
+      );
+      expect(reads.map((s) => s.statement.Resource)).toContainEqual(bundle);
+    }
+  });
+
+  it('is off by default: the functions carry no code-signing configuration', () => {
+    expect(resourcesOf(defaults, 'AWS::Lambda::CodeSigningConfig')).toEqual([]);
+    for (const [id, fn] of vouchFunctions(defaults))
+      expect(fn.Properties.CodeSigningConfigArn, id).toBeUndefined();
+  });
+});
+
 describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
-    expect(buckets).toHaveLength(3);
+    // Staging, deployment, access logs, and the signed code of the code-signing option.
+    expect(buckets).toHaveLength(4);
     for (const [id] of buckets) {
       const denied = all.some(
         (s) =>
@@ -267,25 +425,324 @@ describe('buckets, queues and tables', () => {
       });
     }
   });
+});
 
-  it('retains stateful resources when the stack is deleted', () => {
-    for (const type of ['AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::KMS::Key']) {
-      for (const [id, resource] of Object.entries(full.json.Resources).filter(([, r]) => r.Type === type)) {
-        expect((resource as any).DeletionPolicy, id).toBe('Retain');
+describe('first deploy on a fresh account', () => {
+  describe('reserved concurrency (#1)', () => {
+    const functionNamed = (template: Synthesized, description: RegExp) =>
+      resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
+        description.test(String(r.Properties.Description)),
+      )?.[1];
+    const sqsMapping = (template: Synthesized) =>
+      resourcesOf(template, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        mentions(r.Properties.EventSourceArn, idOf('AWS::SQS::Queue', 'StagingQueue')),
+      )?.[1];
+
+    it('reserves nothing by default: SQS batches are capped by the event source maximum concurrency', () => {
+      for (const [id, fn] of resourcesOf(defaults, 'AWS::Lambda::Function')) {
+        expect(fn.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
       }
-    }
+      expect(sqsMapping(defaults)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
+    });
+
+    it('when reservation is on, reserves the SQS maximum plus headroom for the sweep and the re-check', () => {
+      expect(sqsMapping(full)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
+      expect(functionNamed(full, /^Vouch verifier/)?.Properties.ReservedConcurrentExecutions).toBe(
+        10 + MAINTENANCE_HEADROOM,
+      );
+      // The deployment trigger and a scheduled run may overlap: the registry lease serialises them.
+      expect(
+        functionNamed(full, /^Vouch key rotation/)?.Properties.ReservedConcurrentExecutions,
+      ).toBeUndefined();
+    });
+
+    it('reads the key registry stream one batch per shard, inside that headroom', () => {
+      const stream = resourcesOf(full, 'AWS::Lambda::EventSourceMapping').find(([, r]) =>
+        mentions(r.Properties.EventSourceArn, idOf('AWS::DynamoDB::Table', 'KeysTable')),
+      )?.[1];
+      expect(stream?.Properties.ParallelizationFactor).toBe(1);
+    });
+  });
+
+  describe('retries after a failed first deploy or a destroy (#2)', () => {
+    const RETAINED_TYPES = [
+      'AWS::S3::Bucket',
+      'AWS::S3::BucketPolicy',
+      'AWS::KMS::Key',
+      'AWS::Logs::LogGroup',
+    ];
+
+    it('retains stateful resources on update or delete, but not when their own create rolls back', () => {
+      for (const template of [full, defaults]) {
+        for (const type of RETAINED_TYPES) {
+          const found = resourcesOf(template, type);
+          expect(found.length, type).toBeGreaterThan(0);
+          for (const [id, resource] of found) {
+            expect((resource as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+            expect((resource as any).UpdateReplacePolicy, id).toBe('Retain');
+          }
+        }
+      }
+    });
+
+    it('keeps protected tables on a rolled-back create (CloudFormation cannot delete them), unprotected ones not', () => {
+      for (const [id, table] of resourcesOf(full, 'AWS::DynamoDB::Table')) {
+        expect(table.Properties.DeletionProtectionEnabled, id).toBe(true);
+        expect((table as any).DeletionPolicy, id).toBe('Retain');
+      }
+      const unprotected = synth({ deletionProtection: false }, { bundle: false });
+      try {
+        for (const [id, table] of resourcesOf(unprotected, 'AWS::DynamoDB::Table')) {
+          expect(table.Properties.DeletionProtectionEnabled, id).toBe(false);
+          expect((table as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+        }
+      } finally {
+        unprotected.cleanup();
+      }
+    });
+
+    it('gives nothing that outlives the stack a fixed name, so a redeploy never meets AlreadyExists', () => {
+      const NAME_PROPERTIES = [
+        'BucketName',
+        'TableName',
+        'AliasName',
+        'LogGroupName',
+        'KeyAlias',
+        'QueueName',
+      ];
+      for (const [id, resource] of Object.entries(full.json.Resources)) {
+        const retained = ['Retain', 'RetainExceptOnCreate'].includes((resource as any).DeletionPolicy);
+        if (!retained) continue;
+        for (const name of NAME_PROPERTIES)
+          expect(resource.Properties?.[name], `${id}.${name}`).toBeUndefined();
+      }
+      // The VSA alias is a fixed name: it goes with the stack; the key it points to stays.
+      const [, alias] = resourcesOf(full, 'AWS::KMS::Alias')[0] ?? [];
+      expect(alias?.Properties.AliasName).toBe('alias/vouch-vsa');
+      expect((alias as any).DeletionPolicy).toBe('Delete');
+    });
+  });
+
+  describe('the first rotation (#3)', () => {
+    const rotationFunction = () =>
+      resourcesOf(full, 'AWS::Lambda::Function').find(([, r]) =>
+        String(r.Properties.Description).startsWith('Vouch key rotation'),
+      ) ?? ['', { Type: '', Properties: {} }];
+
+    it('gives the trigger the whole run: a 10-minute function, waited for synchronously for 11', () => {
+      const [fnId, fn] = rotationFunction();
+      expect(fn.Properties.Timeout).toBe(600);
+      const [, trigger] = resourcesOf(full, 'Custom::Trigger')[0] ?? [];
+      expect(trigger?.Properties).toMatchObject({
+        InvocationType: 'RequestResponse',
+        Timeout: String(11 * 60_000),
+      });
+      const [versionId] =
+        resourcesOf(full, 'AWS::Lambda::Version').find(([, v]) =>
+          mentions(v.Properties.FunctionName, fnId),
+        ) ?? [];
+      expect(mentions(trigger?.Properties.HandlerArn, versionId as string)).toBe(true);
+    });
+
+    it('tells scheduled runs from the trigger’s, which defer instead of failing', () => {
+      const [fnId] = rotationFunction();
+      const [, schedule] =
+        resourcesOf(full, 'AWS::Scheduler::Schedule').find(([, r]) =>
+          mentions(r.Properties.Target.Arn, fnId),
+        ) ?? [];
+      expect(JSON.parse(schedule?.Properties.Target.Input)).toEqual({ source: 'schedule' });
+    });
+
+    it('counts deferred runs from the rotation log and alarms on them', () => {
+      const [, fn] = rotationFunction();
+      const [, filter] = resourcesOf(full, 'AWS::Logs::MetricFilter')[0] ?? [];
+      expect(filter?.Properties).toMatchObject({
+        LogGroupName: fn.Properties.LoggingConfig.LogGroup,
+        FilterPattern: '{ $.message = "rotation deferred" }',
+        MetricTransformations: [
+          { MetricNamespace: 'Vouch', MetricName: 'RotationDeferred', MetricValue: '1' },
+        ],
+      });
+      const alarm = resourcesOf(full, 'AWS::CloudWatch::Alarm').find(
+        ([, a]) => a.Properties.MetricName === 'RotationDeferred',
+      );
+      expect(alarm?.[1].Properties).toMatchObject({ Namespace: 'Vouch', Threshold: 1 });
+    });
+  });
+
+  describe('principals that may not exist yet (#4)', () => {
+    const ROLE_TYPES = ['AWS::IAM::Role'];
+    const stackRoles = () =>
+      Object.entries(full.json.Resources)
+        .filter(([, r]) => ROLE_TYPES.includes(r.Type))
+        .map(([id]) => id);
+
+    it('names no role of this stack as a key policy principal: KMS may not see a fresh role yet', () => {
+      for (const found of all.filter((s) => s.holderType === 'AWS::KMS::Key')) {
+        for (const role of stackRoles()) {
+          expect(mentions(found.statement.Principal, role), `${found.holder} ${found.statement.Sid}`).toBe(
+            false,
+          );
+        }
+      }
+    });
+
+    it('trusts deployer principals by aws:PrincipalArn under their account, so a missing one cannot fail the deploy', () => {
+      const deployer = idOf('AWS::IAM::Role', 'DeployerRole');
+      const trust = full.json.Resources[deployer]?.Properties.AssumeRolePolicyDocument.Statement;
+      expect(trust).toEqual([
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+          Condition: { ArnEquals: { 'aws:PrincipalArn': ['arn:aws:iam::123456789012:role/deploy'] } },
+        },
+      ]);
+    });
+
+    it("reuses the account's GitHub OIDC provider when one is named, and creates one only otherwise", () => {
+      expect(resourcesOf(full, 'AWS::IAM::OIDCProvider')).toHaveLength(1);
+      const existing = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+      const reusing = synth(
+        { github: { owner: 'acme', repo: 'app', oidcProviderArn: existing } },
+        { bundle: false },
+      );
+      try {
+        expect(resourcesOf(reusing, 'AWS::IAM::OIDCProvider')).toEqual([]);
+        const [, uploader] =
+          resourcesOf(reusing, 'AWS::IAM::Role').find(([id]) => id.startsWith('UploaderRole')) ?? [];
+        expect(uploader?.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+          Federated: existing,
+        });
+      } finally {
+        reusing.cleanup();
+      }
+    });
+  });
+
+  describe('alarms reach the topic (#6)', () => {
+    it("lets this account's CloudWatch alarms publish to the encrypted topic, and nothing else", () => {
+      const [topicId] = resourcesOf(full, 'AWS::SNS::Topic')[0] ?? [];
+      const topicStatements = all.filter((s) => s.holderType === 'AWS::SNS::TopicPolicy');
+      const publish = topicStatements.filter((s) => s.statement.Effect === 'Allow');
+      expect(publish).toHaveLength(1);
+      expect(publish[0]?.statement).toMatchObject({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+          ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' },
+        },
+      });
+      for (const [id, alarm] of resourcesOf(full, 'AWS::CloudWatch::Alarm')) {
+        expect(alarm.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
+      }
+      // The topic is encrypted with the data key: CloudWatch needs it too, for this account only.
+      const keyRef = full.json.Resources[topicId as string]?.Properties.KmsMasterKeyId;
+      const keyId = (keyRef as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      const cloudwatchOnKey = all.find(
+        (s) =>
+          s.holder === keyId && JSON.stringify(s.statement.Principal).includes('cloudwatch.amazonaws.com'),
+      );
+      expect(cloudwatchOnKey?.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(cloudwatchOnKey?.statement.Condition).toEqual({
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+      });
+    });
+  });
+
+  describe('least privilege left over (#10)', () => {
+    it('lets S3 send to the staging queue only for the staging bucket of this account', () => {
+      const send = all.filter(
+        (s) =>
+          s.holderType === 'AWS::SQS::QueuePolicy' && JSON.stringify(s.statement.Principal).includes('s3.'),
+      );
+      expect(send).toHaveLength(1);
+      expect(send[0]?.actions).toContain('sqs:SendMessage');
+      expect(send[0]?.statement.Condition).toEqual({
+        ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalIds.staging, 'Arn'] } },
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+      });
+    });
+
+    it('gives every service principal in a resource policy a source account or source ARN', () => {
+      for (const found of allows()) {
+        const principal = JSON.stringify(found.statement.Principal ?? {});
+        if (!principal.includes('"Service"') || found.holderType === 'AWS::IAM::Role') continue;
+        const condition = JSON.stringify(found.statement.Condition ?? {});
+        expect(condition, `${found.holder} ${principal}`).toMatch(/aws:Source(Account|Arn)/);
+      }
+    });
+  });
+
+  describe('signing keys get an explicit key policy (#8)', () => {
+    const rotationEnv = (template: Synthesized) =>
+      resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
+        String(r.Properties.Description).startsWith('Vouch key rotation'),
+      )?.[1]?.Properties.Environment.Variables;
+
+    it('gives the rotation function the roles the policy names: itself, the uploader, the verifier', () => {
+      const rotationRole = idOf('AWS::IAM::Role', 'RotationRole');
+      const env = rotationEnv(full);
+      expect(env.VOUCH_SIGNING_KEY_MANAGER).toEqual({ 'Fn::GetAtt': [rotationRole, 'Arn'] });
+      expect(env.VOUCH_SIGNING_KEY_SIGNERS).toEqual({
+        'Fn::Join': [
+          ',',
+          [
+            { 'Fn::GetAtt': [idOf('AWS::IAM::Role', 'UploaderRole'), 'Arn'] },
+            'arn:aws:iam::123456789012:role/release-pipeline',
+          ],
+        ],
+      });
+      expect(env.VOUCH_SIGNING_KEY_READERS).toEqual({ 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] });
+      // Without an uploader nobody signs until signerPrincipalArns names someone.
+      expect(rotationEnv(defaults).VOUCH_SIGNING_KEY_SIGNERS).toBeUndefined();
+    });
+
+    it('names the rotation role so that a later deployment’s role still manages the keys', () => {
+      const role = full.json.Resources[idOf('AWS::IAM::Role', 'RotationRole')];
+      expect(role?.Properties.RoleName).toBe('Vouch-key-rotation-eu-west-1');
+    });
+
+    it('adds the configured outside signers to the policy', () => {
+      const outside = 'arn:aws:iam::123456789012:role/release-pipeline';
+      const withSigners = synth({ signerPrincipalArns: [outside] }, { bundle: false });
+      try {
+        expect(rotationEnv(withSigners).VOUCH_SIGNING_KEY_SIGNERS).toBe(outside);
+      } finally {
+        withSigners.cleanup();
+      }
+    });
+  });
+
+  describe('teardown (#9)', () => {
+    it('keeps every bucket policy with its retained bucket, the promoter-only deny included', () => {
+      const buckets = resourcesOf(full, 'AWS::S3::Bucket').map(([id]) => id);
+      const policies = resourcesOf(full, 'AWS::S3::BucketPolicy');
+      expect(policies.map(([, p]) => buckets.find((b) => mentions(p.Properties.Bucket, b))).sort()).toEqual(
+        [...buckets].sort(),
+      );
+      for (const [id, policy] of policies)
+        expect((policy as any).DeletionPolicy, id).toBe('RetainExceptOnCreate');
+      const deployment = policies.find(([, p]) =>
+        mentions(p.Properties.Bucket, logicalIds.deployment as string),
+      );
+      expect(JSON.stringify(deployment?.[1].Properties.PolicyDocument)).toContain(
+        'OnlyThePromoterWritesObjects',
+      );
+    });
   });
 });
 
 describe('functions', () => {
-  it('run Node 24 on arm64 with reserved concurrency and sized timeouts', () => {
+  it('run Node 24 on arm64 with sized timeouts', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Vouch verifier'),
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 1769,
       Timeout: 900,
-      ReservedConcurrentExecutions: 10,
       Environment: {
         Variables: Match.objectLike({
           VOUCH_POLICY_PATH: '/var/task/policy.yaml',
@@ -296,7 +753,6 @@ describe('functions', () => {
     full.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Vouch key rotation'),
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
     });
   });
 
@@ -351,6 +807,7 @@ describe('monitoring and outputs', () => {
         'Errors',
         'Errors',
         'ProcessingErrors',
+        'RotationDeferred',
       ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -372,6 +829,7 @@ describe('monitoring and outputs', () => {
         'IndexTableName',
         'KeysTableName',
         'RecordsTableName',
+        'RotationFunctionName',
         'SigningKeyAlias',
         'StagingBucketName',
         'UploaderPrefix',

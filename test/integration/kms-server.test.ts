@@ -6,6 +6,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DisableKeyCommand,
+  GetKeyPolicyCommand,
   GetPublicKeyCommand,
   KMSClient,
   ListAliasesCommand,
@@ -13,6 +14,7 @@ import {
   ScheduleKeyDeletionCommand,
   SignCommand,
   type SigningAlgorithmSpec,
+  TagResourceCommand,
   UpdateAliasCommand,
   VerifyCommand,
 } from '@aws-sdk/client-kms';
@@ -156,6 +158,45 @@ describe('local KMS server (through @aws-sdk/client-kms)', () => {
         'ValidationException',
       ],
       [
+        'a tag value outside KMS tag syntax (# is not in it)',
+        () => createKey('ECC_NIST_P256', [{ TagKey: 'vouch:period', TagValue: 'forced#2026-01-01' }]),
+        'TagException',
+      ],
+      [
+        'a tag key in the aws: namespace',
+        () => createKey('ECC_NIST_P256', [{ TagKey: 'aws:purpose', TagValue: 'x' }]),
+        'TagException',
+      ],
+      [
+        'retagging with an invalid value',
+        async () =>
+          kms.send(
+            new TagResourceCommand({
+              KeyId: await createKey('ECC_NIST_P256'),
+              Tags: [{ TagKey: 'note', TagValue: 'a;b' }],
+            }),
+          ),
+        'TagException',
+      ],
+      [
+        'a key policy that is not JSON',
+        () =>
+          kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY', Policy: '{' })),
+        'MalformedPolicyDocumentException',
+      ],
+      [
+        'a key policy statement without a principal',
+        () =>
+          kms.send(
+            new CreateKeyCommand({
+              KeySpec: 'ECC_NIST_P256',
+              KeyUsage: 'SIGN_VERIFY',
+              Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }),
+            }),
+          ),
+        'MalformedPolicyDocumentException',
+      ],
+      [
         'a reserved alias',
         async () =>
           kms.send(
@@ -193,6 +234,35 @@ describe('local KMS server (through @aws-sdk/client-kms)', () => {
       );
       expect(scheduled.KeyState).toBe('PendingDeletion');
       await expect(sign(deleting)).rejects.toSatisfy((error) => nameOf(error) === 'KMSInvalidStateException');
+    });
+  });
+
+  it('keeps the key policy given to CreateKey, and answers with the default policy otherwise', async () => {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::000000000000:root' },
+          Action: 'kms:DescribeKey',
+          Resource: '*',
+        },
+      ],
+    });
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        Policy: policy,
+        BypassPolicyLockoutSafetyCheck: true,
+      }),
+    );
+    expect((await kms.send(new GetKeyPolicyCommand({ KeyId: KeyMetadata?.Arn }))).Policy).toBe(policy);
+    const plain = await createKey('ECC_NIST_P256');
+    const fallback = JSON.parse((await kms.send(new GetKeyPolicyCommand({ KeyId: plain }))).Policy ?? '{}');
+    expect(fallback.Statement[0]).toMatchObject({
+      Principal: { AWS: 'arn:aws:iam::000000000000:root' },
+      Action: 'kms:*',
     });
   });
 

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient, ListKeysCommand, SignCommand } from '@aws-sdk/client-kms';
+import {
+  CreateKeyCommand,
+  GetKeyPolicyCommand,
+  KMSClient,
+  ListKeysCommand,
+  ListResourceTagsCommand,
+  SignCommand,
+} from '@aws-sdk/client-kms';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
@@ -18,7 +25,13 @@ import {
   signStatement,
 } from '#core/index.ts';
 import { main } from '../../bin/vouch.ts';
-import { type RotationDeps, rotate } from '../../lambdas/rotate/rotate.ts';
+import {
+  keyPolicyOption,
+  POLICY_TAG,
+  type RotationDeps,
+  rotate,
+  tagValue,
+} from '../../lambdas/rotate/rotate.ts';
 import { type KmsServer, startKmsServer } from '../../local/kms/server.ts';
 import { startDynamo, TEST_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.ts';
 
@@ -38,7 +51,28 @@ let kmsServer: KmsServer;
 let kms: KMSClient;
 let dynamo: TestDynamo;
 let registry: KeyRegistry;
-const deps = (now: Date): RotationDeps => ({ kms, registry, now: () => now });
+/** The key policy the stack configures (lambdas/rotate/key-policy.ts), in the local server's account. */
+const POLICY = {
+  alias: config.alias,
+  managerArn: 'arn:aws:iam::000000000000:role/Vouch-key-rotation-us-east-1',
+  signerArns: ['arn:aws:iam::000000000000:role/Vouch-UploaderRole'],
+  readerArns: ['arn:aws:iam::000000000000:role/Vouch-PromoterRole'],
+};
+const keyPolicy = keyPolicyOption(POLICY);
+const deps = (now: Date, policy = keyPolicy): RotationDeps => ({
+  kms,
+  registry,
+  now: () => now,
+  keyPolicy: policy,
+});
+const tagsOf = async (keyId: string) =>
+  Object.fromEntries(
+    ((await kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? []).map((t) => [
+      t.TagKey,
+      t.TagValue,
+    ]),
+  );
+const policyOf = async (keyId: string) => (await kms.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy;
 
 beforeAll(async () => {
   kmsServer = await startKmsServer();
@@ -104,6 +138,7 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
   it('bootstraps the first key and points the alias at it', async () => {
     const result = await rotate(deps(at(1)), config);
     expect(result.activated).toMatch(/^arn:aws:kms:/);
+    expect(result.reason).toBe('period');
     firstKey = result.activated as string;
     expect((await getPublicKey(kms, config.alias)).keyArn).toBe(firstKey);
     expect(await rotate(deps(at(2)), config)).toMatchObject({ skipped: 'up-to-date' });
@@ -182,6 +217,105 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
     expect((await kms.send(new ListKeysCommand({}))).Keys?.length).toBe(before + 1);
     const active = (await registry.list()).filter((k) => k.status === 'active');
     expect(active.map((k) => k.keyId)).toEqual([results.find((r) => r.activated)?.activated]);
+  });
+
+  it('creates every key with the configured key policy, never KMS’s default, and tags its digest', async () => {
+    for (const { keyId } of (await registry.list()).filter((k) => k.alias === config.alias)) {
+      expect(await policyOf(keyId)).toBe(keyPolicy.document);
+      expect((await tagsOf(keyId))[POLICY_TAG]).toBe(keyPolicy.digest);
+    }
+  });
+
+  it('replaces the active key once when a deployment changes the policy (a signer added)', async () => {
+    const active = (await getPublicKey(kms, config.alias)).keyArn;
+    const widened = keyPolicyOption({
+      ...POLICY,
+      signerArns: [...POLICY.signerArns, 'arn:aws:iam::000000000000:role/release'],
+    });
+    const result = await rotate(deps(at(61), widened), config);
+    expect(result).toMatchObject({ reason: 'policy', retired: [active] });
+    expect(await policyOf(result.activated as string)).toBe(widened.document);
+    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(result.activated);
+    // Every later run with the same configuration finds the key up to date.
+    expect(await rotate(deps(at(62), widened), config)).toMatchObject({ skipped: 'up-to-date' });
+    // And the old configuration, deployed again, rotates once more.
+    expect((await rotate(deps(at(63)), config)).reason).toBe('policy');
+  });
+
+  it('rotates by hand with `vouch keys rotate --force`, tagging the key within KMS tag syntax', async () => {
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_KMS: kmsServer.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    const before = (await getPublicKey(kms, config.alias)).keyArn;
+    const lines: string[] = [];
+    const io = {
+      out: (t: string) => lines.push(t),
+      err: (t: string) => lines.push(t),
+      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: config.alias },
+    };
+    // The local KMS server refuses tag values outside KMS's syntax, as KMS does (a '#' used to get in).
+    expect(await main(['keys', 'rotate', '--force'], io)).toBe(0);
+    const after = (await getPublicKey(kms, config.alias)).keyArn;
+    expect(after).not.toBe(before);
+    expect(lines.join('\n')).toContain(`activated ${after}`);
+    const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: after }));
+    const period = Tags?.find((t) => t.TagKey === 'vouch:period')?.TagValue ?? '';
+    expect(period).toMatch(/^forced:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(tagValue(period)).toBe(period);
+  });
+
+  it('gives a key rotated by hand the active key’s policy, and refuses to copy KMS’s default one', async () => {
+    const lines: string[] = [];
+    const io = {
+      out: (t: string) => lines.push(t),
+      err: (t: string) => lines.push(t),
+      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: config.alias },
+    };
+    const active = (await getPublicKey(kms, config.alias)).keyArn;
+    expect(await main(['keys', 'rotate', '--force'], io)).toBe(0);
+    const rotated = (await getPublicKey(kms, config.alias)).keyArn;
+    expect(await policyOf(rotated)).toBe(await policyOf(active));
+    expect((await tagsOf(rotated))[POLICY_TAG]).toBe((await tagsOf(active))[POLICY_TAG]);
+
+    // An alias whose active key was made without a policy (before Vouch set them): nothing to copy.
+    const legacy = (
+      await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))
+    ).KeyMetadata?.Arn as string;
+    const { publicKey } = await getPublicKey(kms, legacy);
+    await registry.register({
+      keyId: legacy,
+      alias: 'alias/legacy',
+      keySpec: 'ECC_NIST_P256',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      status: 'active',
+      period: 'legacy',
+      validFrom: at(0).toISOString(),
+      createdAt: at(0).toISOString(),
+    });
+    const refused = { ...io, env: { ...io.env, VOUCH_SIGNING_KEY_ALIAS: 'alias/legacy' } };
+    expect(await main(['keys', 'rotate', '--force'], refused)).toBe(2);
+    expect(lines.join('\n')).toMatch(
+      /has KMS's default key policy, not Vouch's: set VOUCH_SIGNING_KEY_MANAGER/,
+    );
+    // With the configuration given, the CLI builds the policy as the rotation function does.
+    const configured = {
+      ...refused,
+      env: {
+        ...refused.env,
+        VOUCH_SIGNING_KEY_MANAGER: POLICY.managerArn,
+        VOUCH_SIGNING_KEY_SIGNERS: POLICY.signerArns.join(','),
+        VOUCH_SIGNING_KEY_READERS: POLICY.readerArns.join(','),
+      },
+    };
+    expect(await main(['keys', 'rotate', '--force'], configured)).toBe(0);
+    const fresh = (await getPublicKey(kms, 'alias/legacy')).keyArn;
+    expect(JSON.parse((await policyOf(fresh)) ?? '{}')).toEqual(
+      JSON.parse(keyPolicyOption({ ...POLICY, alias: 'alias/legacy' }).document),
+    );
   });
 
   it('produces with `vouch sign` a bundle that @sigstore/verify itself accepts', async () => {

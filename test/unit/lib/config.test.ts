@@ -16,6 +16,11 @@ describe('loadConfig', () => {
       graceDays: 7,
       deletionProtection: true,
       verifierMemoryMb: 1769,
+      verifierConcurrency: 10,
+      // Lambda keeps min(100, account limit) unreserved: a reservation fails on low-limit accounts.
+      reserveConcurrency: false,
+      signerPrincipalArns: [],
+      codeSigning: false,
     });
     expect(config.policyFile).toBe(`${PROJECT_ROOT}policies/default.yaml`);
     expect(config.github).toBeUndefined();
@@ -55,6 +60,29 @@ describe('loadConfig', () => {
       /deployerPrincipalArns must hold IAM role or user ARNs/,
     ],
     [{ alarmEmail: 'ops' }, /alarmEmail must be an email address/],
+    [{ signerPrincipalArns: ['acme/app'] }, /signerPrincipalArns must hold IAM role or user ARNs/],
+    [{ codeSigning: 'yes' }, /codeSigning must be true or false/],
+    [
+      {
+        github: {
+          owner: 'acme',
+          repo: 'app',
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/gitlab.com',
+        },
+      },
+      /github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider\/token.actions.githubusercontent.com/,
+    ],
+    [
+      {
+        github: {
+          owner: 'acme',
+          repo: 'app',
+          createOidcProvider: true,
+          oidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com',
+        },
+      },
+      /github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider/,
+    ],
     [{ stackName: '1bad' }, /stackName must be a CloudFormation stack name/],
     [[], /expected an object, found an array/],
     ['{not json', /not valid JSON/],
@@ -75,5 +103,14 @@ describe('loadConfig', () => {
       createOidcProvider: false,
     });
     expect(config.objectLock).toEqual({ mode: 'COMPLIANCE', days: 365 });
+  });
+
+  it('creates the GitHub provider by default, and reuses one when it is named', () => {
+    expect(load({ github: { owner: 'acme', repo: 'app' } }).github?.createOidcProvider).toBe(true);
+    const oidcProviderArn = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+    expect(load({ github: { owner: 'acme', repo: 'app', oidcProviderArn } }).github).toMatchObject({
+      createOidcProvider: false,
+      oidcProviderArn,
+    });
   });
 });
