@@ -54,9 +54,25 @@ export interface DeploymentBucketProps {
  */
 export class DeploymentBucket extends Construct {
   public readonly bucket: s3.Bucket;
+  private readonly encryptionKey: kms.IKey;
+
+  /**
+   * What promotion does in the bucket: write promoted objects and VSAs, read back its own incoming copies
+   * and remove failed ones, with the encryption key. The bucket policy lets only its `writer` do it.
+   */
+  public grantPromote(grantee: iam.IGrantable): iam.Grant {
+    this.encryptionKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resourceArns: [this.bucket.arnForObjects('*')],
+    });
+  }
 
   constructor(scope: Construct, id: string, props: DeploymentBucketProps) {
     super(scope, id);
+    this.encryptionKey = props.encryptionKey;
     const lock = props.objectLock;
     if (lock && (lock.retention.toDays() < 1 || !Number.isInteger(lock.retention.toDays()))) {
       throw new Error(

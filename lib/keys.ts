@@ -185,7 +185,7 @@ export class VouchKeys extends Construct {
    * principal sign a verification summary. The role's identity policy allows it too, as the account
    * principal requires.
    */
-  public grantVsaSign(role: iam.IRole): void {
+  public grantVsaSign(role: iam.IRole): iam.Grant {
     const actions = ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'];
     this.vsaKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -196,8 +196,6 @@ export class VouchKeys extends Construct {
         conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
       }),
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'SignVsas', actions, resources: [this.vsaKey.keyArn] }),
-    );
+    return iam.Grant.addToPrincipal({ grantee: role, actions, resourceArns: [this.vsaKey.keyArn] });
   }
 }

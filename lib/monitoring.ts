@@ -15,6 +15,10 @@ const DIMENSIONS = { service: 'vouch-verifier' };
 
 export interface MonitoringProps {
   readonly verifier: lambda.IFunction;
+  /** The revocation re-check (the key registry's stream). */
+  readonly recheck: lambda.IFunction;
+  /** The sweep (its schedule). */
+  readonly sweep: lambda.IFunction;
   readonly rotation: lambda.IFunction;
   /** Rotations deferred after a deployment. @default - no alarm on them */
   readonly rotationDeferrals?: cloudwatch.IMetric;
@@ -93,6 +97,18 @@ export class Monitoring extends Construct {
       threshold: 1,
       alarmDescription: 'The verifier function failed (crash or timeout).',
     });
+    this.alarm('RecheckErrors', {
+      metric: props.recheck.metricErrors({ period: Duration.minutes(5) }),
+      threshold: 1,
+      alarmDescription:
+        'A revocation re-check failed: an artifact a revoked key vouched for may still be promoted (it is retried).',
+    });
+    this.alarm('SweepErrors', {
+      metric: props.sweep.metricErrors({ period: Duration.hours(1) }),
+      threshold: 1,
+      alarmDescription:
+        'The sweep failed: expired pending artifacts or abandoned promotions were not finished.',
+    });
     this.alarm('ProcessingErrors', {
       metric: vouch('ProcessingErrors'),
       threshold: 5,
@@ -142,6 +158,8 @@ export class Monitoring extends Construct {
         left: [
           props.verifier.metricErrors({ label: 'Verifier errors' }),
           props.verifier.metricThrottles({ label: 'Verifier throttles' }),
+          props.recheck.metricErrors({ label: 'Re-check errors' }),
+          props.sweep.metricErrors({ label: 'Sweep errors' }),
           vouch('ProcessingErrors'),
           props.rotation.metricErrors({ label: 'Rotation errors' }),
         ],

@@ -75,11 +75,8 @@ export class VouchStack extends Stack {
 
     this.verifier = new Verifier(this, 'Verifier', {
       role: promoter,
-      stagingBucket: this.staging.bucket,
-      queue: this.staging.queue,
-      deadLetterQueue: this.staging.deadLetterQueue,
-      deploymentBucket: this.deployment.bucket,
-      dataKey,
+      staging: this.staging,
+      deployment: this.deployment,
       tables: this.tables,
       keys: this.keys,
       policyFile: config.policyFile,
@@ -127,7 +124,7 @@ export class VouchStack extends Stack {
         accessLogsBucket: accessLogs.bucket,
         logRetention,
       });
-      codeSigning.sign(this.verifier.function);
+      for (const fn of this.verifier.functions) codeSigning.sign(fn);
       codeSigning.sign(this.rotation.function);
     }
 
@@ -140,6 +137,8 @@ export class VouchStack extends Stack {
 
     new Monitoring(this, 'Monitoring', {
       verifier: this.verifier.function.function,
+      recheck: this.verifier.recheckFunction.function,
+      sweep: this.verifier.sweepFunction.function,
       rotation: this.rotation.function.function,
       rotationDeferrals: this.rotation.deferrals,
       queue: this.staging.queue,

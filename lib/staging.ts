@@ -36,9 +36,25 @@ export class StagingBucket extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  private readonly encryptionKey: kms.IKey;
+
+  /**
+   * Reading what was staged, exactly by version, and its encryption key; ListBucket makes a missing
+   * object a 404 rather than a 403, which the verifier tells apart (deleted since its event).
+   */
+  public grantReadStaged(grantee: iam.IGrantable): iam.Grant {
+    this.encryptionKey.grantDecrypt(grantee);
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
+      resourceArns: [this.bucket.arnForObjects('*')],
+    });
+  }
 
   constructor(scope: Construct, id: string, props: StagingBucketProps) {
     super(scope, id);
+    this.encryptionKey = props.encryptionKey;
     const consumerTimeout = props.consumerTimeout ?? Duration.minutes(15);
     const maxReceiveCount = props.maxReceiveCount ?? 5;
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {

@@ -7,7 +7,14 @@ import { INDEX_TABLE, KEYS_TABLE, RECORDS_TABLE, type TableLayout } from '../lam
 import { RETAINED } from './retention.ts';
 
 /** The DynamoDB actions the adapters use. */
-export type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'BatchWriteItem'
+  | 'UpdateItem'
+  | 'DeleteItem';
 
 const LAYOUTS = { records: RECORDS_TABLE, index: INDEX_TABLE, keys: KEYS_TABLE } as const;
 

@@ -1,18 +1,22 @@
 import { relative } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaEvents from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ATTESTATION_INDEX_ACTIONS } from '../lambdas/adapters/attestation-index.ts';
+import { KEY_REGISTRY_READ_ACTIONS } from '../lambdas/adapters/key-registry.ts';
+import { RECORD_STORE_ACTIONS } from '../lambdas/adapters/records.ts';
+import { DEFAULT_PENDING_DEADLINE_SECONDS, KEY_PURPOSES, KEY_TAGS } from '../lambdas/core/defaults.ts';
+import { verifierEnvironment } from '../lambdas/verify/config.ts';
+import type { DeploymentBucket } from './deployment.ts';
 import { PROJECT_ROOT, VouchFunction } from './function.ts';
-import { PURPOSE_TAG, SIGNING_PURPOSE, type VouchKeys } from './keys.ts';
+import type { VouchKeys } from './keys.ts';
 import { acknowledge, logicalId, OBJECT_WILDCARD_REASON, SCHEDULER_INVOKE_REASON } from './nag.ts';
+import type { StagingBucket } from './staging.ts';
 import type { VouchTables } from './tables.ts';
 
 export interface VerifierProps {
@@ -21,13 +25,10 @@ export interface VerifierProps {
    * writes from. Passed in so the deployment bucket's policy can name it.
    */
   readonly role: iam.IRole;
-  readonly stagingBucket: s3.IBucket;
-  readonly queue: sqs.IQueue;
-  /** Where revocation re-checks that fail every retry are sent (the staging queue's DLQ). */
-  readonly deadLetterQueue: sqs.IQueue;
-  readonly deploymentBucket: s3.IBucket;
-  /** Encrypts both buckets: the verifier decrypts staged objects and encrypts promoted ones. */
-  readonly dataKey: kms.IKey;
+  /** Where artifacts are staged, and the queue of their notifications. */
+  readonly staging: Pick<StagingBucket, 'bucket' | 'queue' | 'deadLetterQueue' | 'grantReadStaged'>;
+  /** Where verified artifacts are promoted. */
+  readonly deployment: Pick<DeploymentBucket, 'bucket' | 'grantPromote'>;
   readonly tables: VouchTables;
   readonly keys: VouchKeys;
   /**
@@ -54,8 +55,9 @@ export interface VerifierProps {
    */
   readonly concurrency?: number;
   /**
-   * Reserve `concurrency` plus {@link MAINTENANCE_HEADROOM} for the function. Lambda keeps min(100,
-   * account limit) unreserved, so a reservation fails the deployment on accounts with a low limit.
+   * Reserve `concurrency` for the queue's function and one each for the re-check and the sweep. Lambda
+   * keeps min(100, account limit) unreserved, so a reservation fails the deployment on accounts with a
+   * low limit.
    * @default false
    */
   readonly reserveConcurrency?: boolean;
@@ -69,21 +71,26 @@ export interface VerifierProps {
 }
 
 /**
- * The verifier and promoter: consumes the staging queue, verifies, records, promotes; every
- * `sweepInterval` rejects artifacts whose attestations never came; and on a key's revocation (the key
- * registry's stream) re-checks and pulls what that key vouched for.
+ * The verifier: three functions on one code base and one role (the promoter, the only principal the
+ * deployment bucket accepts writes from), each with its own trigger, timeout, concurrency and alarms:
+ * - `function` consumes the staging queue: verifies, records, promotes;
+ * - `recheckFunction` reads the key registry's stream: on a revocation, re-checks and pulls what the
+ *   key vouched for;
+ * - `sweepFunction` runs every `sweepInterval`: rejects artifacts whose attestations never came and
+ *   finishes promotions a crash abandoned.
+ * A sweep or a re-check never takes a slot from an SQS batch (a throttled batch would come back only
+ * after the visibility timeout, burning a receive count on its way to the dead-letter queue).
  */
-/**
- * Invocations the function needs beside its SQS batches when its concurrency is reserved: one for the
- * scheduled sweep and one for the key registry's stream (one shard for a table this small). Without
- * them a sweep or a re-check could take the slot of an SQS batch, and a throttled SQS batch comes back
- * only after the visibility timeout, burning a receive count on its way to the dead-letter queue.
- */
-export const MAINTENANCE_HEADROOM = 2;
-
 export class Verifier extends Construct {
   public readonly function: VouchFunction;
+  public readonly recheckFunction: VouchFunction;
+  public readonly sweepFunction: VouchFunction;
   public readonly sweepSchedule: scheduler.Schedule;
+
+  /** The three functions, for what applies to each (code signing, alarms). */
+  public get functions(): readonly VouchFunction[] {
+    return [this.function, this.recheckFunction, this.sweepFunction];
+  }
 
   constructor(scope: Construct, id: string, props: VerifierProps) {
     super(scope, id);
@@ -94,43 +101,59 @@ export class Verifier extends Construct {
         `Verifier: the policy file must be inside the project (${PROJECT_ROOT}), found ${props.policyFile}`,
       );
     }
-    this.function = new VouchFunction(this, 'Verifier', {
-      entry: 'lambdas/verify/handler.ts',
-      description: 'Vouch verifier: verifies staged artifacts, records decisions, promotes verified bytes',
-      role: props.role,
-      memorySize: props.memorySize ?? 1769,
-      timeout: props.timeout ?? Duration.minutes(15),
-      ...(props.reserveConcurrency
-        ? { reservedConcurrentExecutions: concurrency + MAINTENANCE_HEADROOM }
-        : {}),
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-      assets: { 'policy.yaml': policyAsset, trust: 'lambdas/core/trust' },
-      environment: {
-        VOUCH_STAGING_BUCKET: props.stagingBucket.bucketName,
-        VOUCH_DEPLOYMENT_BUCKET: props.deploymentBucket.bucketName,
-        VOUCH_RECORDS_TABLE: props.tables.records.tableName,
-        VOUCH_INDEX_TABLE: props.tables.index.tableName,
-        VOUCH_KEYS_TABLE: props.tables.keys.tableName,
-        VOUCH_VSA_KEY_ID: props.keys.vsaKey.keyArn,
-        VOUCH_POLICY_PATH: '/var/task/policy.yaml',
-        VOUCH_TRUSTED_ROOT_PATH: '/var/task/trust/public-good.trusted_root.json',
-        VOUCH_PENDING_DEADLINE_SECONDS: String(props.pendingDeadlineSeconds ?? 3600),
-        POWERTOOLS_SERVICE_NAME: 'vouch-verifier',
-        POWERTOOLS_METRICS_NAMESPACE: 'Vouch',
-      },
-    });
-    const fn = this.function.function;
+    const environment = {
+      ...verifierEnvironment({
+        stagingBucket: props.staging.bucket.bucketName,
+        deploymentBucket: props.deployment.bucket.bucketName,
+        tables: {
+          records: props.tables.records.tableName,
+          index: props.tables.index.tableName,
+          keys: props.tables.keys.tableName,
+        },
+        vsaKeyId: props.keys.vsaKey.keyArn,
+        policyPath: '/var/task/policy.yaml',
+        trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
+        pendingDeadlineSeconds: props.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+      }),
+      POWERTOOLS_SERVICE_NAME: 'vouch-verifier',
+      POWERTOOLS_METRICS_NAMESPACE: 'Vouch',
+    };
+    const verifierFunction = (functionId: string, entry: string, description: string, reserved?: number) =>
+      new VouchFunction(this, functionId, {
+        entry,
+        description,
+        role: props.role,
+        memorySize: props.memorySize ?? 1769,
+        timeout: props.timeout ?? Duration.minutes(15),
+        ...(props.reserveConcurrency && reserved !== undefined
+          ? { reservedConcurrentExecutions: reserved }
+          : {}),
+        ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        assets: { 'policy.yaml': policyAsset, trust: 'lambdas/core/trust' },
+        environment,
+      });
 
-    fn.addEventSource(
-      new lambdaEvents.SqsEventSource(props.queue, {
+    this.function = verifierFunction(
+      'Verifier',
+      'lambdas/verify/handler.ts',
+      'Vouch verifier: verifies staged artifacts, records decisions, promotes verified bytes',
+      concurrency,
+    );
+    this.function.function.addEventSource(
+      new lambdaEvents.SqsEventSource(props.staging.queue, {
         batchSize: props.batchSize ?? 5,
         reportBatchItemFailures: true,
         maxConcurrency: concurrency,
       }),
     );
 
-    // A revocation in the key registry re-checks what the key vouched for (lambdas/verify/handler.ts).
-    fn.addEventSource(
+    this.recheckFunction = verifierFunction(
+      'Recheck',
+      'lambdas/verify/stream.ts',
+      'Vouch verifier, revocation re-check: pulls what a revoked key vouched for',
+      1,
+    );
+    this.recheckFunction.function.addEventSource(
       new lambdaEvents.DynamoEventSource(props.tables.keys, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: 10,
@@ -138,7 +161,7 @@ export class Verifier extends Construct {
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         parallelizationFactor: 1,
-        onFailure: new lambdaEvents.SqsDlq(props.deadLetterQueue),
+        onFailure: new lambdaEvents.SqsDlq(props.staging.deadLetterQueue),
         filters: [
           lambda.FilterCriteria.filter({
             dynamodb: { NewImage: { revokedAt: { S: lambda.FilterRule.exists() } } },
@@ -146,42 +169,37 @@ export class Verifier extends Construct {
         ],
       }),
     );
+
+    this.sweepFunction = verifierFunction(
+      'Sweep',
+      'lambdas/verify/schedule.ts',
+      'Vouch verifier, sweep: rejects artifacts past their deadline, finishes abandoned promotions',
+      1,
+    );
+    this.sweepSchedule = new scheduler.Schedule(this, 'SweepSchedule', {
+      description: 'Rejects artifacts still waiting for attestations after their deadline',
+      schedule: scheduler.ScheduleExpression.rate(props.sweepInterval ?? Duration.minutes(15)),
+      target: new targets.LambdaInvoke(this.sweepFunction.function, { retryAttempts: 2 }),
+    });
+    acknowledge(
+      Stack.of(this),
+      `IAM5[Resource::<${logicalId(this.sweepFunction.function)}.Arn>:*]`,
+      SCHEDULER_INVOKE_REASON,
+    );
+
     acknowledge(
       props.role,
       'IAM5[Resource::*]',
       'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table ' +
         'stream. Signing keys are created at run time: reading their public keys is limited by their tags.',
     );
-
-    // Staging: read exactly the version in the event. ListBucket makes a missing object a 404, not a 403.
-    props.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadStagedObjects',
-        actions: ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: [props.stagingBucket.arnForObjects('*')],
-      }),
-    );
-    props.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListBuckets',
-        actions: ['s3:ListBucket'],
-        resources: [props.stagingBucket.bucketArn, props.deploymentBucket.bucketArn],
-      }),
-    );
-    // Deployment: write promoted objects and VSAs, read back its own incoming copies, remove failed ones.
-    props.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'PromoteObjects',
-        actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-        resources: [props.deploymentBucket.arnForObjects('*')],
-      }),
-    );
-    props.dataKey.grant(props.role, 'kms:Decrypt', 'kms:GenerateDataKey');
-
-    props.tables.grant(props.role, 'records', ['GetItem', 'PutItem', 'UpdateItem', 'Query']);
-    props.tables.grant(props.role, 'index', ['GetItem', 'PutItem', 'DeleteItem', 'Query']);
+    props.staging.grantReadStaged(props.role);
+    props.deployment.grantPromote(props.role);
+    // Exactly the actions each adapter performs (lambdas/adapters/*: *_ACTIONS).
+    props.tables.grant(props.role, 'records', RECORD_STORE_ACTIONS);
+    props.tables.grant(props.role, 'index', ATTESTATION_INDEX_ACTIONS);
     // Read-only on the key registry: public keys come from there, so verifying needs no KMS call at all.
-    props.tables.grant(props.role, 'keys', ['GetItem', 'BatchGetItem', 'Query']);
+    props.tables.grant(props.role, 'keys', KEY_REGISTRY_READ_ACTIONS);
     // Signs with the VSA key only. On the artifact signing keys it may read public keys (their key policy
     // names it as a reader) and nothing else: it cannot forge an attestation it would then accept.
     props.keys.grantVsaSign(props.role);
@@ -193,33 +211,22 @@ export class Verifier extends Construct {
           resources: ['*'],
           conditions: {
             StringEquals: {
-              [`aws:ResourceTag/${PURPOSE_TAG}`]: SIGNING_PURPOSE,
-              'aws:ResourceTag/vouch:alias': props.signingKeyAlias,
+              [`aws:ResourceTag/${KEY_TAGS.purpose}`]: KEY_PURPOSES.signing,
+              [`aws:ResourceTag/${KEY_TAGS.alias}`]: props.signingKeyAlias,
             },
           },
         }),
       );
     }
-
     acknowledge(
       props.role,
-      `IAM5[Resource::<${logicalId(props.stagingBucket)}.Arn>/*]`,
+      `IAM5[Resource::<${logicalId(props.staging.bucket)}.Arn>/*]`,
       OBJECT_WILDCARD_REASON,
     );
     acknowledge(
       props.role,
-      `IAM5[Resource::<${logicalId(props.deploymentBucket)}.Arn>/*]`,
+      `IAM5[Resource::<${logicalId(props.deployment.bucket)}.Arn>/*]`,
       OBJECT_WILDCARD_REASON,
     );
-
-    this.sweepSchedule = new scheduler.Schedule(this, 'SweepSchedule', {
-      description: 'Rejects artifacts still waiting for attestations after their deadline',
-      schedule: scheduler.ScheduleExpression.rate(props.sweepInterval ?? Duration.minutes(15)),
-      target: new targets.LambdaInvoke(fn, {
-        input: scheduler.ScheduleTargetInput.fromObject({ action: 'sweep' }),
-        retryAttempts: 2,
-      }),
-    });
-    acknowledge(Stack.of(this), `IAM5[Resource::<${logicalId(fn)}.Arn>:*]`, SCHEDULER_INVOKE_REASON);
   }
 }

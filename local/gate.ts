@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -6,14 +7,18 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
-import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import { awsClients, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import {
   createStatement,
+  DEFAULT_PENDING_DEADLINE_SECONDS,
+  DEFAULT_ROTATION,
+  DEFAULT_SIGNING_KEY_ALIAS,
+  DEFAULT_VSA_KEY_ALIAS,
   digestStream,
   isAttestationKey,
   type SignFn,
@@ -21,8 +26,12 @@ import {
   signStatement,
 } from '#core/index.ts';
 import { keyPolicyOption, rotate } from '../lambdas/rotate/rotate.ts';
-import type { VerifierEvent } from '../lambdas/verify/handler.ts';
-import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
+import { type VerifierConfig, verifierEnvironment } from '../lambdas/verify/config.ts';
+import { createQueueHandler } from '../lambdas/verify/handler.ts';
+import { createPipeline, type PipelineDeps } from '../lambdas/verify/pipeline.ts';
+import { createSweepHandler } from '../lambdas/verify/schedule.ts';
+import { createStreamHandler } from '../lambdas/verify/stream.ts';
+import { type Observability, pipelineDeps } from '../lambdas/verify/wiring.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
 import { createEventQueue } from './queue.ts';
 import {
@@ -36,8 +45,8 @@ import { startLocalStackProcess } from './stack-process.ts';
 
 const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 
-export const SIGNING_KEY_ALIAS = 'alias/vouch-signing';
-export const VSA_KEY_ALIAS = 'alias/vouch-vsa';
+export const SIGNING_KEY_ALIAS = DEFAULT_SIGNING_KEY_ALIAS;
+export const VSA_KEY_ALIAS = DEFAULT_VSA_KEY_ALIAS;
 export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
 /** The roles a deployed stack would name in its signing keys' policy, in the local stack's account. */
 export const LOCAL_KEY_POLICY = {
@@ -69,6 +78,11 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly delivery?: 'auto' | 'manual';
   /** Run the servers in a child process (their own core), as S3, DynamoDB and KMS are other machines. */
   readonly separateProcess?: boolean;
+  /**
+   * Where the handlers log and count. @default warnings and errors only (POWERTOOLS_LOG_LEVEL), no
+   * metrics: a console, not CloudWatch.
+   */
+  readonly observe?: Observability;
   /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
   readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
 }
@@ -88,20 +102,24 @@ export async function startLocalGate(options: LocalGateOptions) {
     options.endpointFor
       ? options.endpointFor(service, stackEnv[variable] as string)
       : (stackEnv[variable] as string);
+  const config: VerifierConfig = {
+    stagingBucket: stack.names.stagingBucket,
+    deploymentBucket: stack.names.deploymentBucket,
+    tables: { records: stack.names.recordsTable, index: stack.names.indexTable, keys: stack.names.keysTable },
+    vsaKeyId: VSA_KEY_ALIAS,
+    policyPath: options.policyPath,
+    pendingDeadlineSeconds: options.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+  };
+  // The verifier's environment, as its Lambda functions get it (and as `.vouch/env` gives it to the CLI).
+  // It is passed to what needs it; nothing here writes into process.env.
   const env: Record<string, string> = {
     ...stackEnv,
+    ...verifierEnvironment(config),
     AWS_ENDPOINT_URL_S3: await endpoint('s3', 'AWS_ENDPOINT_URL_S3'),
     AWS_ENDPOINT_URL_DYNAMODB: await endpoint('dynamodb', 'AWS_ENDPOINT_URL_DYNAMODB'),
     AWS_ENDPOINT_URL_KMS: await endpoint('kms', 'AWS_ENDPOINT_URL_KMS'),
-    VOUCH_POLICY_PATH: options.policyPath,
-    VOUCH_VSA_KEY_ID: VSA_KEY_ALIAS,
     VOUCH_SIGNING_KEY_ALIAS: SIGNING_KEY_ALIAS,
-    VOUCH_PENDING_DEADLINE_SECONDS: String(options.pendingDeadlineSeconds ?? 3600),
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: 'true',
   };
-  // The handlers, the SDK and the CLI read endpoints and names from the environment, exactly as in Lambda.
-  Object.assign(process.env, env);
 
   // Set-up and inspection talk to the servers directly (explicit endpoints: the SDK would read the
   // environment at request time); only the handler goes through `endpointFor`.
@@ -110,25 +128,22 @@ export async function startLocalGate(options: LocalGateOptions) {
   const registry = new KeyRegistry(direct.documents, stack.names.keysTable);
   const rotation = await rotate(
     { kms, registry, keyPolicy: keyPolicyOption(LOCAL_KEY_POLICY) },
-    {
-      alias: SIGNING_KEY_ALIAS,
-      keySpec: 'ECC_NIST_P256',
-      periodDays: 90,
-      graceDays: 7,
-      retentionDays: 365,
-      deletionWindowDays: 30,
-    },
+    { alias: SIGNING_KEY_ALIAS, ...DEFAULT_ROTATION },
   );
   const vsaKeyCreated = await ensureVsaKey(kms);
 
-  // Imported now, not at load: the handler's logger reads its level from the environment set above.
-  const { createVerifierHandler, depsFromEnv } = await import('../lambdas/verify/handler.ts');
-  const deps = depsFromEnv(env);
-  const verifier = createVerifierHandler(options.wrapDeps ? options.wrapDeps(deps) : deps);
-  const handler = (event: VerifierEvent) =>
-    verifier(event, { functionName: 'vouch-verifier-local' } as Context);
+  // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
+  const deps = pipelineDeps(config, awsClients(env));
+  const pipeline = createPipeline(options.wrapDeps ? options.wrapDeps(deps) : deps);
+  const context = { functionName: 'vouch-verifier-local' } as Context;
+  const observe = options.observe ?? quiet();
+  const handlers = {
+    queue: createQueueHandler(pipeline, observe),
+    stream: createStreamHandler(pipeline, observe),
+    sweep: createSweepHandler(pipeline, observe),
+  };
   const queue = createEventQueue({
-    handler: (event) => handler(event),
+    handler: (event) => handlers.queue(event, context),
     maxReceiveCount: options.maxReceiveCount ?? 3,
     retryDelayMs: options.retryDelayMs ?? 100,
     concurrency: options.concurrency ?? 1,
@@ -140,7 +155,7 @@ export async function startLocalGate(options: LocalGateOptions) {
     if (options.delivery === 'manual') notifications.push(body);
     else queue.send(body);
   });
-  const keyStream = createKeyStreamPoller(registry, (event) => handler(event));
+  const keyStream = createKeyStreamPoller(registry, (event) => handlers.stream(event, context));
   const store = new S3Store(direct.s3);
   const records = new RecordStore(direct.documents, stack.names.recordsTable);
   const signer = kmsSigner(kms, SIGNING_KEY_ALIAS);
@@ -153,7 +168,8 @@ export async function startLocalGate(options: LocalGateOptions) {
     notifications,
     /** How many staging notifications the stack has emitted. */
     counters,
-    handler,
+    /** The revocation re-check, as the key registry's stream invokes it. */
+    recheck: (event: DynamoDBStreamEvent) => handlers.stream(event, context),
     registry,
     records,
     store,
@@ -176,7 +192,7 @@ export async function startLocalGate(options: LocalGateOptions) {
       }
     },
     /** The scheduled sweep: expired pending artifacts, abandoned promotions. */
-    sweep: () => handler({ action: 'sweep' }),
+    sweep: () => handlers.sweep(),
     /** SLSA provenance v1 for these bytes, signed through the signing alias as `vouch sign` does. */
     provenance: (name: string, bytes: Buffer, signWith: SignFn = signer) =>
       provenanceFor(name, bytes, signWith),
@@ -192,6 +208,15 @@ export async function startLocalGate(options: LocalGateOptions) {
 }
 
 export type LocalGate = Awaited<ReturnType<typeof startLocalGate>>;
+
+/** Warnings and errors only, and no metrics: the local stack is a console, not CloudWatch. */
+function quiet(): Observability {
+  const logLevel = (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN') as 'WARN';
+  return {
+    logger: new Logger({ serviceName: 'vouch-verifier-local', logLevel }),
+    metrics: { addMetric: () => undefined, publishStoredMetrics: () => undefined },
+  };
+}
 
 /** Clients for set-up and inspection, aimed at the servers outright (never through `endpointFor`). */
 function directClients(stack: LocalStack) {

@@ -24,6 +24,9 @@ export interface Waiter {
   readonly version: string;
 }
 
+/** Every DynamoDB action the index performs: what the stack grants the functions that use it. */
+export const ATTESTATION_INDEX_ACTIONS = ['PutItem', 'BatchWriteItem', 'DeleteItem', 'Query'] as const;
+
 const digestPk = (digest: string) => `DIGEST#${digest}`;
 /**
  * Sort keys name an object by the SHA-256 of its key and version: an S3 key may be 1024 bytes, and

@@ -27,3 +27,38 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
     marshallOptions: { removeUndefinedValues: true },
   });
 }
+
+/**
+ * Client settings read from an explicit environment rather than the process's: the Lambda passes
+ * `process.env` (the same as the SDK's defaults), the local stack its own endpoints and credentials,
+ * and nothing needs to write into `process.env` for a client to find its server.
+ */
+function settingsFrom(env: NodeJS.ProcessEnv, service: 'S3' | 'KMS' | 'DYNAMODB') {
+  const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? {
+          credentials: {
+            accessKeyId,
+            secretAccessKey,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** The three clients a function uses, configured from `env`. */
+export function awsClients(env: NodeJS.ProcessEnv = process.env) {
+  return {
+    s3: s3Client(env, settingsFrom(env, 'S3')),
+    kms: kmsClient(settingsFrom(env, 'KMS')),
+    documents: documentClient(settingsFrom(env, 'DYNAMODB')),
+  };
+}
+
+export type AwsClients = ReturnType<typeof awsClients>;

@@ -34,6 +34,9 @@ export interface RotationLease {
   readonly keyId?: string;
 }
 
+/** The DynamoDB actions the verifier's key lookups perform (RegistryKeyCache): read-only. */
+export const KEY_REGISTRY_READ_ACTIONS = ['BatchGetItem'] as const;
+
 const keyPk = (keyId: string) => `KEY#${keyId}`;
 const KEY_SK = 'KEY';
 const KEYS_INDEX_PK = 'KEYS';

@@ -9,6 +9,9 @@ import {
 import { ALLOWED_FROM, type ArtifactRecord, type ArtifactStatus, type RecordPatch } from '#core/lifecycle.ts';
 import { conditionally, queryAll } from './dynamo.ts';
 
+/** Every DynamoDB action this store performs: what the stack grants the functions that use it. */
+export const RECORD_STORE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'Query'] as const;
+
 const pk = (key: string) => `OBJ#${key}`;
 const sk = (version: string) => `V#${version}`;
 const digestPk = (digest: string) => `DIGEST#${digest}`;

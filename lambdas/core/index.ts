@@ -1,5 +1,6 @@
 export * from './async.ts';
 export * from './attestation.ts';
+export * from './defaults.ts';
 export * from './digest.ts';
 export * from './errors.ts';
 export * from './evaluate.ts';

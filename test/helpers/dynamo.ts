@@ -10,6 +10,8 @@ export interface TestDynamo {
   readonly client: DynamoDBClient;
   readonly doc: DynamoDBDocumentClient;
   readonly tables: Record<TableLayout['name'], string>;
+  /** Every DynamoDB action sent, by table: what the functions' grants must cover. */
+  readonly actions: Map<string, Set<string>>;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,18 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  const actions = new Map<string, Set<string>>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
+      const action = String(context.commandName).replace(/Command$/, '');
+      for (const table of [input.TableName, ...Object.keys(input.RequestItems ?? {})]) {
+        if (table) actions.set(table, (actions.get(table) ?? new Set()).add(action));
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordActions' },
+  );
   const tables = {} as Record<TableLayout['name'], string>;
   for (const layout of TABLES) {
     const name = `${prefix}-${layout.name}`;
@@ -32,6 +46,7 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
     client,
     doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
     tables,
+    actions,
     close: async () => {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

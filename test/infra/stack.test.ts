@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
 import { PROTECTED_KEY_ACTIONS } from '../../lib/keys.ts';
-import { MAINTENANCE_HEADROOM } from '../../lib/verifier.ts';
 import {
   actionMatches,
   type FoundStatement,
@@ -309,7 +308,7 @@ describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
       /^Vouch (verifier|key rotation)/.test(String(r.Properties.Description)),
     );
 
-  it('lets the verifier and the rotation function run only code the Vouch profile signed', () => {
+  it("lets the verifier's three functions and the rotation function run only code the Vouch profile signed", () => {
     const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
     const [configId, config] = resourcesOf(full, 'AWS::Lambda::CodeSigningConfig')[0] ?? [];
     expect(config?.Properties).toMatchObject({
@@ -317,7 +316,7 @@ describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
       CodeSigningPolicies: { UntrustedArtifactOnDeployment: 'Enforce' },
     });
     const functions = vouchFunctions(full);
-    expect(functions).toHaveLength(2);
+    expect(functions).toHaveLength(4);
     for (const [id, fn] of functions) {
       expect(fn.Properties.CodeSigningConfigArn, id).toEqual({
         'Fn::GetAtt': [configId, 'CodeSigningConfigArn'],
@@ -327,7 +326,7 @@ describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
 
   it('signs each bundle the CDK uploaded during the deployment and creates the function from the signed copy', () => {
     const signed = resourcesOf(full, 'Custom::VouchSignedCode');
-    expect(signed).toHaveLength(2);
+    expect(signed).toHaveLength(4);
     const [profileId] = resourcesOf(full, 'AWS::Signer::SigningProfile')[0] ?? [];
     for (const [id, fn] of vouchFunctions(full)) {
       const [signedId, resource] =
@@ -445,11 +444,13 @@ describe('first deploy on a fresh account', () => {
       expect(sqsMapping(defaults)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
     });
 
-    it('when reservation is on, reserves the SQS maximum plus headroom for the sweep and the re-check', () => {
+    it('when reservation is on, reserves the SQS maximum for the verifier, and one each for the re-check and the sweep', () => {
       expect(sqsMapping(full)?.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 10 });
-      expect(functionNamed(full, /^Vouch verifier/)?.Properties.ReservedConcurrentExecutions).toBe(
-        10 + MAINTENANCE_HEADROOM,
-      );
+      expect(functionNamed(full, /^Vouch verifier:/)?.Properties.ReservedConcurrentExecutions).toBe(10);
+      expect(
+        functionNamed(full, /^Vouch verifier, revocation/)?.Properties.ReservedConcurrentExecutions,
+      ).toBe(1);
+      expect(functionNamed(full, /^Vouch verifier, sweep/)?.Properties.ReservedConcurrentExecutions).toBe(1);
       // The deployment trigger and a scheduled run may overlap: the registry lease serialises them.
       expect(
         functionNamed(full, /^Vouch key rotation/)?.Properties.ReservedConcurrentExecutions,
@@ -789,21 +790,26 @@ describe('functions', () => {
 
   it('schedules rotation checks and the pending sweep, and bootstraps the first key after deployment', () => {
     full.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 day)' });
+    const sweep = resourcesOf(full, 'AWS::Lambda::Function').find(([, r]) =>
+      /^Vouch verifier, sweep/.test(String(r.Properties.Description)),
+    );
     full.template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(15 minutes)',
-      Target: Match.objectLike({ Input: JSON.stringify({ action: 'sweep' }) }),
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [sweep?.[0], 'Arn'] } }),
     });
     full.template.resourceCountIs('Custom::Trigger', 1);
   });
 });
 
 describe('monitoring and outputs', () => {
-  it('alarms on dead letters, verifier errors and failed rotations, to an encrypted topic', () => {
+  it("alarms on dead letters, errors of the verifier's three functions and failed rotations, to an encrypted topic", () => {
     const alarms = Object.values(full.json.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(
       [
         'ApproximateAgeOfOldestMessage',
         'ApproximateNumberOfMessagesVisible',
+        'Errors',
+        'Errors',
         'Errors',
         'Errors',
         'ProcessingErrors',

@@ -8,7 +8,6 @@ import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { loadTrustRoot, parsePolicy, parseS3Notification, type TrustRoot } from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
-import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
@@ -26,6 +25,7 @@ import {
 } from '../corpus/context.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { FIXTURE_ARTIFACT, FIXTURES_AVAILABLE, readFixture } from '../helpers/fixtures.ts';
+import { verifierHandlers } from '../helpers/handlers.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { testInstance } from '../helpers/sigstore/index.ts';
@@ -36,7 +36,7 @@ const DEPLOYMENT = 'vouch-deployment';
 let dynamo: TestDynamo;
 let s3: TestS3;
 let records: RecordStore;
-let handler: ReturnType<typeof createVerifierHandler>;
+let handlers: ReturnType<typeof verifierHandlers>;
 let ctx: CorpusContext;
 /** Moves the pipeline's clock (only the sweep uses it), to take a waiting artifact past its deadline. */
 let clockOffsetMs = 0;
@@ -85,7 +85,7 @@ beforeAll(async () => {
     registry,
     registerKey: (name) => register(registry, testKey('p256', `${KEY_ARN_PREFIX}${name}`)),
   };
-  handler = createVerifierHandler({
+  handlers = verifierHandlers({
     s3: new S3Store(s3.client),
     records,
     index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
@@ -125,7 +125,7 @@ async function drain(): Promise<string[]> {
     const keys = parseS3Notification(body).map((event) => event.key.slice(0, 80));
     const event: SQSEvent = { Records: [sqsRecord(body, `corpus-${++messages}`)] };
     try {
-      const response = (await handler(event, {} as Context)) as SQSBatchResponse;
+      const response = (await handlers.queue(event, {} as Context)) as SQSBatchResponse;
       if (response.batchItemFailures.length > 0) problems.push(`${keys}: batch item failure`);
     } catch (error) {
       // A batch whose every message failed: Powertools throws, carrying the pipeline's errors.
@@ -153,7 +153,7 @@ async function upload(uploads: CorpusUploads): Promise<{ problems: string[]; bef
   if (before.includes('pending')) {
     clockOffsetMs = 2 * 3600 * 1000;
     try {
-      await handler({ action: 'sweep' }, {} as Context);
+      await handlers.sweep();
     } finally {
       clockOffsetMs = 0;
     }

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AttestationIndex } from '#adapters/attestation-index.ts';
-import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
-import { RecordStore } from '#adapters/records.ts';
+import { ATTESTATION_INDEX_ACTIONS, AttestationIndex } from '#adapters/attestation-index.ts';
+import { KEY_REGISTRY_READ_ACTIONS, KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
+import { RECORD_STORE_ACTIONS, RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import {
   attestationCopyPrefix,
@@ -16,10 +16,10 @@ import {
   VSA_PREDICATE_TYPE,
   vsaKey,
 } from '#core/index.ts';
-import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
 import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
+import { verifierHandlers } from '../helpers/handlers.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
 import { MemoryS3 } from '../helpers/memory-s3.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
@@ -105,7 +105,7 @@ async function provenance(key: TestKey, name: string, bytes: string) {
   return JSON.stringify(await signStatement(statement, key.sign));
 }
 
-type Handler = ReturnType<typeof createVerifierHandler>;
+type Handler = ReturnType<typeof verifierHandlers>;
 
 /** Delivers pending S3 notifications one message at a time; returns the messages that failed. */
 async function drain(handler: Handler, notifications: string[] = s3.notifications): Promise<string[]> {
@@ -115,7 +115,7 @@ async function drain(handler: Handler, notifications: string[] = s3.notification
     const body = notifications.shift() as string;
     const event: SQSEvent = { Records: [sqsRecord(body, `h-${Math.random()}`)] };
     try {
-      const response = (await handler(event, {} as Context)) as SQSBatchResponse;
+      const response = (await handler.queue(event, {} as Context)) as SQSBatchResponse;
       if (response.batchItemFailures.length > 0) failed.push(body);
     } catch {
       failed.push(body);
@@ -130,7 +130,7 @@ const deployed = (key: string) => new S3Store(s3.client).head(DEPLOYMENT, key);
 
 describe('key hints are untrusted input', () => {
   it('records an attestation whose 5,000-character hint would fail a DynamoDB lookup; the message does not fail', async () => {
-    const handler = createVerifierHandler(deps());
+    const handler = verifierHandlers(deps());
     const signer = await registeredKey();
     const bytes = 'hostile hint bytes';
     const bundle = JSON.parse(await provenance(signer, 'hint.bin', bytes));
@@ -162,22 +162,22 @@ describe('one record never stops the others', () => {
     };
 
   it('sweeps every expired pending artifact even when one of them fails', async () => {
-    const handler = createVerifierHandler(deps());
+    const handler = verifierHandlers(deps());
     await put('releases/sweep-a.bin', 'sweep a');
     expect(await drain(handler)).toEqual([]);
     await put('releases/sweep-poison.bin', 'sweep poison');
     expect(await drain(handler)).toEqual([]);
     // The sweep sees the newest record first: the poisoned one.
-    const sweeping = createVerifierHandler(poisoned('sweep poison')(deps()));
+    const sweeping = verifierHandlers(poisoned('sweep poison')(deps()));
     clockOffsetMs = 2 * 3600 * 1000;
-    await expect(sweeping({ action: 'sweep' }, {} as Context)).rejects.toThrow(/injected fault/);
+    await expect(sweeping.sweep()).rejects.toThrow(/injected fault/);
     expect((await latest('releases/sweep-a.bin'))?.status).toBe('rejected');
     expect((await latest('releases/sweep-poison.bin'))?.status).toBe('pending');
   });
 
   it('re-checks every artifact of a revoked key even when one of them fails, and leaves none promoted', async () => {
     const signer = await registeredKey();
-    const handler = createVerifierHandler(deps());
+    const handler = verifierHandlers(deps());
     for (const name of ['recheck-a', 'recheck-poison']) {
       await put(`releases/${name}.bin.sigstore.json`, await provenance(signer, `${name}.bin`, name));
       await put(`releases/${name}.bin`, name);
@@ -185,7 +185,7 @@ describe('one record never stops the others', () => {
       expect((await latest(`releases/${name}.bin`))?.status).toBe('promoted');
     }
     await registry.revoke(signer.keyId, '2020-06-01T00:00:00.000Z', 'test');
-    const checking = createVerifierHandler(poisoned('recheck-poison')(deps()));
+    const checking = verifierHandlers(poisoned('recheck-poison')(deps()));
     const stream = {
       Records: [
         {
@@ -199,7 +199,7 @@ describe('one record never stops the others', () => {
       ],
     };
     // The batch fails, to be retried for the poisoned artifact; the other was re-checked and pulled.
-    await expect(checking(stream as never, {} as Context)).rejects.toThrow();
+    await expect(checking.stream(stream as never, {} as Context)).rejects.toThrow();
     expect((await latest('releases/recheck-a.bin'))?.status).toBe('quarantined');
     expect(await deployed('releases/recheck-a.bin')).toBeUndefined();
   });
@@ -214,7 +214,7 @@ describe('trusted time of an attestation', () => {
     const initiated = new Date(revokedAt.getTime() - 86_400_000);
     const base = deps();
     const store = base.s3;
-    const handler = createVerifierHandler({
+    const handler = verifierHandlers({
       ...base,
       s3: Object.assign(Object.create(store), {
         readSmall: async (...args: Parameters<S3Store['readSmall']>) => {
@@ -236,7 +236,7 @@ describe('trusted time of an attestation', () => {
 describe('a backdated log entry and the revocation re-check', () => {
   it('pulls an artifact whose only entry (a proof, no promise) claims a time before the revocation', async () => {
     const signer = await registeredKey();
-    const handler = createVerifierHandler(deps({ trustRoot: testInstance().trustRoot }));
+    const handler = verifierHandlers(deps({ trustRoot: testInstance().trustRoot }));
     const bytes = 'backdated';
     const statement = createStatement(
       [{ name: 'backdated.bin', digests: { sha256: sha256(bytes) } }],
@@ -267,7 +267,7 @@ describe('a backdated log entry and the revocation re-check', () => {
         },
       ],
     };
-    await handler(stream as never, {} as Context);
+    await handler.stream(stream as never, {} as Context);
     expect((await latest('releases/backdated.bin'))?.status).toBe('quarantined');
     expect(await deployed('releases/backdated.bin')).toBeUndefined();
   });
@@ -285,7 +285,7 @@ rules:
     require: [{ type: ${PROVENANCE}, signers: [{ registry: true }] }]
 `);
     const vsaKeyPair = testKey();
-    const handler = createVerifierHandler(deps({ policy, vsaSigner: vsaKeyPair.sign }));
+    const handler = verifierHandlers(deps({ policy, vsaSigner: vsaKeyPair.sign }));
     await put('trial/app.bin.sigstore.json', await provenance(signer, 'app.bin', 'trial app'));
     await put('trial/app.bin', 'trial app');
     expect(await drain(handler)).toEqual([]);
@@ -305,7 +305,7 @@ rules:
         },
       ],
     };
-    await handler(stream as never, {} as Context);
+    await handler.stream(stream as never, {} as Context);
     const record = await latest('trial/app.bin');
     expect(record).toMatchObject({ status: 'promoted', flagged: true });
     expect(record?.reasons[0]?.code).toBe('KEY_REVOKED');
@@ -335,7 +335,7 @@ describe('a revocation and a warm key cache', () => {
   it('stops the promotion of what a cached, since revoked, key vouched for', async () => {
     const signer = await registeredKey();
     // One warm verifier, whose cache keeps keys for a minute.
-    const handler = createVerifierHandler(deps());
+    const handler = verifierHandlers(deps());
     await put('releases/warm-a.bin.sigstore.json', await provenance(signer, 'warm-a.bin', 'warm a'));
     await put('releases/warm-a.bin', 'warm a');
     expect(await drain(handler)).toEqual([]);
@@ -355,7 +355,7 @@ describe('a revocation and a warm key cache', () => {
 describe('what a promotion writes', () => {
   it('lists in the VSA only the attestations the promotion rests on, and names copies by content', async () => {
     const signer = await registeredKey();
-    const handler = createVerifierHandler(deps());
+    const handler = verifierHandlers(deps());
     const bytes = 'vsa inputs';
     const junk = await provenance(
       testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/junk'),
@@ -402,7 +402,7 @@ describe('rollback, on a versioned staging bucket', () => {
   it('never promotes an older upload verified late over a newer promoted version', async () => {
     const signer = await registeredKey();
     const store = new MemoryS3();
-    const handler = createVerifierHandler(deps({ s3: store }));
+    const handler = verifierHandlers(deps({ s3: store }));
     const notifications: string[] = [];
     const upload = (key: string, body: string) =>
       notifications.push(store.upload(STAGING, key, body).notification);
@@ -436,5 +436,28 @@ describe('rollback, on a versioned staging bucket', () => {
         .find((v) => v.versionId === copies[0]?.versionId)
         ?.body.toString(),
     ).toBe('version 2');
+  });
+});
+
+describe('the grants the stack gives the verifier', () => {
+  it('cover every DynamoDB action the flows above performed', () => {
+    const granted: Record<string, readonly string[]> = {
+      [dynamo.tables.records]: RECORD_STORE_ACTIONS,
+      [dynamo.tables.index]: ATTESTATION_INDEX_ACTIONS,
+      [dynamo.tables.keys]: KEY_REGISTRY_READ_ACTIONS,
+    };
+    // Not the verifier's doing: the helper creating the tables, and this file registering and revoking
+    // keys (as the rotation function and `vouch keys` do, with their own grants).
+    const notTheVerifier = (table: string, action: string) =>
+      ['CreateTable', 'DescribeTable'].includes(action) ||
+      (table === dynamo.tables.keys && ['PutItem', 'UpdateItem', 'GetItem'].includes(action));
+    for (const [table, actions] of dynamo.actions) {
+      const used = [...actions].filter((action) => !notTheVerifier(table, action));
+      expect(
+        used.filter((action) => !(granted[table] ?? []).includes(action)),
+        table,
+      ).toEqual([]);
+    }
+    expect(dynamo.actions.get(dynamo.tables.index)).toContain('BatchWriteItem');
   });
 });

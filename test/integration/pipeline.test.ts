@@ -19,9 +19,9 @@ import {
   VSA_PREDICATE_TYPE,
   vsaKey,
 } from '#core/index.ts';
-import { createVerifierHandler } from '../../lambdas/verify/handler.ts';
 import { sqsRecord } from '../../local/queue.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
+import { verifierHandlers } from '../helpers/handlers.ts';
 import { testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 
@@ -45,7 +45,7 @@ rules:
 let dynamo: TestDynamo;
 let s3: TestS3;
 let records: RecordStore;
-let handler: ReturnType<typeof createVerifierHandler>;
+let handlers: ReturnType<typeof verifierHandlers>;
 const signingKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/pipeline-signing');
 const vsaSigningKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/vsa');
 /** Runs inside promotion, between verification and the copy: the place an overwrite race would strike. */
@@ -70,7 +70,7 @@ beforeAll(async () => {
     validFrom: '2020-01-01T00:00:00.000Z',
     createdAt: '2020-01-01T00:00:00.000Z',
   });
-  handler = createVerifierHandler({
+  handlers = verifierHandlers({
     s3: new S3Store(s3.client),
     records,
     index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
@@ -109,7 +109,7 @@ async function drain(): Promise<void> {
   while (s3.notifications.length > 0) {
     const bodies = s3.notifications.splice(0, 10);
     const event: SQSEvent = { Records: bodies.map((body, i) => sqsRecord(body, `m-${Date.now()}-${i}`)) };
-    const response = await handler(event, {} as Context);
+    const response = await handlers.queue(event, {} as Context);
     expect(response).toEqual({ batchItemFailures: [] });
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

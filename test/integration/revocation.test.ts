@@ -74,7 +74,7 @@ describe('revocation re-check', () => {
 
   it('is idempotent: the same revocation seen again changes nothing, and no poll reports it twice', async () => {
     expect(await gate.keyStream.poll()).toBe(0);
-    const rechecked = await gate.handler({
+    const rechecked = await gate.recheck({
       Records: [
         {
           eventSource: 'aws:dynamodb',

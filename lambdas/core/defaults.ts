@@ -1,0 +1,33 @@
+/**
+ * Defaults every part of Vouch agrees on — the stack, the functions, the CLI and the local stack — and
+ * the tags on its KMS keys, which IAM conditions in `lib/` name. Change them here, nowhere else.
+ */
+export const DEFAULT_SIGNING_KEY_ALIAS = 'alias/vouch-signing';
+export const DEFAULT_VSA_KEY_ALIAS = 'alias/vouch-vsa';
+
+/** How long an artifact with no usable attestation yet waits before it is rejected. */
+export const DEFAULT_PENDING_DEADLINE_SECONDS = 3600;
+/** How long a warm verifier trusts a key it read from the registry (a promotion reads it again). */
+export const DEFAULT_KEY_CACHE_SECONDS = 30;
+
+export const DEFAULT_ROTATION = {
+  keySpec: 'ECC_NIST_P256',
+  periodDays: 90,
+  graceDays: 7,
+  retentionDays: 365,
+  deletionWindowDays: 30,
+} as const;
+
+/** Tag keys on Vouch's KMS keys. */
+export const KEY_TAGS = {
+  /** `signing` on artifact signing keys (made by the rotation function), `vsa` on the VSA key. */
+  purpose: 'vouch:purpose',
+  /** The alias a signing key belongs to. */
+  alias: 'vouch:alias',
+  /** The rotation period (and lease) a signing key was created for. */
+  period: 'vouch:period',
+  /** The digest of the key policy a signing key was created with. */
+  policy: 'vouch:policy',
+} as const;
+
+export const KEY_PURPOSES = { signing: 'signing', vsa: 'vsa' } as const;

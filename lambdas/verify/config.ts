@@ -1,0 +1,95 @@
+import type { TableNames } from '#adapters/config.ts';
+import { numberEnv, requireEnv } from '#adapters/config.ts';
+import {
+  DEFAULT_KEY_CACHE_SECONDS,
+  DEFAULT_PENDING_DEADLINE_SECONDS,
+  type DigestAlgorithm,
+  isDigestAlgorithm,
+} from '#core/index.ts';
+
+/**
+ * The verifier functions' configuration contract: the variables, read here (by the functions, once, at
+ * cold start) and written here (by the CDK construct and the local stack). Nothing else names them.
+ */
+export const VERIFIER_ENV = {
+  stagingBucket: 'VOUCH_STAGING_BUCKET',
+  deploymentBucket: 'VOUCH_DEPLOYMENT_BUCKET',
+  recordsTable: 'VOUCH_RECORDS_TABLE',
+  indexTable: 'VOUCH_INDEX_TABLE',
+  keysTable: 'VOUCH_KEYS_TABLE',
+  vsaKeyId: 'VOUCH_VSA_KEY_ID',
+  policyPath: 'VOUCH_POLICY_PATH',
+  trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
+  pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
+  digestAlgorithms: 'VOUCH_DIGEST_ALGORITHMS',
+  keyCacheSeconds: 'VOUCH_KEY_CACHE_SECONDS',
+} as const;
+
+export interface VerifierConfig {
+  readonly stagingBucket: string;
+  readonly deploymentBucket: string;
+  readonly tables: TableNames;
+  /** The KMS key (ARN or alias) that signs verification summaries. */
+  readonly vsaKeyId: string;
+  readonly policyPath: string;
+  /** @default the pinned Sigstore public-good root bundled with the function */
+  readonly trustedRootPath?: string;
+  /** @default DEFAULT_PENDING_DEADLINE_SECONDS */
+  readonly pendingDeadlineSeconds?: number;
+  /** @default ['sha256'] */
+  readonly digestAlgorithms?: readonly DigestAlgorithm[];
+  /** @default DEFAULT_KEY_CACHE_SECONDS */
+  readonly keyCacheSeconds?: number;
+}
+
+/** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
+export function readVerifierConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): Required<Omit<VerifierConfig, 'trustedRootPath'>> & Pick<VerifierConfig, 'trustedRootPath'> {
+  const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
+  if (!algorithms.every(isDigestAlgorithm))
+    throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);
+  const trustedRootPath = env[VERIFIER_ENV.trustedRootPath];
+  return {
+    stagingBucket: requireEnv(VERIFIER_ENV.stagingBucket, env),
+    deploymentBucket: requireEnv(VERIFIER_ENV.deploymentBucket, env),
+    tables: {
+      records: requireEnv(VERIFIER_ENV.recordsTable, env),
+      index: requireEnv(VERIFIER_ENV.indexTable, env),
+      keys: requireEnv(VERIFIER_ENV.keysTable, env),
+    },
+    vsaKeyId: requireEnv(VERIFIER_ENV.vsaKeyId, env),
+    policyPath: requireEnv(VERIFIER_ENV.policyPath, env),
+    ...(trustedRootPath ? { trustedRootPath } : {}),
+    pendingDeadlineSeconds: numberEnv(
+      VERIFIER_ENV.pendingDeadlineSeconds,
+      DEFAULT_PENDING_DEADLINE_SECONDS,
+      env,
+    ),
+    digestAlgorithms: algorithms,
+    keyCacheSeconds: numberEnv(VERIFIER_ENV.keyCacheSeconds, DEFAULT_KEY_CACHE_SECONDS, env),
+  };
+}
+
+/** The environment that carries a configuration: what the CDK construct and the local stack set. */
+export function verifierEnvironment(config: VerifierConfig): Record<string, string> {
+  return {
+    [VERIFIER_ENV.stagingBucket]: config.stagingBucket,
+    [VERIFIER_ENV.deploymentBucket]: config.deploymentBucket,
+    [VERIFIER_ENV.recordsTable]: config.tables.records,
+    [VERIFIER_ENV.indexTable]: config.tables.index,
+    [VERIFIER_ENV.keysTable]: config.tables.keys,
+    [VERIFIER_ENV.vsaKeyId]: config.vsaKeyId,
+    [VERIFIER_ENV.policyPath]: config.policyPath,
+    ...(config.trustedRootPath ? { [VERIFIER_ENV.trustedRootPath]: config.trustedRootPath } : {}),
+    [VERIFIER_ENV.pendingDeadlineSeconds]: String(
+      config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+    ),
+    ...(config.digestAlgorithms
+      ? { [VERIFIER_ENV.digestAlgorithms]: config.digestAlgorithms.join(',') }
+      : {}),
+    ...(config.keyCacheSeconds !== undefined
+      ? { [VERIFIER_ENV.keyCacheSeconds]: String(config.keyCacheSeconds) }
+      : {}),
+  };
+}

@@ -1,0 +1,24 @@
+import type { Context } from 'aws-lambda';
+import type { Pipeline } from './pipeline.ts';
+import { type Observability, pipelineFromEnv, powertools, report } from './wiring.ts';
+
+/** The sweep, on a schedule: deadlines passed, promotions abandoned. */
+export function createSweepHandler(pipeline: Pipeline, observe: Observability = powertools) {
+  const { metrics } = observe;
+  return async (_event?: unknown, _context?: Context): Promise<{ swept: number }> => {
+    try {
+      const outcomes = await pipeline.sweepPending();
+      for (const outcome of outcomes) report(observe, outcome, Date.now());
+      return { swept: outcomes.length };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+let configured: ReturnType<typeof createSweepHandler> | undefined;
+
+export const handler = (event: unknown, context: Context) => {
+  configured ??= createSweepHandler(pipelineFromEnv());
+  return configured(event, context);
+};

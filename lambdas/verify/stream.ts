@@ -1,0 +1,48 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Pipeline } from './pipeline.ts';
+import { type Observability, pipelineFromEnv, powertools, report } from './wiring.ts';
+
+/**
+ * The revocation re-check: the key registry's stream carries every change to a key; a revocation is one
+ * whose new image has a `revokedAt` the old one did not have, or an earlier one (the effective time only
+ * moves earlier). Everything that key vouched for is assessed again.
+ */
+export function createStreamHandler(pipeline: Pipeline, observe: Observability = powertools) {
+  const { logger, metrics } = observe;
+  const processor = new BatchProcessor(EventType.DynamoDBStreams);
+  const processRecord = async (record: DynamoDBRecord) => {
+    const keyId = revokedKeyId(record);
+    if (!keyId) return;
+    const outcomes = await pipeline.recheckKey(keyId);
+    logger.info('revocation re-check', {
+      keyId,
+      rechecked: outcomes.length,
+      quarantined: outcomes.filter((o) => o.status === 'quarantined').map((o) => o.objectKey),
+    });
+    for (const outcome of outcomes) report(observe, outcome, Date.now());
+  };
+  return async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
+    try {
+      return await processPartialResponse(event, processRecord, processor, { context });
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+export function revokedKeyId(record: DynamoDBRecord): string | undefined {
+  const next = record.dynamodb?.NewImage;
+  const revokedAt = next?.revokedAt?.S;
+  const keyId = next?.keyId?.S;
+  if (!revokedAt || !keyId) return undefined;
+  const before = record.dynamodb?.OldImage?.revokedAt?.S;
+  return before === undefined || Date.parse(revokedAt) < Date.parse(before) ? keyId : undefined;
+}
+
+let configured: ReturnType<typeof createStreamHandler> | undefined;
+
+export const handler = (event: DynamoDBStreamEvent, context: Context) => {
+  configured ??= createStreamHandler(pipelineFromEnv());
+  return configured(event, context);
+};
