@@ -2,11 +2,12 @@ import { Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { KEY_PURPOSES, KEY_TAGS } from '../lambdas/core/defaults.ts';
 import { RETAINED } from './retention.ts';
 
 /** The tag IAM conditions use to tell Vouch's signing keys from every other key in the account. */
-export const PURPOSE_TAG = 'vouch:purpose';
-export const SIGNING_PURPOSE = 'signing';
+export const PURPOSE_TAG = KEY_TAGS.purpose;
+export const SIGNING_PURPOSE = KEY_PURPOSES.signing;
 
 /**
  * What the account (and so IAM policies) may do on Vouch's own keys: administer them, never `kms:*`.

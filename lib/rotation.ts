@@ -6,6 +6,8 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct, type IConstruct } from 'constructs';
+import { KEY_TAGS } from '../lambdas/core/defaults.ts';
+import { rotationEnvironment } from '../lambdas/rotate/config.ts';
 import { DEFERRED_MESSAGE } from '../lambdas/rotate/invoke.ts';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG, POLICY_TAG_PATTERN } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
@@ -20,8 +22,8 @@ import type { VouchTables } from './tables.ts';
  */
 export const ROTATION_TIMEOUT = Duration.minutes(10);
 
-export const ALIAS_TAG = 'vouch:alias';
-export const PERIOD_TAG = 'vouch:period';
+export const ALIAS_TAG = KEY_TAGS.alias;
+export const PERIOD_TAG = KEY_TAGS.period;
 
 export interface KeyRotationProps {
   readonly tables: VouchTables;
@@ -96,17 +98,21 @@ export class KeyRotation extends Construct {
       // of 1 would throttle the post-deployment trigger whenever a scheduled run happens to be going.
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       environment: {
-        VOUCH_KEYS_TABLE: props.tables.keys.tableName,
-        VOUCH_SIGNING_KEY_ALIAS: this.alias,
-        VOUCH_KEY_SPEC: keySpec,
-        VOUCH_ROTATION_PERIOD_DAYS: String(props.periodDays ?? 90),
-        VOUCH_GRACE_DAYS: String(props.graceDays ?? 7),
-        VOUCH_RETENTION_DAYS: String(props.retentionDays ?? 365),
-        VOUCH_DELETION_WINDOW_DAYS: String(props.deletionWindowDays ?? 30),
-        // The key policy of every signing key (lambdas/rotate/key-policy.ts).
-        VOUCH_SIGNING_KEY_MANAGER: this.role.roleArn,
-        ...joined('VOUCH_SIGNING_KEY_SIGNERS', signerArns),
-        ...joined('VOUCH_SIGNING_KEY_READERS', readerArns),
+        ...rotationEnvironment({
+          keysTable: props.tables.keys.tableName,
+          rotation: {
+            alias: this.alias,
+            keySpec,
+            ...(props.periodDays !== undefined ? { periodDays: props.periodDays } : {}),
+            ...(props.graceDays !== undefined ? { graceDays: props.graceDays } : {}),
+            ...(props.retentionDays !== undefined ? { retentionDays: props.retentionDays } : {}),
+            ...(props.deletionWindowDays !== undefined
+              ? { deletionWindowDays: props.deletionWindowDays }
+              : {}),
+          },
+          // The key policy of every signing key (lambdas/rotate/key-policy.ts).
+          keyPolicy: { managerArn: this.role.roleArn, signerArns, readerArns },
+        }),
         POWERTOOLS_SERVICE_NAME: 'vouch-rotation',
       },
     });
@@ -237,5 +243,3 @@ export class KeyRotation extends Construct {
 }
 
 /** A variable holding a comma-separated list of possibly unresolved ARNs; absent when there are none. */
-const joined = (name: string, values: readonly string[]): Record<string, string> =>
-  values.length === 0 ? {} : { [name]: Fn.join(',', [...values]) };

@@ -21,6 +21,8 @@ import {
   DEFAULT_VSA_KEY_ALIAS,
   digestStream,
   isAttestationKey,
+  KEY_PURPOSES,
+  KEY_TAGS,
   type SignFn,
   SLSA_PROVENANCE_V1,
   signStatement,
@@ -294,7 +296,7 @@ async function ensureVsaKey(client: KMSClient): Promise<string | undefined> {
         KeySpec: 'ECC_NIST_P256',
         KeyUsage: 'SIGN_VERIFY',
         Description: 'Vouch verification summaries',
-        Tags: [{ TagKey: 'vouch:purpose', TagValue: 'vsa' }],
+        Tags: [{ TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.vsa }],
       }),
     );
     await client.send(new CreateAliasCommand({ AliasName: VSA_KEY_ALIAS, TargetKeyId: KeyMetadata?.KeyId }));

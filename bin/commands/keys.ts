@@ -3,7 +3,8 @@ import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { validateRotationConfig } from '#core/rotation.ts';
-import { policyDigest, signingKeyPolicyFromEnv } from '../../lambdas/rotate/key-policy.ts';
+import { signingKeyPolicyFromEnv } from '../../lambdas/rotate/config.ts';
+import { policyDigest } from '../../lambdas/rotate/key-policy.ts';
 import { type KeyPolicyOption, keyPolicyOption, POLICY_TAG, rotate } from '../../lambdas/rotate/rotate.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 

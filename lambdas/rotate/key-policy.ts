@@ -148,30 +148,3 @@ export function signingKeyPolicy(config: SigningKeyPolicyConfig): KeyPolicyDocum
  */
 export const policyDigest = (document: string): string =>
   createHash('sha256').update(document).digest('hex').slice(0, 32);
-
-const list = (value: string | undefined) =>
-  (value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-
-/**
- * The policy configuration the stack gives the rotation function: VOUCH_SIGNING_KEY_MANAGER (the
- * function's role) and the comma-separated VOUCH_SIGNING_KEY_SIGNERS and VOUCH_SIGNING_KEY_READERS.
- * Undefined when no manager is configured.
- */
-export function signingKeyPolicyFromEnv(
-  env: NodeJS.ProcessEnv,
-  alias: string,
-): SigningKeyPolicyConfig | undefined {
-  const managerArn = env.VOUCH_SIGNING_KEY_MANAGER?.trim();
-  if (!managerArn) return undefined;
-  const config = {
-    alias,
-    managerArn,
-    signerArns: list(env.VOUCH_SIGNING_KEY_SIGNERS),
-    readerArns: list(env.VOUCH_SIGNING_KEY_READERS),
-  };
-  signingKeyPolicy(config); // every ARN checked now, not at the first CreateKey
-  return config;
-}

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-kms';
 import type { KeyRegistry } from '#adapters/key-registry.ts';
 import { getPublicKey } from '#adapters/kms.ts';
+import { KEY_PURPOSES, KEY_TAGS } from '#core/defaults.ts';
 import { planRotation, type RotationConfig } from '#core/rotation.ts';
 import { policyDigest, type SigningKeyPolicyConfig, signingKeyPolicy } from './key-policy.ts';
 import { type Attempt, isRefusal, once, type RetryOptions, retrier } from './retry.ts';
@@ -64,7 +65,7 @@ export interface RotationResult {
 }
 
 /** Tags on every key Vouch creates; IAM conditions on them scope what the rotation role may touch. */
-export const SIGNING_TAG = { TagKey: 'vouch:purpose', TagValue: 'signing' } as const;
+export const SIGNING_TAG = { TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.signing } as const;
 
 /**
  * KMS's documented tag syntax (letters, digits, white space and `_ . : / = + - @`, at most 256
@@ -87,7 +88,7 @@ export const forcedLeaseId = (now: Date) => `forced:${now.toISOString()}`;
 export const policyLeaseId = (digest: string, keyId: string) =>
   `policy:${digest}@${keyId.slice(keyId.lastIndexOf('/') + 1)}`;
 
-export const POLICY_TAG = 'vouch:policy';
+export const POLICY_TAG = KEY_TAGS.policy;
 
 /**
  * Every value the rotation code writes into the `vouch:period` and `vouch:policy` tags, as IAM
@@ -241,8 +242,8 @@ async function createKey(
         : {}),
       Tags: [
         SIGNING_TAG,
-        { TagKey: 'vouch:alias', TagValue: config.alias },
-        { TagKey: 'vouch:period', TagValue: tagValue(period) },
+        { TagKey: KEY_TAGS.alias, TagValue: config.alias },
+        { TagKey: KEY_TAGS.period, TagValue: tagValue(period) },
         ...(policy ? [{ TagKey: POLICY_TAG, TagValue: tagValue(policy.digest) }] : []),
       ],
     }),

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { signingKeyPolicyFromEnv } from '../../../lambdas/rotate/config.ts';
 import {
   type KeyPolicyDocument,
   policyDigest,
   signingKeyPolicy,
-  signingKeyPolicyFromEnv,
 } from '../../../lambdas/rotate/key-policy.ts';
 
 const ACCOUNT = '123456789012';
