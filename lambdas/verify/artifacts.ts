@@ -107,11 +107,14 @@ export function createArtifactSteps(ctx: StepContext, assessor: Assessor, promot
       ...decisionFields(decision),
       updatedAt: at.toISOString(),
     });
+    const current = (await deps.records.get(record.objectKey, record.version)) ?? record;
+    // A verified artifact stays a waiter until it is promoted: if this delivery fails mid-promotion, its
+    // retry finds the artifact through the attestation again and finishes the promotion.
+    const result =
+      moved && status === 'verified' ? await promoter.promote(current, assessment, owner) : outcome(current);
     if (moved)
       for (const digest of formatDigests(record.digests)) await deps.index.removeWaiter(digest, record);
-    const current = (await deps.records.get(record.objectKey, record.version)) ?? record;
-    if (moved && status === 'verified') return promoter.promote(current, assessment, owner);
-    return outcome(current);
+    return result;
   }
 
   /** An object whose key cannot be read safely is refused before a byte of it is downloaded. */

@@ -58,13 +58,19 @@ export function createIngest(
     const beside = artifactKeyBeside(event.key, suffixes);
     if (beside) waiting.push(...(await deps.records.byKey(beside)));
     const seen = new Set<string>();
-    const pending = waiting.filter((record) => {
+    const waking = waiting.filter((record) => {
       const id = `${record.objectKey}#${record.version}`;
-      if (record.status !== 'pending' || seen.has(id)) return false;
+      if ((record.status !== 'pending' && record.status !== 'verified') || seen.has(id)) return false;
       seen.add(id);
       return true;
     });
-    const reevaluated = await eachIsolated(pending, (record) => artifacts.evaluateRecorded(record, owner));
+    // Pending ones are assessed again; a verified one is a promotion an earlier delivery of this
+    // attestation began and did not finish: it is carried forward, under this delivery's claim.
+    const reevaluated = await eachIsolated(waking, (record) =>
+      record.status === 'pending'
+        ? artifacts.evaluateRecorded(record, owner)
+        : artifacts.resume(record, owner),
+    );
     return {
       objectKey: event.key,
       kind: 'attestation',

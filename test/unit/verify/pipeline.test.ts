@@ -194,6 +194,24 @@ describe('createPipeline', () => {
     });
   });
 
+  describe('when the promotion an attestation woke fails, and its claim is not given back', () => {
+    it('finishes the promotion on the redelivery of that attestation', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz', 'app');
+      const attestation = h.put('elsewhere/p.sigstore.json', await h.provenance('app.tgz', 'app'));
+      h.records.releasePromotion = async () => false; // a process killed gives nothing back
+      h.hooks.duringPromotion = async () => {
+        h.hooks.duringPromotion = async () => {};
+        throw new Error('killed while promoting');
+      };
+      await expect(h.deliver(attestation, 'message-7')).rejects.toThrow(/killed while promoting/);
+      expect(await h.status('releases/app.tgz')).toEqual(['verified']);
+      await h.deliver(attestation, 'message-7');
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      expect(h.copies()).toHaveLength(1);
+    });
+  });
+
   describe('when the staging object is overwritten during promotion (unversioned bucket)', () => {
     it('rejects it and leaves nothing in the deployment bucket', async () => {
       const h = harness({ versioned: false });
