@@ -2,6 +2,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, loadConfig } from '../lib/config.ts';
+import { VouchChecks } from '../lib/rules.ts';
 import { VouchStack } from '../lib/stack.ts';
 
 const app = new App();
@@ -17,6 +18,6 @@ new VouchStack(app, config.stackName, {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });
-// AWS Solutions checks run on every synth; an unacknowledged finding fails it.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// AWS Solutions checks and Vouch's own invariants run on every synth; an unacknowledged finding fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new VouchChecks(app));
 app.synth();

@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { dataBucketProps } from './buckets.ts';
 import { RETAINED, retainBucketPolicy } from './retention.ts';
+import { DEPLOYMENT_BUCKET_ROLE, ROLE_METADATA } from './rules.ts';
 
 /** Every action that creates, replaces, deletes or relabels an object or one of its versions. */
 export const OBJECT_WRITE_ACTIONS = [
@@ -113,5 +114,6 @@ export class DeploymentBucket extends Construct {
     // The policy outlives the stack with the bucket: after `cdk destroy` nobody writes or deletes objects
     // until an administrator deliberately removes it (README: Teardown).
     retainBucketPolicy(this.bucket, removalPolicy);
+    (this.bucket.node.defaultChild as s3.CfnBucket).addMetadata(ROLE_METADATA, DEPLOYMENT_BUCKET_ROLE);
   }
 }

@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfig } from '../../lib/config.ts';
 import { PROJECT_ROOT } from '../../lib/function.ts';
+import { VouchChecks } from '../../lib/rules.ts';
 import { VouchStack } from '../../lib/stack.ts';
 
 /** The app's feature flags, read from cdk.json so the tests synthesize what `cdk synth` does. */
@@ -42,7 +43,7 @@ export function synth(vouch: Record<string, unknown> = {}, options: { bundle?: b
     config,
     env: { account: '123456789012', region: 'eu-west-1' },
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new VouchChecks(app));
   try {
     app.synth();
   } catch (error) {
