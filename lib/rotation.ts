@@ -31,14 +31,14 @@ export interface KeyRotationProps {
   readonly alias?: string;
   /** @default 'ECC_NIST_P256' */
   readonly keySpec?: string;
-  /** @default 90 */
-  readonly periodDays?: number;
-  /** @default 7 */
-  readonly graceDays?: number;
-  /** @default 365 */
-  readonly retentionDays?: number;
-  /** @default 30 */
-  readonly deletionWindowDays?: number;
+  /** A new signing key every period. Whole days. @default Duration.days(90) */
+  readonly period?: Duration;
+  /** How long after a rotation the previous key's signatures still count. Whole days. @default Duration.days(7) */
+  readonly grace?: Duration;
+  /** How long a key is kept after its window closes. Whole days. @default Duration.days(365) */
+  readonly retention?: Duration;
+  /** KMS's waiting period before a key is deleted. 7–30 whole days. @default Duration.days(30) */
+  readonly deletionWindow?: Duration;
   /** How often the function checks whether a rotation is due. @default Duration.hours(24) */
   readonly checkInterval?: Duration;
   /** Deployed resources the first run must wait for (the key registry table is always waited for). */
@@ -103,12 +103,10 @@ export class KeyRotation extends Construct {
           rotation: {
             alias: this.alias,
             keySpec,
-            ...(props.periodDays !== undefined ? { periodDays: props.periodDays } : {}),
-            ...(props.graceDays !== undefined ? { graceDays: props.graceDays } : {}),
-            ...(props.retentionDays !== undefined ? { retentionDays: props.retentionDays } : {}),
-            ...(props.deletionWindowDays !== undefined
-              ? { deletionWindowDays: props.deletionWindowDays }
-              : {}),
+            ...wholeDays('period', props.period, 'periodDays'),
+            ...wholeDays('grace', props.grace, 'graceDays'),
+            ...wholeDays('retention', props.retention, 'retentionDays'),
+            ...wholeDays('deletionWindow', props.deletionWindow, 'deletionWindowDays'),
           },
           // The key policy of every signing key (lambdas/rotate/key-policy.ts).
           keyPolicy: { managerArn: this.role.roleArn, signerArns, readerArns },
@@ -243,3 +241,16 @@ export class KeyRotation extends Construct {
 }
 
 /** A variable holding a comma-separated list of possibly unresolved ARNs; absent when there are none. */
+
+/** A Duration prop as the whole number of days the rotation function is configured with. */
+function wholeDays<K extends string>(
+  prop: string,
+  value: Duration | undefined,
+  key: K,
+): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  const days = value.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 0)
+    throw new Error(`KeyRotation: ${prop} must be a whole number of days, found ${value.toHumanString()}`);
+  return { [key]: days } as Partial<Record<K, number>>;
+}

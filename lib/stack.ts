@@ -86,7 +86,7 @@ export class VouchStack extends Stack {
       concurrency: config.verifierConcurrency,
       reserveConcurrency: config.reserveConcurrency,
       batchSize: config.verifierBatchSize,
-      pendingDeadlineSeconds: config.pendingDeadlineSeconds,
+      pendingDeadline: Duration.seconds(config.pendingDeadlineSeconds),
       logRetention,
     });
 
@@ -106,10 +106,10 @@ export class VouchStack extends Stack {
       tables: this.tables,
       alias: config.signingKeyAlias,
       keySpec: config.keySpec,
-      periodDays: config.rotationPeriodDays,
-      graceDays: config.graceDays,
-      retentionDays: config.retentionDays,
-      deletionWindowDays: config.deletionWindowDays,
+      period: Duration.days(config.rotationPeriodDays),
+      grace: Duration.days(config.graceDays),
+      retention: Duration.days(config.retentionDays),
+      deletionWindow: Duration.days(config.deletionWindowDays),
       checkInterval: Duration.hours(config.rotationCheckHours),
       // Named in every signing key's policy: sign through the alias, read the public key.
       signers: this.uploader ? [this.uploader.role] : [],

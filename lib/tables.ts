@@ -58,9 +58,13 @@ export class VouchTables extends Construct {
       deletionProtection,
       removalPolicy: props.removalPolicy ?? (deletionProtection ? RemovalPolicy.RETAIN : RETAINED),
     } satisfies Partial<dynamodb.TableProps>;
-    this.records = this.table(RECORDS_TABLE, common);
-    this.index = this.table(INDEX_TABLE, common);
-    this.keys = this.table(KEYS_TABLE, { ...common, stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES });
+    // Construct IDs are part of the stack's API: renaming one replaces (with retention: orphans) a table.
+    this.records = this.table('RecordsTable', RECORDS_TABLE, common);
+    this.index = this.table('IndexTable', INDEX_TABLE, common);
+    this.keys = this.table('KeysTable', KEYS_TABLE, {
+      ...common,
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
   }
 
   /**
@@ -84,8 +88,11 @@ export class VouchTables extends Construct {
     });
   }
 
-  private table(layout: TableLayout, props: Omit<dynamodb.TableProps, 'partitionKey'>): dynamodb.Table {
-    const id = `${layout.name[0]?.toUpperCase()}${layout.name.slice(1)}Table`;
+  private table(
+    id: string,
+    layout: TableLayout,
+    props: Omit<dynamodb.TableProps, 'partitionKey'>,
+  ): dynamodb.Table {
     const table = new dynamodb.Table(this, id, {
       ...props,
       partitionKey: { name: layout.partitionKey, type: dynamodb.AttributeType.STRING },

@@ -63,8 +63,8 @@ export interface VerifierProps {
   readonly reserveConcurrency?: boolean;
   /** @default 5 */
   readonly batchSize?: number;
-  /** @default 3600 */
-  readonly pendingDeadlineSeconds?: number;
+  /** How long an artifact waits for its attestations before it is rejected. @default Duration.hours(1) */
+  readonly pendingDeadline?: Duration;
   /** How often artifacts pending past their deadline are swept into rejections. @default Duration.minutes(15) */
   readonly sweepInterval?: Duration;
   readonly logRetention?: logs.RetentionDays;
@@ -113,7 +113,7 @@ export class Verifier extends Construct {
         vsaKeyId: props.keys.vsaKey.keyArn,
         policyPath: '/var/task/policy.yaml',
         trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
-        pendingDeadlineSeconds: props.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+        pendingDeadlineSeconds: props.pendingDeadline?.toSeconds() ?? DEFAULT_PENDING_DEADLINE_SECONDS,
       }),
       POWERTOOLS_SERVICE_NAME: 'vouch-verifier',
       POWERTOOLS_METRICS_NAMESPACE: 'Vouch',
