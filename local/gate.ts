@@ -26,6 +26,7 @@ import {
   type SignFn,
   SLSA_PROVENANCE_V1,
   signStatement,
+  slsaProvenance,
 } from '#core/index.ts';
 import { keyPolicyOption, rotate } from '../lambdas/rotate/rotate.ts';
 import { type VerifierConfig, verifierEnvironment } from '../lambdas/verify/config.ts';
@@ -50,6 +51,7 @@ const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 export const SIGNING_KEY_ALIAS = DEFAULT_SIGNING_KEY_ALIAS;
 export const VSA_KEY_ALIAS = DEFAULT_VSA_KEY_ALIAS;
 export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
+export const DEMO_SOURCE = 'https://github.com/vouch-dev/demo';
 /** The roles a deployed stack would name in its signing keys' policy, in the local stack's account. */
 export const LOCAL_KEY_POLICY = {
   alias: SIGNING_KEY_ALIAS,
@@ -232,14 +234,11 @@ function directClients(stack: LocalStack) {
 
 async function provenanceFor(name: string, bytes: Buffer, sign: SignFn): Promise<string> {
   const { digests } = await digestStream(Readable.from([bytes]));
-  const statement = createStatement([{ name, digests }], SLSA_PROVENANCE_V1, {
-    buildDefinition: {
-      buildType: 'https://vouch.dev/build/demo/v1',
-      externalParameters: {},
-      resolvedDependencies: [],
-    },
-    runDetails: { builder: { id: DEMO_BUILDER_ID } },
-  });
+  const statement = createStatement(
+    [{ name, digests }],
+    SLSA_PROVENANCE_V1,
+    slsaProvenance({ builderId: DEMO_BUILDER_ID, sourceUri: DEMO_SOURCE }),
+  );
   return JSON.stringify(await signStatement(statement, sign));
 }
 

@@ -1,6 +1,6 @@
 import { BUNDLE_V03_MEDIA_TYPE, type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import type { DigestAlgorithm } from './digest.ts';
+import { type DigestAlgorithm, isDigestAlgorithm } from './digest.ts';
 import { decodeBase64, typeName } from './encoding.ts';
 import { type Reason, VouchError } from './errors.ts';
 import { isRecord, parseJson } from './json.ts';
@@ -269,6 +269,26 @@ const HASH_ALGORITHMS = new Map<HashAlgorithm, DigestAlgorithm>([
 
 function rejectFile(code: Reason['code'], message: string): ParsedFile {
   return { attestations: [], errors: [{ code, message }] };
+}
+
+/**
+ * Every digest attestations name, as `algorithm:hex` (lower case), for the algorithms Vouch computes:
+ * what an attestation is indexed under, and what the CLI must compute of an artifact.
+ */
+export function subjectDigests(attestations: readonly Attestation[]): string[] {
+  const digests = new Set<string>();
+  for (const attestation of attestations) {
+    if (attestation.kind === 'signature') {
+      digests.add(`${attestation.messageDigest.algorithm}:${attestation.messageDigest.hex}`);
+      continue;
+    }
+    for (const subject of attestation.statement.subject) {
+      for (const [algorithm, hex] of Object.entries(subject.digest)) {
+        if (isDigestAlgorithm(algorithm)) digests.add(`${algorithm}:${hex.toLowerCase()}`);
+      }
+    }
+  }
+  return [...digests];
 }
 
 export function toReason(error: unknown, subject?: string): Reason {

@@ -4,6 +4,9 @@ import type { Statement } from './statement.ts';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 
+/** The build type `vouch sign` writes: its source is `externalParameters.source.uri`. */
+export const VOUCH_GENERIC_BUILD_TYPE = 'https://vouch.dev/build/generic/v1';
+
 /**
  * Longest string taken from a predicate. Builder IDs and repository URIs are a few hundred characters;
  * anything longer is refused before any matching, so no predicate can make a check expensive.
@@ -120,6 +123,42 @@ export function normaliseRepository(uri: string): string {
   let end = value.length;
   while (end > 0 && value.charCodeAt(end - 1) === 0x2f) end--;
   return value.slice(0, end);
+}
+
+export interface BuildFacts {
+  readonly builderId: string;
+  /** @default VOUCH_GENERIC_BUILD_TYPE */
+  readonly buildType?: string;
+  /** The repository built (`externalParameters.source.uri`, and a resolved dependency). */
+  readonly sourceUri?: string;
+  /** The commit built, as `gitCommit`. */
+  readonly revision?: string;
+  readonly invocationId?: string;
+  readonly startedOn?: Date;
+}
+
+/**
+ * A SLSA provenance v1 predicate for these build facts: the one builder `vouch sign`, the local stack's
+ * demo and the tests use, so what they sign is what the verifier reads (SOURCE_FIELDS_V1).
+ */
+export function slsaProvenance(facts: BuildFacts): Record<string, unknown> {
+  const source = facts.sourceUri
+    ? { uri: facts.sourceUri, ...(facts.revision ? { digest: { gitCommit: facts.revision } } : {}) }
+    : undefined;
+  return {
+    buildDefinition: {
+      buildType: facts.buildType ?? VOUCH_GENERIC_BUILD_TYPE,
+      externalParameters: source ? { source } : {},
+      resolvedDependencies: source ? [source] : [],
+    },
+    runDetails: {
+      builder: { id: facts.builderId },
+      metadata: {
+        ...(facts.invocationId ? { invocationId: facts.invocationId } : {}),
+        ...(facts.startedOn ? { startedOn: facts.startedOn.toISOString() } : {}),
+      },
+    },
+  };
 }
 
 /**

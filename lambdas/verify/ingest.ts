@@ -2,13 +2,12 @@ import {
   type ArtifactRecord,
   artifactKeyBeside,
   eachIsolated,
-  isDigestAlgorithm,
   NOTES,
   type ObjectEvent,
   type ObjectVersion,
-  type ParsedFile,
   type Reason,
   refusalRecord,
+  subjectDigests,
   versionOf,
 } from '#core/index.ts';
 import type { ArtifactSteps } from './artifacts.ts';
@@ -29,7 +28,7 @@ export function createIngest(
     const loaded = await assessor.read({ key: event.key, versionId: event.versionId });
     if (!loaded) return ignored(event.key);
     const { version, parsed } = loaded;
-    const digests = subjectDigests(parsed);
+    const digests = subjectDigests(parsed.attestations);
     if (digests.length > limits.maxDigestsPerFile) {
       const reasons: Reason[] = [
         {
@@ -109,21 +108,4 @@ export function createIngest(
   }
 
   return { ingestAttestation };
-}
-
-/** Every digest an attestation file names, as `algorithm:hex`: what it is indexed under. */
-export function subjectDigests(parsed: ParsedFile): string[] {
-  const digests = new Set<string>();
-  for (const attestation of parsed.attestations) {
-    if (attestation.kind === 'signature') {
-      digests.add(`${attestation.messageDigest.algorithm}:${attestation.messageDigest.hex}`);
-      continue;
-    }
-    for (const subject of attestation.statement.subject) {
-      for (const [algorithm, hex] of Object.entries(subject.digest)) {
-        if (isDigestAlgorithm(algorithm)) digests.add(`${algorithm}:${hex.toLowerCase()}`);
-      }
-    }
-  }
-  return [...digests];
 }
