@@ -177,6 +177,11 @@ export class KeyRotation extends Construct {
         conditions: { StringEquals: ownKeys },
       }),
     );
+    // After a crash between creating a key and recording it, the next run finds the key by its tags and
+    // adopts it (lambdas/rotate/rotate.ts, findOrphan). ListKeys has no resource-level permissions.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'FindUnrecordedKeys', actions: ['kms:ListKeys'], resources: ['*'] }),
+    );
     // Moving an alias is authorised on the alias as well as on both keys.
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

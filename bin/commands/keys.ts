@@ -80,7 +80,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       if (Number.isNaN(effective.getTime()))
         throw new UsageError(`--effective: not an ISO 8601 time: ${values.effective}`);
       const before = await registry.get(keyId);
-      const outcome = await registry.revoke(keyId, effective.toISOString(), values.reason);
+      const outcome = await registry.revoke(keyId, effective, values.reason);
       if (outcome === 'unknown') throw new UsageError(`no key ${keyId} in the registry`);
       if (outcome === 'unchanged') {
         io.out(`${keyId} is already revoked from an earlier time; the effective time only moves earlier`);

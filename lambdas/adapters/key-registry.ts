@@ -27,10 +27,16 @@ export interface KeyRecord {
   readonly deletionScheduledAt?: string;
 }
 
+/**
+ * One alias's rotation lease: the one run that may change the alias's keys now, and the work in hand.
+ * `creating` with a `purpose` is a key being made (for a period, by hand, for a new policy); a run that
+ * takes over a lapsed lease in that state finishes that work before anything else.
+ */
 export interface RotationLease {
   readonly owner: string;
   readonly leaseUntil: string;
-  readonly state: 'creating' | 'done';
+  readonly state?: 'creating' | 'done';
+  readonly purpose?: string;
   readonly keyId?: string;
 }
 
@@ -41,6 +47,17 @@ const keyPk = (keyId: string) => `KEY#${keyId}`;
 const KEY_SK = 'KEY';
 const KEYS_INDEX_PK = 'KEYS';
 const leasePk = (alias: string) => `ROTATION#${alias}`;
+const LEASE_SK = 'LEASE';
+
+/** An instant as the registry stores it; a year past 9999 has no such form and is refused. */
+function instant(time: Date): string {
+  const year = time.getUTCFullYear();
+  if (Number.isNaN(time.getTime()) || year < 0 || year > 9999)
+    throw new Error(
+      `${time.toISOString?.() ?? String(time)} is outside the years 0000–9999 the registry stores`,
+    );
+  return time.toISOString();
+}
 
 export function toTrustedKey(record: KeyRecord): TrustedKey {
   return {
@@ -149,13 +166,12 @@ export class KeyRegistry {
 
   /**
    * Revokes a key from `effective` on. The effective time can only move earlier (as AWS Signer does):
-   * a later revocation must never re-validate signatures an earlier one rejected.
+   * a later revocation must never re-validate signatures an earlier one rejected. Times are compared as
+   * instants: every time written here is a four-digit-year ISO string, which sorts as it compares.
+   * The key's validity also ends then, so its deletion can be scheduled after retention.
    */
-  async revoke(
-    keyId: string,
-    effective: string,
-    reason: string,
-  ): Promise<'revoked' | 'unchanged' | 'unknown'> {
+  async revoke(keyId: string, effective: Date, reason: string): Promise<'revoked' | 'unchanged' | 'unknown'> {
+    const at = instant(effective);
     const revoked = await conditionally(() =>
       this.db.send(
         new UpdateCommand({
@@ -165,22 +181,47 @@ export class KeyRegistry {
           ConditionExpression:
             'attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :at)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':revoked': 'revoked', ':at': effective, ':reason': reason },
+          ExpressionAttributeValues: { ':revoked': 'revoked', ':at': at, ':reason': reason },
         }),
       ),
     );
-    if (revoked) return 'revoked';
-    return (await this.get(keyId)) ? 'unchanged' : 'unknown';
+    if (!revoked) return (await this.get(keyId)) ? 'unchanged' : 'unknown';
+    await conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk(keyId), sk: KEY_SK },
+          UpdateExpression: 'SET validUntil = :at',
+          ConditionExpression: 'attribute_not_exists(validUntil) OR validUntil > :at',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      ),
+    );
+    return 'revoked';
+  }
+
+  /** Records that a key was disabled in KMS (a revoked key keeps its status). */
+  async markDisabled(keyId: string, disabledAt: string): Promise<boolean> {
+    return conditionally(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: keyPk(keyId), sk: KEY_SK },
+          UpdateExpression: 'SET disabledAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(disabledAt)',
+          ExpressionAttributeValues: { ':at': disabledAt },
+        }),
+      ),
+    );
   }
 
   /**
-   * Takes the rotation lease for one alias and period. Exactly one run holds it at a time; a run that
-   * finds a live lease or a finished period does nothing. An expired, unfinished lease is taken over,
-   * and the key its previous holder created (if it recorded one) is reused, not created again.
+   * Takes an alias's rotation lease: one run at a time for every kind of run (scheduled, forced, after a
+   * deployment), or none when another holds a live lease. A lapsed lease is taken over with the work it
+   * recorded (state, purpose, key), which the new holder finishes first.
    */
   async acquireRotationLease(
     alias: string,
-    period: string,
     owner: string,
     now: Date,
     leaseMs: number,
@@ -189,16 +230,13 @@ export class KeyRegistry {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: leasePk(alias), sk: period },
-          UpdateExpression:
-            'SET #owner = :owner, leaseUntil = :until, #state = if_not_exists(#state, :creating)',
-          ConditionExpression: 'attribute_not_exists(pk) OR (#state <> :done AND leaseUntil < :now)',
-          ExpressionAttributeNames: { '#owner': 'owner', '#state': 'state' },
+          Key: { pk: leasePk(alias), sk: LEASE_SK },
+          UpdateExpression: 'SET #owner = :owner, leaseUntil = :until',
+          ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: {
             ':owner': owner,
             ':until': new Date(now.getTime() + leaseMs).toISOString(),
-            ':creating': 'creating',
-            ':done': 'done',
             ':now': now.toISOString(),
           },
           ReturnValues: 'ALL_NEW',
@@ -211,37 +249,43 @@ export class KeyRegistry {
     }
   }
 
-  async recordLeaseKey(alias: string, period: string, owner: string, keyId: string): Promise<boolean> {
-    return this.updateLease(alias, period, owner, 'SET keyId = :key', { ':key': keyId });
+  /** Records the work a lease holder is starting: a key for `purpose`, not created yet. */
+  async beginLeaseWork(alias: string, owner: string, purpose: string): Promise<boolean> {
+    return this.updateLease(alias, owner, 'SET #state = :creating, purpose = :purpose REMOVE keyId', {
+      ':creating': 'creating',
+      ':purpose': purpose,
+    });
   }
 
-  async completeLease(alias: string, period: string, owner: string): Promise<boolean> {
-    return this.updateLease(
-      alias,
-      period,
-      owner,
-      'SET #state = :done',
-      { ':done': 'done' },
-      { '#state': 'state' },
-    );
+  async recordLeaseKey(alias: string, owner: string, keyId: string): Promise<boolean> {
+    return this.updateLease(alias, owner, 'SET keyId = :key', { ':key': keyId });
+  }
+
+  /** The work is done; the lease lapses now, so the next run need not wait for it. */
+  async completeLease(alias: string, owner: string): Promise<boolean> {
+    return this.updateLease(alias, owner, 'SET #state = :done, leaseUntil = :lapsed', {
+      ':done': 'done',
+      ':lapsed': new Date(0).toISOString(),
+    });
   }
 
   private async updateLease(
     alias: string,
-    period: string,
     owner: string,
     update: string,
     values: Record<string, unknown>,
-    names: Record<string, string> = {},
   ): Promise<boolean> {
     return conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: leasePk(alias), sk: period },
+          Key: { pk: leasePk(alias), sk: LEASE_SK },
           UpdateExpression: update,
           ConditionExpression: '#owner = :me',
-          ExpressionAttributeNames: { '#owner': 'owner', ...names },
+          ExpressionAttributeNames: {
+            '#owner': 'owner',
+            ...(update.includes('#state') ? { '#state': 'state' } : {}),
+          },
           ExpressionAttributeValues: { ':me': owner, ...values },
         }),
       ),

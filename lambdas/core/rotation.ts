@@ -19,6 +19,7 @@ export interface RegistryKeyState {
   readonly status: KeyStatus;
   readonly validFrom: string;
   readonly validUntil?: string;
+  readonly revokedAt?: string;
   readonly disabledAt?: string;
   readonly deletionScheduledAt?: string;
 }
@@ -26,9 +27,14 @@ export interface RegistryKeyState {
 export interface RotationPlan {
   /** The period a new key is due for, if one is. Periods start at whole multiples of the period length. */
   readonly createFor?: string;
-  /** Active keys to move to verify-only once the new key is registered. */
+  /** The newest active key: the one the alias must point at (unless a new one is created). */
+  readonly newest?: string;
+  /**
+   * Active keys older than the newest: an earlier run created a key and crashed before retiring these.
+   * Moved to verify-only by this run (when it creates a key: every key older than that one).
+   */
   readonly retire: readonly string[];
-  /** Keys whose window has closed: disable in KMS (no more signing), mark retired. */
+  /** Keys that may no longer sign: a retiring key whose window closed, a revoked key. Disable in KMS. */
   readonly disable: readonly string[];
   /** Keys past retention: schedule their deletion in KMS (the registry keeps their public key). */
   readonly scheduleDeletion: readonly string[];
@@ -41,6 +47,10 @@ export function periodStart(now: Date, periodDays: number): Date {
   return new Date(Math.floor(now.getTime() / length) * length);
 }
 
+/** Newest first: by validity start, then by key ID so that every run agrees on the order. */
+export const newestFirst = (a: RegistryKeyState, b: RegistryKeyState) =>
+  b.validFrom.localeCompare(a.validFrom) || b.keyId.localeCompare(a.keyId);
+
 /** Pure: what a rotation run at `now` should do, given the registry's keys for this alias. */
 export function planRotation(
   keys: readonly RegistryKeyState[],
@@ -49,15 +59,23 @@ export function planRotation(
 ): RotationPlan {
   const mine = keys.filter((key) => key.alias === config.alias);
   const period = periodStart(now, config.periodDays);
-  const active = mine.filter((key) => key.status === 'active');
-  const current = active.some((key) => new Date(key.validFrom) >= period);
+  const active = mine.filter((key) => key.status === 'active').sort(newestFirst);
+  const [newest, ...older] = active;
+  const current = newest !== undefined && new Date(newest.validFrom) >= period;
   const at = now.getTime();
   const closed = (key: RegistryKeyState) =>
     key.validUntil !== undefined && new Date(key.validUntil).getTime() <= at;
   return {
     ...(current ? {} : { createFor: period.toISOString() }),
-    retire: current ? [] : active.map((key) => key.keyId),
-    disable: mine.filter((key) => key.status === 'retiring' && closed(key)).map((key) => key.keyId),
+    ...(newest ? { newest: newest.keyId } : {}),
+    retire: (current ? older : active).map((key) => key.keyId),
+    disable: mine
+      .filter(
+        (key) =>
+          (key.status === 'retiring' && closed(key)) ||
+          (key.status === 'revoked' && key.disabledAt === undefined),
+      )
+      .map((key) => key.keyId),
     scheduleDeletion: mine
       .filter(
         (key) =>
@@ -68,6 +86,23 @@ export function planRotation(
       )
       .map((key) => key.keyId),
   };
+}
+
+/**
+ * Reads a time an administrator gives (a revocation's effective time): ISO 8601 with an explicit zone
+ * (`Z` or `±hh:mm`), or `now`. A time without a zone would be read in the local zone of whoever typed
+ * it; a year past 9999 would not sort as the instant it is. Throws with what was wrong.
+ */
+export function parseAdminTime(text: string, now: Date = new Date()): Date {
+  if (text === 'now') return now;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
+    throw new Error(
+      `${JSON.stringify(text)} is not an ISO 8601 time with a zone (e.g. 2026-11-26T10:00:00Z or 2026-11-26T11:00:00+01:00), nor "now"`,
+    );
+  }
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) throw new Error(`${JSON.stringify(text)} is not a valid time`);
+  return time;
 }
 
 export function validateRotationConfig(config: RotationConfig): RotationConfig {

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
+  DescribeKeyCommand,
   DisableKeyCommand,
   type KeySpec,
   type KMSClient,
+  ListKeysCommand,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
   UpdateAliasCommand,
@@ -55,8 +57,11 @@ export interface RotationDeps {
 export interface RotationResult {
   /** The key that became active in this run, if any. */
   readonly activated?: string;
-  /** Why it was created: a new period, by hand, or because the active key's policy is not the configured one. */
-  readonly reason?: 'period' | 'forced' | 'policy';
+  /**
+   * Why it was created: a new period, by hand, because the active key's policy is not the configured
+   * one, or to finish the work of a run that crashed.
+   */
+  readonly reason?: 'period' | 'forced' | 'policy' | 'resumed';
   /** Why no key was activated. */
   readonly skipped?: 'up-to-date' | 'lease-held' | 'lease-lost';
   readonly retired: readonly string[];
@@ -105,9 +110,12 @@ export const POLICY_TAG_PATTERN = '?'.repeat(32);
 const DAY_MS = 86_400_000;
 
 /**
- * One rotation run. Safe to run twice at once or again after a crash: the lease makes exactly one run
- * create the period's key, each registry change is a conditional write, and each KMS step tolerates
- * having been done already. `force` rotates now whatever the period (after a revocation).
+ * One rotation run. Safe to run twice at once or again after a crash: one lease per alias lets one run
+ * at a time change the alias's keys; a run that takes over a lapsed lease first finishes the work it
+ * recorded (registers the key, retires older ones, moves the alias); a run with nothing to create still
+ * repairs what a crash left (two active keys, the alias on an older key). Each registry change is a
+ * conditional write and each KMS step tolerates having been done already. Key validity comes from KMS's
+ * own clock (the key's creation date), never the caller's. `force` rotates now, whatever the period.
  */
 export async function rotate(
   deps: RotationDeps,
@@ -121,75 +129,61 @@ export async function rotate(
   // The first request of a run made right after a deployment meets its role's policy not yet propagated.
   const keys = await attempt(() => registry.list());
   const plan = planRotation(keys, now, config);
-
-  let activated: string | undefined;
-  let skipped: RotationResult['skipped'];
   const retired: string[] = [];
+  let activated: string | undefined;
   let reason: RotationResult['reason'];
-  let leaseId: string | undefined;
-  if (options.force) {
-    [leaseId, reason] = [forcedLeaseId(now), 'forced'];
-  } else if (plan.createFor) {
-    [leaseId, reason] = [plan.createFor, 'period'];
-  } else if (deps.keyPolicy) {
-    const digest = deps.keyPolicy.digest;
-    const stale = await attempt(() => keyWithOtherPolicy(kms, keys, config.alias, digest));
-    if (stale) [leaseId, reason] = [policyLeaseId(deps.keyPolicy.digest, stale), 'policy'];
-  }
-  if (leaseId === undefined) {
-    skipped = 'up-to-date';
+  let skipped: RotationResult['skipped'];
+
+  const lease = await registry.acquireRotationLease(config.alias, owner, now, deps.leaseMs ?? 5 * 60_000);
+  if (!lease) {
+    skipped = 'lease-held';
   } else {
-    const lease = await registry.acquireRotationLease(
-      config.alias,
-      leaseId,
-      owner,
-      now,
-      deps.leaseMs ?? 5 * 60_000,
-    );
-    if (!lease) {
-      skipped = 'lease-held';
+    let purpose: string | undefined;
+    if (lease.state === 'creating' && lease.purpose) {
+      [purpose, reason] = [lease.purpose, 'resumed'];
+    } else if (options.force) {
+      [purpose, reason] = [forcedLeaseId(now), 'forced'];
+    } else if (plan.createFor) {
+      [purpose, reason] = [plan.createFor, 'period'];
+    } else if (deps.keyPolicy) {
+      const digest = deps.keyPolicy.digest;
+      const stale = await attempt(() => keyWithOtherPolicy(kms, keys, config.alias, digest));
+      if (stale) [purpose, reason] = [policyLeaseId(digest, stale), 'policy'];
+    }
+    if (purpose === undefined) {
+      // Nothing to create: finish what a crash may have left, and give the lease back.
+      retired.push(...(await settle(plan.newest, plan.retire)));
+      await registry.completeLease(config.alias, owner);
+      skipped = 'up-to-date';
     } else {
-      const period = leaseId;
-      // Not idempotent: retried only after a refusal, never after a timeout that may have created a key.
-      const keyId =
-        lease.keyId ?? (await attempt(() => createKey(kms, config, period, deps.keyPolicy), isRefusal));
-      if (!lease.keyId && !(await registry.recordLeaseKey(config.alias, leaseId, owner, keyId))) {
-        // Another run took the lease over while this one was creating: its key wins, ours must go.
-        await attempt(() => retireInKms(kms, keyId, config.deletionWindowDays));
+      if (lease.state !== 'creating' && !(await registry.beginLeaseWork(config.alias, owner, purpose))) {
         skipped = 'lease-lost';
       } else {
-        // A key created a moment ago may not be visible yet (NotFoundException), nor its tags to IAM.
-        const { publicKey, keySpec } = await attempt(() => getPublicKey(kms, keyId));
-        // Register before the alias moves: a signature by the new key must never meet an unknown key.
-        await registry.register({
-          keyId,
-          alias: config.alias,
-          keySpec,
-          publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-          status: 'active',
-          period: leaseId,
-          // S3 records upload times to the second, and an upload's time is the signing time of a keyed
-          // signature without a log entry: a key created at 12:00:00.400 signs uploads stamped 12:00:00.
-          validFrom: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(),
-          createdAt: now.toISOString(),
-        });
-        const validUntil = new Date(now.getTime() + config.graceDays * DAY_MS).toISOString();
-        for (const previous of (await registry.list()).filter(
-          (k) => k.alias === config.alias && k.status === 'active' && k.keyId !== keyId,
-        )) {
-          if (await registry.retire(previous.keyId, validUntil)) retired.push(previous.keyId);
+        const created = await keyFor(purpose, lease.state === 'creating', lease.keyId);
+        if (created === undefined) {
+          skipped = 'lease-lost';
+        } else {
+          await registerKey(created, purpose);
+          const older = (await registry.list())
+            .filter((k) => k.alias === config.alias && k.status === 'active' && k.keyId !== created.keyId)
+            .filter((k) => k.validFrom <= created.validFrom)
+            .map((k) => k.keyId);
+          retired.push(...(await settle(created.keyId, older, created.validFrom)));
+          await registry.completeLease(config.alias, owner);
+          activated = created.keyId;
         }
-        await attempt(() => pointAlias(kms, config.alias, keyId));
-        await registry.completeLease(config.alias, leaseId, owner);
-        activated = keyId;
       }
     }
   }
 
   const disabled: string[] = [];
+  const revokedNow = new Set(keys.filter((k) => k.status === 'revoked').map((k) => k.keyId));
   for (const keyId of plan.disable) {
     await attempt(() => disableKey(kms, keyId));
-    if (await registry.markRetired(keyId, now.toISOString())) disabled.push(keyId);
+    const recorded = revokedNow.has(keyId)
+      ? await registry.markDisabled(keyId, now.toISOString())
+      : await registry.markRetired(keyId, now.toISOString());
+    if (recorded) disabled.push(keyId);
   }
   const deletionScheduled: string[] = [];
   for (const keyId of plan.scheduleDeletion) {
@@ -203,6 +197,124 @@ export async function rotate(
     disabled,
     deletionScheduled,
   };
+
+  /**
+   * The key the lease's work is about: the one its previous holder recorded, an orphan it created and
+   * crashed before recording (adopted), or a new one. Undefined when the lease was lost meanwhile.
+   */
+  async function keyFor(
+    purpose: string,
+    resumed: boolean,
+    recordedKey: string | undefined,
+  ): Promise<{ keyId: string; validFrom: string } | undefined> {
+    const recorded = resumed ? recordedKey : undefined;
+    // Only a run that crashed between CreateKey and recording the key leaves an orphan to look for.
+    const known = new Set(keys.map((key) => key.keyId));
+    let keyId =
+      recorded ?? (resumed ? await attempt(() => findOrphan(kms, config.alias, purpose, known)) : undefined);
+    // Not idempotent: retried only after a refusal, never after a timeout that may have created a key.
+    keyId ??= await attempt(() => createKey(kms, config, purpose, deps.keyPolicy), isRefusal);
+    if (keyId !== recorded && !(await registry.recordLeaseKey(config.alias, owner, keyId))) {
+      // Another run took the lease over while this one was creating: its key wins, ours must go.
+      await attempt(() => retireInKms(kms, keyId, config.deletionWindowDays));
+      return undefined;
+    }
+    // KMS's clock, not this machine's: a fast local clock would start the key's window in the future.
+    return { keyId, validFrom: await attempt(() => creationTime(kms, keyId)) };
+  }
+
+  async function registerKey(key: { keyId: string; validFrom: string }, purpose: string) {
+    // A key created a moment ago may not be visible yet (NotFoundException), nor its tags to IAM.
+    const { publicKey, keySpec } = await attempt(() => getPublicKey(kms, key.keyId));
+    // Register before the alias moves: a signature by the new key must never meet an unknown key.
+    await registry.register({
+      keyId: key.keyId,
+      alias: config.alias,
+      keySpec,
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      status: 'active',
+      period: purpose,
+      validFrom: key.validFrom,
+      createdAt: now.toISOString(),
+    });
+  }
+
+  /**
+   * Retires `older` (their signatures stay valid for the grace period after `since`, the newer key's
+   * start), then points the alias at `newest`: never the other way round, so the alias is never left on
+   * a key about to stop. Returns the keys it retired.
+   */
+  async function settle(newest: string | undefined, older: readonly string[], since?: string) {
+    const done: string[] = [];
+    if (newest === undefined) return done;
+    const start = new Date(since ?? keys.find((k) => k.keyId === newest)?.validFrom ?? now);
+    const validUntil = new Date(start.getTime() + config.graceDays * DAY_MS).toISOString();
+    for (const keyId of older) if (await registry.retire(keyId, validUntil)) done.push(keyId);
+    if ((await attempt(() => aliasTarget(kms, config.alias))) !== newest)
+      await attempt(() => pointAlias(kms, config.alias, newest));
+    return done;
+  }
+}
+
+/** When KMS created a key, to the second: S3 records upload times to the second (see rotate()). */
+async function creationTime(kms: KMSClient, keyId: string): Promise<string> {
+  const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+  if (!KeyMetadata?.CreationDate) throw new Error(`KMS DescribeKey for ${keyId} returned no creation date`);
+  // S3 records upload times to the second, and an upload's time is the signing time of a keyed signature
+  // without a log entry: a key created at 12:00:00.400 signs uploads stamped 12:00:00.
+  return new Date(Math.floor(KeyMetadata.CreationDate.getTime() / 1000) * 1000).toISOString();
+}
+
+/** The key the alias points at now, if the alias exists. */
+async function aliasTarget(kms: KMSClient, alias: string): Promise<string | undefined> {
+  try {
+    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    return KeyMetadata?.Arn;
+  } catch (error) {
+    if ((error as Error).name === 'NotFoundException') return undefined;
+    throw error;
+  }
+}
+
+/** Most keys looked at for an orphan: the scan runs only after a crash between CreateKey and recording it. */
+const ORPHAN_SCAN_LIMIT = 1000;
+
+/**
+ * A key a crashed run created for this alias and purpose but never recorded: found by its tags, so it
+ * is adopted rather than left enabled and unregistered. Keys whose tags this role may not read (not
+ * Vouch's) are passed over.
+ */
+async function findOrphan(
+  kms: KMSClient,
+  alias: string,
+  purpose: string,
+  registered: ReadonlySet<string>,
+): Promise<string | undefined> {
+  let marker: string | undefined;
+  let seen = 0;
+  do {
+    const page = await kms.send(new ListKeysCommand({ Limit: 100, ...(marker ? { Marker: marker } : {}) }));
+    for (const key of page.Keys ?? []) {
+      if (!key.KeyArn || ++seen > ORPHAN_SCAN_LIMIT) return undefined;
+      if (registered.has(key.KeyArn)) continue;
+      let tags: readonly { TagKey?: string; TagValue?: string }[];
+      try {
+        tags = (await kms.send(new ListResourceTagsCommand({ KeyId: key.KeyArn }))).Tags ?? [];
+      } catch (error) {
+        if (isRefusal(error)) continue;
+        throw error;
+      }
+      const tag = (name: string) => tags.find((t) => t.TagKey === name)?.TagValue;
+      if (
+        tag(KEY_TAGS.purpose) === KEY_PURPOSES.signing &&
+        tag(KEY_TAGS.alias) === alias &&
+        tag(KEY_TAGS.period) === purpose
+      )
+        return key.KeyArn;
+    }
+    marker = page.Truncated ? page.NextMarker : undefined;
+  } while (marker);
+  return undefined;
 }
 
 /**

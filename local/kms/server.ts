@@ -27,6 +27,8 @@ export interface KmsServerOptions {
   readonly dataDir?: string;
   readonly region?: string;
   readonly accountId?: string;
+  /** KMS's clock, which stamps keys' creation dates: a test moves it with the time it simulates. */
+  readonly clock?: () => Date;
 }
 
 export interface KmsServer {
@@ -248,7 +250,7 @@ export async function startKmsServer(options: KmsServerOptions = {}): Promise<Km
         arn: `arn:aws:kms:${region}:${accountId}:key/${keyId}`,
         keySpec: spec,
         description: typeof input.Description === 'string' ? input.Description : '',
-        creationDate: Date.now() / 1000,
+        creationDate: (options.clock?.() ?? new Date()).getTime() / 1000,
         enabled: true,
         privateKeyPem: generateKey(spec),
         tags,

@@ -176,7 +176,8 @@ export const CORPUS: readonly CorpusCase[] = [
     async build({ registerKey, registry }) {
       const signer = await registerKey('corpus-revoked');
       setup(
-        (await registry.revoke(signer.keyId, '2021-01-01T00:00:00.000Z', 'leaked in CI logs')) === 'revoked',
+        (await registry.revoke(signer.keyId, new Date('2021-01-01T00:00:00.000Z'), 'leaked in CI logs')) ===
+          'revoked',
         'revoke the key',
       );
       const key = 'releases/corpus/revoked-key.bin';
@@ -902,7 +903,7 @@ export const CORPUS: readonly CorpusCase[] = [
     async build({ registerKey, registry }) {
       const signer = await registerKey('corpus-backdated');
       setup(
-        (await registry.revoke(signer.keyId, '2021-01-01T00:00:00.000Z', 'leaked')) === 'revoked',
+        (await registry.revoke(signer.keyId, new Date('2021-01-01T00:00:00.000Z'), 'leaked')) === 'revoked',
         'revoke the key',
       );
       const key = 'releases/corpus/backdated-proof-only-entry.bin';

@@ -184,7 +184,7 @@ describe('one record never stops the others', () => {
       expect(await drain(handler)).toEqual([]);
       expect((await latest(`releases/${name}.bin`))?.status).toBe('promoted');
     }
-    await registry.revoke(signer.keyId, '2020-06-01T00:00:00.000Z', 'test');
+    await registry.revoke(signer.keyId, new Date('2020-06-01T00:00:00.000Z'), 'test');
     const checking = verifierHandlers(poisoned('recheck-poison')(deps()));
     const stream = {
       Records: [
@@ -209,7 +209,7 @@ describe('trusted time of an attestation', () => {
   it('is when S3 finished storing it (the event time), not a LastModified dated from the start of a multipart upload', async () => {
     const signer = await registeredKey();
     const revokedAt = new Date(Date.now() - 3600_000);
-    await registry.revoke(signer.keyId, revokedAt.toISOString(), 'leaked');
+    await registry.revoke(signer.keyId, revokedAt, 'leaked');
     // S3 may date an object uploaded in parts by when its upload was initiated: before the revocation.
     const initiated = new Date(revokedAt.getTime() - 86_400_000);
     const base = deps();
@@ -254,7 +254,7 @@ describe('a backdated log entry and the revocation re-check', () => {
     expect((await latest('releases/backdated.bin'))?.status).toBe('promoted');
     // Revoked effective an hour ago: after the time the entry claims, before the upload.
     const effective = new Date(Date.now() - 3600_000).toISOString();
-    await registry.revoke(signer.keyId, effective, 'leaked');
+    await registry.revoke(signer.keyId, new Date(effective), 'leaked');
     const stream = {
       Records: [
         {
@@ -292,7 +292,7 @@ rules:
     expect(await latest('trial/app.bin')).toMatchObject({ status: 'promoted', flagged: false });
 
     const effective = new Date(Date.now() - 3600_000).toISOString();
-    await registry.revoke(signer.keyId, effective, 'leaked');
+    await registry.revoke(signer.keyId, new Date(effective), 'leaked');
     const stream = {
       Records: [
         {
@@ -341,7 +341,7 @@ describe('a revocation and a warm key cache', () => {
     expect(await drain(handler)).toEqual([]);
     expect((await latest('releases/warm-a.bin'))?.status).toBe('promoted');
     // Revoked, effective a minute ago; the re-check has not run, and the cache still holds the key.
-    await registry.revoke(signer.keyId, new Date(Date.now() - 60_000).toISOString(), 'leaked');
+    await registry.revoke(signer.keyId, new Date(Date.now() - 60_000), 'leaked');
     await put('releases/warm-b.bin.sigstore.json', await provenance(signer, 'warm-b.bin', 'warm b'));
     await put('releases/warm-b.bin', 'warm b');
     expect(await drain(handler)).toEqual([]);

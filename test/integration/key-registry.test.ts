@@ -58,9 +58,15 @@ describe('KeyRegistry (dynalite)', () => {
     it('only moves the effective time earlier', async () => {
       const key = record();
       await registry.register(key);
-      expect(await registry.revoke(key.keyId, '2026-05-01T00:00:00.000Z', 'leaked')).toBe('revoked');
-      expect(await registry.revoke(key.keyId, '2026-06-01T00:00:00.000Z', 'later')).toBe('unchanged');
-      expect(await registry.revoke(key.keyId, '2026-04-01T00:00:00.000Z', 'earlier')).toBe('revoked');
+      expect(await registry.revoke(key.keyId, new Date('2026-05-01T00:00:00.000Z'), 'leaked')).toBe(
+        'revoked',
+      );
+      expect(await registry.revoke(key.keyId, new Date('2026-06-01T00:00:00.000Z'), 'later')).toBe(
+        'unchanged',
+      );
+      expect(await registry.revoke(key.keyId, new Date('2026-04-01T00:00:00.000Z'), 'earlier')).toBe(
+        'revoked',
+      );
       expect(await registry.get(key.keyId)).toMatchObject({
         status: 'revoked',
         revokedAt: '2026-04-01T00:00:00.000Z',
@@ -70,46 +76,70 @@ describe('KeyRegistry (dynalite)', () => {
 
     it('says when the key is unknown', async () => {
       expect(
-        await registry.revoke('arn:aws:kms:us-east-1:000000000000:key/nope', '2026-01-01T00:00:00.000Z', 'x'),
+        await registry.revoke(
+          'arn:aws:kms:us-east-1:000000000000:key/nope',
+          new Date('2026-01-01T00:00:00.000Z'),
+          'x',
+        ),
       ).toBe('unknown');
     });
   });
 
-  describe('#acquireRotationLease', () => {
+  describe('#revoke, times as instants', () => {
+    it("ends the key's validity at the effective time, and refuses years past 9999", async () => {
+      const key = record();
+      await registry.register({ ...key, validUntil: '2030-01-01T00:00:00.000Z' });
+      await registry.revoke(key.keyId, new Date('2026-05-01T00:00:00.000Z'), 'leaked');
+      expect(await registry.get(key.keyId)).toMatchObject({ validUntil: '2026-05-01T00:00:00.000Z' });
+      // +010000-01-01 sorts before 2026-… as a string: it would have replaced the earlier revocation.
+      await expect(registry.revoke(key.keyId, new Date('+010000-01-01T00:00:00Z'), 'typo')).rejects.toThrow(
+        /0000–9999/,
+      );
+      expect(await registry.get(key.keyId)).toMatchObject({ revokedAt: '2026-05-01T00:00:00.000Z' });
+    });
+  });
+
+  describe('#acquireRotationLease (one per alias, for every kind of run)', () => {
     const now = new Date('2026-07-01T00:00:00Z');
 
     it('lets exactly one of many concurrent runs hold the lease', async () => {
       const owners = Array.from({ length: 8 }, (_, i) => `run-${i}`);
       const leases = await Promise.all(
-        owners.map((owner) => registry.acquireRotationLease('alias/a', 'P1', owner, now, 60_000)),
+        owners.map((owner) => registry.acquireRotationLease('alias/a', owner, now, 60_000)),
       );
       expect(leases.filter(Boolean)).toHaveLength(1);
     });
 
-    it('lets a later run take over an expired unfinished lease and see the key already created', async () => {
-      const first = await registry.acquireRotationLease('alias/b', 'P1', 'first', now, 1_000);
+    it('hands a lapsed lease over with the work its holder recorded', async () => {
+      const first = await registry.acquireRotationLease('alias/b', 'first', now, 1_000);
       expect(first).toBeDefined();
-      await registry.recordLeaseKey('alias/b', 'P1', 'first', 'arn:key/created-by-first');
+      expect(await registry.beginLeaseWork('alias/b', 'first', 'P1')).toBe(true);
+      await registry.recordLeaseKey('alias/b', 'first', 'arn:key/created-by-first');
       expect(
-        await registry.acquireRotationLease('alias/b', 'P1', 'second', new Date(now.getTime() + 500), 1_000),
+        await registry.acquireRotationLease('alias/b', 'second', new Date(now.getTime() + 500), 1_000),
       ).toBeUndefined();
       const second = await registry.acquireRotationLease(
         'alias/b',
-        'P1',
         'second',
         new Date(now.getTime() + 2_000),
         1_000,
       );
-      expect(second).toMatchObject({ owner: 'second', keyId: 'arn:key/created-by-first', state: 'creating' });
-      expect(await registry.recordLeaseKey('alias/b', 'P1', 'first', 'arn:key/other')).toBe(false);
+      expect(second).toMatchObject({
+        owner: 'second',
+        keyId: 'arn:key/created-by-first',
+        state: 'creating',
+        purpose: 'P1',
+      });
+      expect(await registry.recordLeaseKey('alias/b', 'first', 'arn:key/other')).toBe(false);
     });
 
-    it('never hands out a finished period again', async () => {
-      await registry.acquireRotationLease('alias/c', 'P1', 'only', now, 1_000);
-      await registry.completeLease('alias/c', 'P1', 'only');
-      expect(
-        await registry.acquireRotationLease('alias/c', 'P1', 'late', new Date(now.getTime() + 10_000), 1_000),
-      ).toBeUndefined();
+    it('is free again as soon as its holder completes', async () => {
+      await registry.acquireRotationLease('alias/c', 'only', now, 60_000);
+      await registry.completeLease('alias/c', 'only');
+      expect(await registry.acquireRotationLease('alias/c', 'next', now, 60_000)).toMatchObject({
+        owner: 'next',
+        state: 'done',
+      });
     });
   });
 });

@@ -47,7 +47,7 @@ describe('revocation re-check', () => {
   });
 
   it('keeps artifacts signed before the effective time', async () => {
-    const effective = new Date(Date.now() + 60_000).toISOString();
+    const effective = new Date(Date.now() + 60_000);
     expect(await gate.registry.revoke(signingKey, effective, 'rotating out a key we no longer trust')).toBe(
       'revoked',
     );
@@ -59,7 +59,7 @@ describe('revocation re-check', () => {
   });
 
   it('pulls and quarantines artifacts signed at or after an earlier effective time, VSA first', async () => {
-    const effective = new Date(Date.now() - 3_600_000).toISOString();
+    const effective = new Date(Date.now() - 3_600_000);
     expect(await gate.registry.revoke(signingKey, effective, 'key compromised an hour ago')).toBe('revoked');
     expect(await gate.keyStream.poll()).toBe(1);
     for (const build of [first, second]) {
@@ -110,7 +110,7 @@ describe('a revocation during a promotion', () => {
           if (!revokedDuringPromotion && racing) {
             revokedDuringPromotion = true;
             const [key] = (await racing.registry.list()).filter((k) => k.status === 'active');
-            await racing.registry.revoke(key?.keyId ?? '', new Date(0).toISOString(), 'compromised');
+            await racing.registry.revoke(key?.keyId ?? '', new Date(0), 'compromised');
             await racing.keyStream.poll();
           }
           return deps.vsaSigner(message);

@@ -48,6 +48,8 @@ const T0 = new Date(Math.ceil(Date.parse('2026-03-01T00:00:00Z') / (30 * DAY)) *
 const at = (days: number) => new Date(T0.getTime() + days * DAY);
 
 let kmsServer: KmsServer;
+/** The time the tests simulate, for this process and KMS alike (key creation dates come from KMS). */
+let simulated = new Date();
 let kms: KMSClient;
 let dynamo: TestDynamo;
 let registry: KeyRegistry;
@@ -59,12 +61,10 @@ const POLICY = {
   readerArns: ['arn:aws:iam::000000000000:role/Vouch-PromoterRole'],
 };
 const keyPolicy = keyPolicyOption(POLICY);
-const deps = (now: Date, policy = keyPolicy): RotationDeps => ({
-  kms,
-  registry,
-  now: () => now,
-  keyPolicy: policy,
-});
+const deps = (now: Date, policy = keyPolicy): RotationDeps => {
+  simulated = now;
+  return { kms, registry, now: () => now, keyPolicy: policy };
+};
 const tagsOf = async (keyId: string) =>
   Object.fromEntries(
     ((await kms.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags ?? []).map((t) => [
@@ -75,7 +75,7 @@ const tagsOf = async (keyId: string) =>
 const policyOf = async (keyId: string) => (await kms.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy;
 
 beforeAll(async () => {
-  kmsServer = await startKmsServer();
+  kmsServer = await startKmsServer({ clock: () => simulated });
   kms = new KMSClient({ endpoint: kmsServer.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS });
   dynamo = await startDynamo();
   registry = new KeyRegistry(dynamo.doc, dynamo.tables.keys);
@@ -369,5 +369,133 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
         io,
       ),
     ).toBe(0);
+  });
+});
+
+describe('a key lifecycle that repairs itself', () => {
+  // Each case on its own alias, so the registry and KMS hold only its keys.
+  let aliases = 0;
+  const fresh = () => ({ ...config, alias: `alias/repair-${++aliases}` });
+  const policyFor = (alias: string) => keyPolicyOption({ ...POLICY, alias });
+  const active = async (alias: string) =>
+    (await registry.list()).filter((k) => k.alias === alias && k.status === 'active').map((k) => k.keyId);
+  /** KMS that fails the first call of one operation, as a crash at that point would leave things. */
+  const crashingOn = (operation: string): KMSClient => {
+    let crashed = false;
+    return Object.assign(Object.create(kms), {
+      send: (command: { constructor: { name: string } }) => {
+        if (!crashed && command.constructor.name === `${operation}Command`) {
+          crashed = true;
+          return Promise.reject(new Error(`crashed before ${operation}`));
+        }
+        return kms.send(command as never);
+      },
+    });
+  };
+
+  it('moves the alias onto the newest key when a crash left it on the key just retired', async () => {
+    const c = fresh();
+    const first = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated as string;
+    await expect(
+      rotate({ ...deps(at(31), policyFor(c.alias)), kms: crashingOn('UpdateAlias'), leaseMs: 0 }, c),
+    ).rejects.toThrow(/crashed before UpdateAlias/);
+    const [second] = await active(c.alias);
+    expect(second).not.toBe(first);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(first);
+    const repaired = await rotate(deps(at(32), policyFor(c.alias)), c);
+    expect(repaired.reason).toBe('resumed');
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(second);
+  });
+
+  it('retires the older key when a crash left two active ones (registered, not yet retired)', async () => {
+    const c = fresh();
+    const first = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated as string;
+    let crashed = false;
+    const crashingRegistry = Object.assign(Object.create(registry), {
+      retire: async () => {
+        crashed = true;
+        throw new Error('crashed before retiring');
+      },
+    });
+    await expect(
+      rotate({ ...deps(at(31), policyFor(c.alias)), registry: crashingRegistry, leaseMs: 0 }, c),
+    ).rejects.toThrow(/crashed before retiring/);
+    expect(crashed).toBe(true);
+    const both = await active(c.alias);
+    expect(both).toHaveLength(2);
+    const repaired = await rotate(deps(at(32), policyFor(c.alias)), c);
+    expect(repaired).toMatchObject({ reason: 'resumed', retired: [first] });
+    const [second] = both.filter((k) => k !== first);
+    expect(await active(c.alias)).toEqual([second]);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(second);
+  });
+
+  it('lets one of two forced runs at once rotate, and never leaves the alias without an active key', async () => {
+    const c = fresh();
+    await rotate(deps(at(1), policyFor(c.alias)), c);
+    const runs = await Promise.all([
+      rotate(deps(at(2), policyFor(c.alias)), c, { force: true }),
+      rotate(deps(at(2), policyFor(c.alias)), c, { force: true }),
+    ]);
+    expect(runs.filter((r) => r.activated)).toHaveLength(1);
+    expect(runs.filter((r) => r.skipped === 'lease-held')).toHaveLength(1);
+    const keys = await active(c.alias);
+    expect(keys).toEqual([runs.find((r) => r.activated)?.activated]);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(keys[0]);
+  });
+
+  it('disables a revoked key in KMS, gives it an end of validity, and activates a new one', async () => {
+    const c = fresh();
+    const key = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated as string;
+    await registry.revoke(key, at(2), 'leaked');
+    expect(await registry.get(key)).toMatchObject({ validUntil: at(2).toISOString() });
+    const result = await rotate(deps(at(3), policyFor(c.alias)), c);
+    expect(result.disabled).toEqual([key]);
+    expect(result.activated).toBeDefined();
+    await expect(
+      kms.send(new SignCommand({ KeyId: key, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })),
+    ).rejects.toThrow();
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(result.activated);
+    expect(await registry.get(key)).toMatchObject({ status: 'revoked', disabledAt: at(3).toISOString() });
+  });
+
+  it("dates a key by KMS's clock, not the caller's", async () => {
+    const c = fresh();
+    const callerDayAhead = new Date(at(1).getTime() + DAY);
+    simulated = at(1); // KMS's clock
+    const key = (await rotate({ kms, registry, now: () => callerDayAhead, keyPolicy: policyFor(c.alias) }, c))
+      .activated as string;
+    expect((await registry.get(key))?.validFrom).toBe(
+      new Date(Math.floor(at(1).getTime() / 1000) * 1000).toISOString(),
+    );
+  });
+
+  it('adopts the key a run created and crashed before recording, rather than leaving it enabled', async () => {
+    const c = fresh();
+    await rotate(deps(at(1), policyFor(c.alias)), c);
+    const before = (await kms.send(new ListKeysCommand({}))).Keys?.length ?? 0;
+    // The crash: a lease taken for a forced rotation, the key created and tagged, its ID never recorded.
+    const purpose = 'forced:2026-01-01T00:00:00.000Z';
+    expect(await registry.acquireRotationLease(c.alias, 'crashed', at(2), 1)).toBeDefined();
+    await registry.beginLeaseWork(c.alias, 'crashed', purpose);
+    const orphan = (
+      await kms.send(
+        new CreateKeyCommand({
+          KeySpec: 'ECC_NIST_P256',
+          KeyUsage: 'SIGN_VERIFY',
+          Policy: policyFor(c.alias).document,
+          Tags: [
+            { TagKey: 'vouch:purpose', TagValue: 'signing' },
+            { TagKey: 'vouch:alias', TagValue: c.alias },
+            { TagKey: 'vouch:period', TagValue: purpose },
+            { TagKey: POLICY_TAG, TagValue: policyFor(c.alias).digest },
+          ],
+        }),
+      )
+    ).KeyMetadata?.Arn as string;
+    const result = await rotate(deps(at(3), policyFor(c.alias)), c);
+    expect(result).toMatchObject({ activated: orphan, reason: 'resumed' });
+    expect((await kms.send(new ListKeysCommand({}))).Keys?.length).toBe(before + 1);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(orphan);
   });
 });

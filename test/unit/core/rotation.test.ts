@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  parseAdminTime,
   periodStart,
   planRotation,
   type RegistryKeyState,
@@ -33,6 +34,7 @@ describe('#planRotation', () => {
 
   it('does nothing while the active key belongs to the current period', () => {
     expect(planRotation([key('k1', {})], at(29), config)).toEqual({
+      newest: 'k1',
       retire: [],
       disable: [],
       scheduleDeletion: [],
@@ -43,6 +45,23 @@ describe('#planRotation', () => {
     const plan = planRotation([key('k1', {})], at(30), config);
     expect(plan.createFor).toBe(at(30).toISOString());
     expect(plan.retire).toEqual(['k1']);
+  });
+
+  it('retires every active key but the newest, even when nothing is due (a crash left two)', () => {
+    const older = key('k0', { validFrom: at(-30).toISOString() });
+    expect(planRotation([older, key('k1', {})], at(2), config)).toMatchObject({
+      newest: 'k1',
+      retire: ['k0'],
+    });
+    expect(planRotation([older, key('k1', {})], at(2), config).createFor).toBeUndefined();
+  });
+
+  it('disables a revoked key once, whatever its window', () => {
+    const revoked = key('k0', { status: 'revoked', revokedAt: at(1).toISOString() });
+    expect(planRotation([revoked], at(2), config).disable).toEqual(['k0']);
+    expect(planRotation([{ ...revoked, disabledAt: at(2).toISOString() }], at(3), config).disable).toEqual(
+      [],
+    );
   });
 
   it('creates a key when the active one was revoked', () => {
@@ -83,4 +102,19 @@ describe('#validateRotationConfig', () => {
   ])('refuses %j', (change, message) => {
     expect(() => validateRotationConfig({ ...config, ...change })).toThrow(message);
   });
+});
+
+describe('#parseAdminTime', () => {
+  it('reads times with a zone, and now', () => {
+    const now = new Date('2026-11-26T10:00:00Z');
+    expect(parseAdminTime('2026-11-26T11:00:00+01:00').toISOString()).toBe('2026-11-26T10:00:00.000Z');
+    expect(parseAdminTime('now', now)).toBe(now);
+  });
+
+  it.each(['2026-11-26T10:00:00', '2026-11-26', '+010000-01-01T00:00:00Z', 'yesterday'])(
+    'refuses %j: no zone, not a time, or a year past 9999',
+    (text) => {
+      expect(() => parseAdminTime(text)).toThrow(/zone|valid time/);
+    },
+  );
 });
