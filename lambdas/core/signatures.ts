@@ -10,6 +10,7 @@ import {
   Verifier,
 } from '@sigstore/verify';
 import type { Attestation } from './attestation.ts';
+import { bundleMaterialProblem, logWindowProblem } from './bundle-checks.ts';
 import { type Reason, type ReasonCode, VouchError } from './errors.ts';
 import { type KeyLookup, keyHintProblem, keyValidAt, showHint, type TrustedKey } from './keys.ts';
 import type { TrustRoot } from './trust.ts';
@@ -55,6 +56,8 @@ export function verifySignature(
 ): SignatureResult {
   const subject = attestation.source;
   try {
+    const malformed = bundleMaterialProblem(bundle);
+    if (malformed) throw malformed;
     let entity = toSignedEntity(bundle);
     if (attestation.kind === 'signature') {
       entity = { ...entity, signature: prehashedContent(entity, attestation) };
@@ -64,6 +67,7 @@ export function verifySignature(
       // nothing without a time inside its window.
       const signer = new Verifier({ ...context.trustRoot, publicKey: noPublicKeys }).verify(entity);
       const { times, source } = trustedTimes(entity, context.observedAt);
+      assertLogWindows(entity, context.trustRoot, times, source);
       return {
         ok: true,
         value: { signer: keylessIdentity(signer), signingTimes: times, timeSource: source },
@@ -107,6 +111,7 @@ function verifyKeyed(
     );
     verifier.verify(entity);
     const { times, source } = trustedTimes(entity, context.observedAt);
+    assertLogWindows(entity, context.trustRoot, times, source);
     // With zero timestamps @sigstore/verify never calls validFor: the validity check is ours alone.
     for (const time of times) {
       const validity = keyValidAt(key, time);
@@ -145,6 +150,16 @@ function trustedTimes(entity: SignedEntity, observedAt: Date) {
     }
   }
   return times.length > 0 ? { times, source } : { times: [observedAt], source };
+}
+
+function assertLogWindows(
+  entity: SignedEntity,
+  root: TrustRoot,
+  times: readonly Date[],
+  source: VerifiedSignature['timeSource'],
+): void {
+  const problem = logWindowProblem(entity, root, source === 'observed' ? [] : times);
+  if (problem) throw problem;
 }
 
 function keylessIdentity(signer: Signer): SignerIdentity {
