@@ -63,9 +63,10 @@ export function verifySignature(
       entity = { ...entity, signature: prehashedContent(entity, attestation) };
     }
     if (entity.key.$case !== 'public-key') {
-      // Keyless signatures need a log entry, an SCT and a trusted time: a short-lived certificate means
-      // nothing without a time inside its window.
-      const signer = new Verifier({ ...context.trustRoot, publicKey: noPublicKeys }).verify(entity);
+      const signer = new Verifier(
+        { ...context.trustRoot, publicKey: noPublicKeys },
+        keylessThresholds(context.trustRoot),
+      ).verify(entity);
       const { times, source } = trustedTimes(entity, context.observedAt);
       assertLogWindows(entity, context.trustRoot, times, source);
       return {
@@ -88,6 +89,20 @@ export function verifySignature(
   } catch (error) {
     return { ok: false, error: toSignatureReason(error, subject) };
   }
+}
+
+/**
+ * What a keyless signature needs, from what its (trusted) root lists: a log entry if the instance runs a
+ * transparency log, an SCT if it runs a CT log, and always a trusted time — a short-lived certificate
+ * means nothing without a time inside its window. An instance without logs (GitHub's, for private
+ * repositories) thus needs an RFC 3161 timestamp from its TSA: with no trusted log, no log time verifies.
+ */
+function keylessThresholds(root: TrustRoot) {
+  return {
+    tlogThreshold: root.tlogs.length > 0 ? 1 : 0,
+    ctlogThreshold: root.ctlogs.length > 0 ? 1 : 0,
+    timestampThreshold: 1,
+  };
 }
 
 const noPublicKeys = (): never => {
