@@ -1,10 +1,9 @@
 import { basename } from 'node:path';
-import type { Bundle } from '@sigstore/bundle';
-import { X509Certificate } from '@sigstore/core';
 import type { Attestation } from './attestation.ts';
 import { toReason } from './attestation.ts';
 import { type Digests, digestsMatch, primaryDigest } from './digest.ts';
 import type { Reason } from './errors.ts';
+import { keylessRootsFor, keylessSignerNobodyAllows } from './keyless.ts';
 import { type KeyLookup, keyValidAt, type TrustedKey } from './keys.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
@@ -18,7 +17,15 @@ import {
 } from './policy.ts';
 import { builderIdAllowed, normaliseRepository, provenanceFacts } from './provenance.ts';
 import { type SignerIdentity, type VerifiedSignature, verifySignature } from './signatures.ts';
-import { loadTrustRoot, type TrustRoot } from './trust.ts';
+import {
+  asTrustRootSet,
+  DEFAULT_INSTANCE,
+  loadNamedTrustRoot,
+  type TrustRoot,
+  type TrustRootRef,
+  type TrustRootSet,
+  trustRootSet,
+} from './trust.ts';
 
 export interface EvaluationInput {
   readonly artifact: { readonly path?: string; readonly digests: Digests };
@@ -28,8 +35,12 @@ export interface EvaluationInput {
   readonly inputErrors?: readonly Reason[];
   readonly policy: Policy;
   readonly keys: KeyLookup;
-  /** Defaults to the pinned Sigstore public-good root. */
-  readonly trustRoot?: TrustRoot;
+  /**
+   * The Sigstore roots held, by instance (a bare root is the default instance's). Defaults to the pinned
+   * public-good root. Keyless signatures verify under the instances their allowed signers trust; keyed
+   * signatures' log entries and timestamps under the default instance's.
+   */
+  readonly trustRoot?: TrustRoot | TrustRootSet;
   /** Trusted time for signatures without a time of their own, unless an attestation has `observedAt`. */
   readonly observedAt: Date;
   readonly now?: Date;
@@ -45,6 +56,8 @@ export interface SignatureReport {
   readonly signer?: SignerIdentity;
   readonly signingTimes?: readonly string[];
   readonly timeSource?: VerifiedSignature['timeSource'];
+  /** The root (instance, version, digest) that verified it. */
+  readonly trustRoot?: TrustRootRef;
   readonly error?: Reason;
 }
 
@@ -264,7 +277,10 @@ function checkAttestations(
   applicable: readonly Applicable[],
 ): { checked: CheckedAttestation[]; notes: Reason[] } {
   const limits = input.limits ?? DEFAULT_LIMITS;
-  const trustRoot = input.trustRoot ?? loadTrustRoot();
+  const roots = input.trustRoot
+    ? asTrustRootSet(input.trustRoot)
+    : trustRootSet([loadNamedTrustRoot(DEFAULT_INSTANCE)]);
+  const keyedRoot = roots.get(DEFAULT_INSTANCE);
   const inlineKeys = new Map<string, TrustedKey>(input.policy.inlineKeys.map((key) => [key.keyId, key]));
   const keys: KeyLookup = (hint) => inlineKeys.get(hint) ?? input.keys(hint);
   const candidateKeys = keyCandidates(applicable, keys, limits.maxKeyCandidates);
@@ -307,15 +323,11 @@ function checkAttestations(
       notes.push(mismatch);
       return skip(mismatch);
     }
-    const unallowed = keylessSignerNobodyAllows(attestation, signers);
-    if (unallowed) {
-      // A certificate chain, SCTs and a log entry are the expensive part: not for an identity no
-      // requirement could accept.
-      return { ...skip(unallowed), mismatch, skipped: false };
-    }
+    const unallowed = keylessSignerNobodyAllows(attestation, signers, describeSigner);
+    if (unallowed) return { ...skip(unallowed), mismatch, skipped: false };
     const context = {
       keys,
-      trustRoot,
+      ...(keyedRoot ? { keyedRoot } : {}),
       observedAt: attestation.observedAt ?? input.observedAt,
       candidateKeys,
     };
@@ -323,13 +335,15 @@ function checkAttestations(
     const signatures: SignatureReport[] = [];
     const errors: Reason[] = [];
     for (const bundle of attestation.signatures) {
-      const result = verifySignature(attestation, bundle, context);
+      const keylessRoots = keylessRootsFor(bundle, signers, roots);
+      const result = verifySignature(attestation, bundle, { ...context, keylessRoots });
       if (result.ok) {
         verified.push(result.value);
         signatures.push({
           signer: result.value.signer,
           signingTimes: result.value.signingTimes.map((time) => time.toISOString()),
           timeSource: result.value.timeSource,
+          ...(result.value.trustRoot ? { trustRoot: result.value.trustRoot } : {}),
         });
       } else {
         signatures.push({ error: result.error });
@@ -393,56 +407,6 @@ function keyCandidates(applicable: readonly Applicable[], keys: KeyLookup, max: 
   return [...found.values()];
 }
 
-/**
- * For a keyless bundle, the reason no applicable requirement could allow its certificate's identity,
- * read from the leaf without verifying anything; undefined when one could (or it is not keyless).
- */
-function keylessSignerNobodyAllows(
-  attestation: Attestation,
-  signers: readonly Requirement['signers'][number][],
-): Reason | undefined {
-  const identities = attestation.signatures.map(certificateIdentity);
-  if (identities.some((identity) => identity === undefined)) return undefined;
-  const allowed = identities.some((identity) =>
-    signers.some((signer) => signer.allows(identity as SignerIdentity, undefined)),
-  );
-  if (allowed) return undefined;
-  const first = identities[0] as Extract<SignerIdentity, { kind: 'keyless' }>;
-  return {
-    code: 'SIGNER_NOT_ALLOWED',
-    message: `signed by ${describeSigner(first)}, whom no applicable rule allows; not verified`,
-    subject: attestation.source,
-  };
-}
-
-const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-
-/** The identity a bundle's leaf certificate claims, as @sigstore/verify reads it; unverified. */
-function certificateIdentity(bundle: Bundle): SignerIdentity | undefined {
-  const content = bundle.verificationMaterial.content;
-  const raw =
-    content.$case === 'certificate'
-      ? content.certificate.rawBytes
-      : content.$case === 'x509CertificateChain'
-        ? content.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
-  if (!raw) return undefined;
-  try {
-    const certificate = X509Certificate.parse(Buffer.from(raw));
-    const v2 = certificate.extension(OID_FULCIO_ISSUER_V2);
-    const issuer = v2
-      ? v2.valueObj.subs?.[0]?.value.toString('ascii')
-      : certificate.extension(OID_FULCIO_ISSUER_V1)?.value.toString('ascii');
-    const subjectAlternativeName = certificate.subjectAltName;
-    if (!issuer || !subjectAlternativeName) return undefined;
-    return { kind: 'keyless', issuer, subjectAlternativeName };
-  } catch {
-    // Unparseable: let the verifier say why.
-    return undefined;
-  }
-}
-
 type RequirementOutcome =
   | {
       readonly satisfied: true;
@@ -472,15 +436,19 @@ function checkRequirement(
   const sources = new Set<string>();
   const refusals: Reason[] = [];
   for (const { attestation, verified, mismatch } of ofType) {
-    for (const { signer } of verified) {
-      const origin =
+    for (const { signer, trustRoot } of verified) {
+      const keyOrigin =
         signer.kind === 'key' && !inlineKeyIds.has(signer.keyId)
           ? input.keys(signer.keyId)?.origin
           : undefined;
-      if (!requirement.signers.some((allowed) => allowed.allows(signer, origin))) {
+      const context = {
+        ...(keyOrigin ? { keyOrigin } : {}),
+        ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
+      };
+      if (!requirement.signers.some((allowed) => allowed.allows(signer, context))) {
         const reason: Reason = {
           code: 'SIGNER_NOT_ALLOWED',
-          message: `${attestation.source} is signed by ${describeSigner(signer)}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
+          message: `${attestation.source} is signed by ${describeSigner(signer)}${context.instance ? `, verified under the ${context.instance} root` : ''}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
           subject: where,
         };
         if (input.strict) refusals.push(reason);

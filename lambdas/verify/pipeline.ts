@@ -34,6 +34,7 @@ import {
   sequenceOrder,
   signStatement,
   type TrustRoot,
+  type TrustRootSet,
   toReason,
   verificationSummary,
 } from '#core/index.ts';
@@ -44,7 +45,8 @@ export interface PipelineDeps {
   readonly index: AttestationIndex;
   readonly keys: RegistryKeyCache;
   readonly policy: Policy;
-  readonly trustRoot: TrustRoot;
+  /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
+  readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */
   readonly vsaSigner: SignFn;
   readonly stagingBucket: string;

@@ -1,0 +1,181 @@
+import type { KeyObject } from 'node:crypto';
+import { VouchError } from './errors.ts';
+import { keyIdOf, publicKeyFromPem } from './keys.ts';
+import type { SignerIdentity } from './signatures.ts';
+import { DEFAULT_INSTANCE } from './trust.ts';
+
+/** Names of signer groups, rules and Sigstore instances. */
+export const NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+
+/** What a keyless entry may add to its identity: the Sigstore instances whose roots may vouch for it. */
+interface KeylessOptions {
+  /** One instance or several; default `public-good`. */
+  readonly instance?: string | readonly string[];
+}
+
+/** A signer entry as written in the policy file. */
+export type SignerSpec =
+  | { readonly registry: true }
+  | { readonly keyId: string }
+  | { readonly publicKey: string }
+  | ({ readonly issuer: string; readonly identity: string } & KeylessOptions)
+  | ({ readonly issuer: string; readonly identityRegexp: string } & KeylessOptions);
+
+const keylessProperties = {
+  issuer: { type: 'string', minLength: 1 },
+  instance: {
+    oneOf: [
+      { type: 'string', pattern: NAME },
+      {
+        type: 'array',
+        items: { type: 'string', pattern: NAME },
+        minItems: 1,
+        maxItems: 8,
+        uniqueItems: true,
+      },
+    ],
+  },
+} as const;
+
+export const signerSchema = {
+  oneOf: [
+    {
+      type: 'object',
+      required: ['registry'],
+      additionalProperties: false,
+      properties: { registry: { const: true } },
+    },
+    {
+      type: 'object',
+      required: ['keyId'],
+      additionalProperties: false,
+      properties: { keyId: { type: 'string', minLength: 1 } },
+    },
+    {
+      type: 'object',
+      required: ['publicKey'],
+      additionalProperties: false,
+      properties: { publicKey: { type: 'string', minLength: 1 } },
+    },
+    {
+      type: 'object',
+      required: ['issuer', 'identity'],
+      additionalProperties: false,
+      properties: { ...keylessProperties, identity: { type: 'string', minLength: 1 } },
+    },
+    {
+      type: 'object',
+      required: ['issuer', 'identityRegexp'],
+      additionalProperties: false,
+      properties: { ...keylessProperties, identityRegexp: { type: 'string', minLength: 1 } },
+    },
+  ],
+} as const;
+
+/** What is known of a verified signer beyond its identity, when an entry is asked whether it allows it. */
+export interface SignerContext {
+  /** Where a key came from: the Vouch key registry, or elsewhere (a policy's own key). */
+  readonly keyOrigin?: 'registry' | 'other';
+  /**
+   * The instance whose root verified a keyless signature. Undefined before verification (the pre-screen
+   * of a certificate's claimed identity), when only the identity is asked about.
+   */
+  readonly instance?: string;
+}
+
+/** A signer check compiled from the policy. */
+export interface AllowedSigner {
+  /** What it allows, canonically: two entries with one ID in a requirement are one signer listed twice. */
+  readonly id: string;
+  readonly description: string;
+  /** The key it names, for keyed signatures whose hint names none (DSSE `keyid` is optional). */
+  readonly keyId?: string;
+  /** Keyless entries: the instances whose roots may vouch for the identity. */
+  readonly instances?: readonly string[];
+  /** Matches an open set of signers (the registry, an identity pattern), so no count bounds a threshold. */
+  readonly open: boolean;
+  allows(signer: SignerIdentity, context: SignerContext): boolean;
+}
+
+/** Compiles one signer entry; a policy's own public keys are collected into `inlineKeys`. */
+export function compileSigner(
+  signer: SignerSpec,
+  where: string,
+  inlineKeys: { keyId: string; publicKey: KeyObject }[],
+): AllowedSigner {
+  if ('registry' in signer) {
+    return {
+      id: 'registry',
+      description: 'any key in the Vouch key registry',
+      open: true,
+      allows: (s, { keyOrigin }) => s.kind === 'key' && keyOrigin === 'registry',
+    };
+  }
+  if ('keyId' in signer) {
+    return {
+      id: `key:${signer.keyId}`,
+      keyId: signer.keyId,
+      description: `key ${signer.keyId}`,
+      open: false,
+      allows: (s) => s.kind === 'key' && s.keyId === signer.keyId,
+    };
+  }
+  if ('publicKey' in signer) {
+    const publicKey = publicKeyFromPem(signer.publicKey, `${where}.publicKey`);
+    const keyId = keyIdOf(publicKey);
+    if (!inlineKeys.some((key) => key.keyId === keyId)) inlineKeys.push({ keyId, publicKey });
+    return {
+      id: `key:${keyId}`,
+      keyId,
+      description: `key ${keyId}`,
+      open: false,
+      allows: (s) => s.kind === 'key' && s.keyId === keyId,
+    };
+  }
+  const { issuer } = signer;
+  const instances =
+    signer.instance === undefined
+      ? [DEFAULT_INSTANCE]
+      : typeof signer.instance === 'string'
+        ? [signer.instance]
+        : [...signer.instance];
+  const onInstances =
+    instances.length === 1 && instances[0] === DEFAULT_INSTANCE ? '' : ` on ${instances.join(', ')}`;
+  const fromInstance = (context: SignerContext) =>
+    context.instance === undefined || instances.includes(context.instance);
+  if ('identity' in signer) {
+    return {
+      id: `identity:${issuer}|${signer.identity}`,
+      description: `${signer.identity} (issuer ${issuer})${onInstances}`,
+      instances,
+      open: false,
+      allows: (s, context) =>
+        s.kind === 'keyless' &&
+        s.issuer === issuer &&
+        s.subjectAlternativeName === signer.identity &&
+        fromInstance(context),
+    };
+  }
+  let pattern: RegExp;
+  try {
+    // The pattern must compile on its own first: `x)|(?:.*` is not a pattern, but inside the anchors
+    // below it would become one that allows every identity.
+    new RegExp(signer.identityRegexp, 'u');
+    // Anchored, unlike cosign's --certificate-identity-regexp: an unanchored pattern silently allows
+    // any identity that merely contains it.
+    pattern = new RegExp(`^(?:${signer.identityRegexp})$`, 'u');
+  } catch (error) {
+    throw new VouchError('PARSE_ERROR', `${where}/identityRegexp: ${(error as Error).message}`);
+  }
+  return {
+    id: `identity-regexp:${issuer}|${signer.identityRegexp}`,
+    description: `identity matching /${signer.identityRegexp}/ (issuer ${issuer})${onInstances}`,
+    instances,
+    open: true,
+    allows: (s, context) =>
+      s.kind === 'keyless' &&
+      s.issuer === issuer &&
+      pattern.test(s.subjectAlternativeName) &&
+      fromInstance(context),
+  };
+}
