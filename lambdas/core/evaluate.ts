@@ -446,9 +446,12 @@ function checkRequirement(
         ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
       };
       if (!requirement.signers.some((allowed) => allowed.allows(signer, context))) {
+        // A signer whose identity is allowed but whose certificate's claims are not: say which claim.
+        const why = requirement.signers.map((allowed) => allowed.explain?.(signer, context)).find(Boolean);
+        const root = context.instance ? `, verified under the ${context.instance} root` : '';
         const reason: Reason = {
           code: 'SIGNER_NOT_ALLOWED',
-          message: `${attestation.source} is signed by ${describeSigner(signer)}${context.instance ? `, verified under the ${context.instance} root` : ''}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
+          message: `${attestation.source} is signed by ${describeSigner(signer)}${root}${why ? `, but its ${why}` : ''}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
           subject: where,
         };
         if (input.strict) refusals.push(reason);

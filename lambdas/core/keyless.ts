@@ -1,6 +1,7 @@
 import type { Bundle } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import type { Attestation } from './attestation.ts';
+import { certificateClaims } from './certificate-claims.ts';
 import type { Reason } from './errors.ts';
 import type { SignerIdentity } from './signatures.ts';
 import type { AllowedSigner } from './signers.ts';
@@ -30,8 +31,9 @@ export function leafCertificate(bundle: Bundle): X509Certificate | undefined {
 }
 
 /**
- * The identity a bundle's leaf certificate claims: unverified before the signature is, the signer's
- * identity after. Undefined when it is not keyless or names no SAN or issuer.
+ * The identity (and CI claims) a bundle's leaf certificate claims, unverified: for the pre-screen, which
+ * may skip a bundle nobody could allow, never accept one. Undefined when it is not keyless or names no
+ * SAN or issuer.
  */
 export function certificateIdentity(bundle: Bundle): KeylessIdentity | undefined {
   const certificate = leafCertificate(bundle);
@@ -43,7 +45,13 @@ export function certificateIdentity(bundle: Bundle): KeylessIdentity | undefined
       : certificate.extension(OID_FULCIO_ISSUER_V1)?.value.toString('ascii');
     const subjectAlternativeName = certificate.subjectAltName;
     if (!issuer || !subjectAlternativeName) return undefined;
-    return { kind: 'keyless', issuer, subjectAlternativeName };
+    const claims = certificateClaims(certificate);
+    return {
+      kind: 'keyless',
+      issuer,
+      subjectAlternativeName,
+      ...(Object.keys(claims).length > 0 ? { claims } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -65,9 +73,13 @@ export function keylessSignerNobodyAllows(
     signers.some((signer) => signer.allows(identity as KeylessIdentity, {})),
   );
   if (allowed) return undefined;
+  const first = identities[0] as KeylessIdentity;
+  const why = signers.map((signer) => signer.explain?.(first, {})).find(Boolean);
   return {
     code: 'SIGNER_NOT_ALLOWED',
-    message: `signed by ${describe(identities[0] as KeylessIdentity)}, whom no applicable rule allows; not verified`,
+    message: why
+      ? `signed by ${describe(first)}, but its certificate's ${why}; not verified`
+      : `signed by ${describe(first)}, whom no applicable rule allows; not verified`,
     subject: attestation.source,
   };
 }

@@ -9,7 +9,9 @@ import {
 } from '@sigstore/verify';
 import type { Attestation } from './attestation.ts';
 import { bundleMaterialProblem, logWindowProblem } from './bundle-checks.ts';
+import { type CertificateClaims, certificateClaims } from './certificate-claims.ts';
 import { type Reason, type ReasonCode, VouchError } from './errors.ts';
+import { leafCertificate } from './keyless.ts';
 import { type KeyLookup, keyHintProblem, keyValidAt, showHint, type TrustedKey } from './keys.ts';
 import { prehashedContent } from './prehashed.ts';
 import {
@@ -23,7 +25,13 @@ import {
 /** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
 export type SignerIdentity =
   | { readonly kind: 'key'; readonly keyId: string; readonly alias?: string }
-  | { readonly kind: 'keyless'; readonly subjectAlternativeName: string; readonly issuer: string };
+  | {
+      readonly kind: 'keyless';
+      readonly subjectAlternativeName: string;
+      readonly issuer: string;
+      /** What the certificate says of the build that signed (GitHub Actions: repository, ref, workflow, runner). */
+      readonly claims?: CertificateClaims;
+    };
 
 export interface VerifiedSignature {
   readonly signer: SignerIdentity;
@@ -78,7 +86,7 @@ export function verifySignature(
     if (attestation.kind === 'signature') {
       entity = { ...entity, signature: prehashedContent(entity, attestation) };
     }
-    if (entity.key.$case !== 'public-key') return verifyKeyless(entity, context, subject);
+    if (entity.key.$case !== 'public-key') return verifyKeyless(bundle, entity, context, subject);
     const hint = entity.key.hint;
     const problem = keyHintProblem(hint);
     const named = problem ? undefined : context.keys(hint);
@@ -101,7 +109,12 @@ export function verifySignature(
  * one recorded. When none does, the first root's reason is the verdict (naming the root when several
  * were tried).
  */
-function verifyKeyless(entity: SignedEntity, context: SignatureContext, subject: string): SignatureResult {
+function verifyKeyless(
+  bundle: Bundle,
+  entity: SignedEntity,
+  context: SignatureContext,
+  subject: string,
+): SignatureResult {
   const [first] = context.keylessRoots;
   if (!first) {
     return {
@@ -115,6 +128,7 @@ function verifyKeyless(entity: SignedEntity, context: SignatureContext, subject:
     };
   }
   let failure: Reason | undefined;
+  const leaf = leafCertificate(bundle);
   for (const named of context.keylessRoots) {
     try {
       const signer = new Verifier(
@@ -126,7 +140,8 @@ function verifyKeyless(entity: SignedEntity, context: SignatureContext, subject:
       return {
         ok: true,
         value: {
-          signer: keylessIdentity(signer),
+          // Claims from the leaf the library just verified: it is the certificate that signed.
+          signer: keylessIdentity(signer, leaf ? certificateClaims(leaf) : {}),
           signingTimes: times,
           timeSource: source,
           trustRoot: trustRootRef(named),
@@ -231,7 +246,7 @@ function assertLogWindows(
   if (problem) throw problem;
 }
 
-function keylessIdentity(signer: Signer): SignerIdentity {
+function keylessIdentity(signer: Signer, claims: CertificateClaims): SignerIdentity {
   const subjectAlternativeName = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
   if (!subjectAlternativeName || !issuer) {
@@ -240,7 +255,12 @@ function keylessIdentity(signer: Signer): SignerIdentity {
       'the signing certificate names no identity (SAN) or OIDC issuer',
     );
   }
-  return { kind: 'keyless', subjectAlternativeName, issuer };
+  return {
+    kind: 'keyless',
+    subjectAlternativeName,
+    issuer,
+    ...(Object.keys(claims).length > 0 ? { claims } : {}),
+  };
 }
 
 const LIBRARY_CODES: Record<string, ReasonCode> = {

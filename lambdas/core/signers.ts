@@ -1,4 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import {
+  type ClaimRequirements,
+  claimRequirementsSchema,
+  compileClaimRequirements,
+} from './certificate-claims.ts';
 import { VouchError } from './errors.ts';
 import { keyIdOf, publicKeyFromPem } from './keys.ts';
 import type { SignerIdentity } from './signatures.ts';
@@ -7,8 +12,11 @@ import { DEFAULT_INSTANCE } from './trust.ts';
 /** Names of signer groups, rules and Sigstore instances. */
 export const NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
-/** What a keyless entry may add to its identity: the Sigstore instances whose roots may vouch for it. */
-interface KeylessOptions {
+/**
+ * What a keyless entry may add to its identity: the Sigstore instances whose roots may vouch for it, and
+ * what the certificate must say of the build that signed (checked once the signature has verified).
+ */
+interface KeylessOptions extends ClaimRequirements {
   /** One instance or several; default `public-good`. */
   readonly instance?: string | readonly string[];
 }
@@ -22,6 +30,7 @@ export type SignerSpec =
   | ({ readonly issuer: string; readonly identityRegexp: string } & KeylessOptions);
 
 const keylessProperties = {
+  ...claimRequirementsSchema,
   issuer: { type: 'string', minLength: 1 },
   instance: {
     oneOf: [
@@ -95,6 +104,11 @@ export interface AllowedSigner {
   /** Matches an open set of signers (the registry, an identity pattern), so no count bounds a threshold. */
   readonly open: boolean;
   allows(signer: SignerIdentity, context: SignerContext): boolean;
+  /**
+   * Why a signer whose identity, issuer and instance this entry accepts is still refused (its
+   * certificate's claims); undefined when it is allowed or its identity is not this entry's.
+   */
+  explain?(signer: SignerIdentity, context: SignerContext): string | undefined;
 }
 
 /** Compiles one signer entry; a policy's own public keys are collected into `inlineKeys`. */
@@ -143,39 +157,57 @@ export function compileSigner(
     instances.length === 1 && instances[0] === DEFAULT_INSTANCE ? '' : ` on ${instances.join(', ')}`;
   const fromInstance = (context: SignerContext) =>
     context.instance === undefined || instances.includes(context.instance);
+  const claimsProblem = compileClaimRequirements(signer, where);
+  const claimsText = describeClaims(signer);
+  let matchesIdentity: (san: string) => boolean;
+  let id: string;
+  let description: string;
   if ('identity' in signer) {
-    return {
-      id: `identity:${issuer}|${signer.identity}`,
-      description: `${signer.identity} (issuer ${issuer})${onInstances}`,
-      instances,
-      open: false,
-      allows: (s, context) =>
-        s.kind === 'keyless' &&
-        s.issuer === issuer &&
-        s.subjectAlternativeName === signer.identity &&
-        fromInstance(context),
-    };
+    matchesIdentity = (san) => san === signer.identity;
+    id = `identity:${issuer}|${signer.identity}`;
+    description = `${signer.identity} (issuer ${issuer})`;
+  } else {
+    let pattern: RegExp;
+    try {
+      // The pattern must compile on its own first: `x)|(?:.*` is not a pattern, but inside the anchors
+      // below it would become one that allows every identity.
+      new RegExp(signer.identityRegexp, 'u');
+      // Anchored, unlike cosign's --certificate-identity-regexp: an unanchored pattern silently allows
+      // any identity that merely contains it.
+      pattern = new RegExp(`^(?:${signer.identityRegexp})$`, 'u');
+    } catch (error) {
+      throw new VouchError('PARSE_ERROR', `${where}/identityRegexp: ${(error as Error).message}`);
+    }
+    matchesIdentity = (san) => pattern.test(san);
+    id = `identity-regexp:${issuer}|${signer.identityRegexp}`;
+    description = `identity matching /${signer.identityRegexp}/ (issuer ${issuer})`;
   }
-  let pattern: RegExp;
-  try {
-    // The pattern must compile on its own first: `x)|(?:.*` is not a pattern, but inside the anchors
-    // below it would become one that allows every identity.
-    new RegExp(signer.identityRegexp, 'u');
-    // Anchored, unlike cosign's --certificate-identity-regexp: an unanchored pattern silently allows
-    // any identity that merely contains it.
-    pattern = new RegExp(`^(?:${signer.identityRegexp})$`, 'u');
-  } catch (error) {
-    throw new VouchError('PARSE_ERROR', `${where}/identityRegexp: ${(error as Error).message}`);
-  }
+  const identityAccepted = (s: SignerIdentity, context: SignerContext): s is KeylessSigner =>
+    s.kind === 'keyless' &&
+    s.issuer === issuer &&
+    matchesIdentity(s.subjectAlternativeName) &&
+    fromInstance(context);
   return {
-    id: `identity-regexp:${issuer}|${signer.identityRegexp}`,
-    description: `identity matching /${signer.identityRegexp}/ (issuer ${issuer})${onInstances}`,
+    // Entries for one identity that differ in instances or claims are different entries (one signer still
+    // counts once toward a threshold: evaluation counts identities).
+    id: `${id}${onInstances}${claimsText}`,
+    description: `${description}${onInstances}${claimsText}`,
     instances,
-    open: true,
-    allows: (s, context) =>
-      s.kind === 'keyless' &&
-      s.issuer === issuer &&
-      pattern.test(s.subjectAlternativeName) &&
-      fromInstance(context),
+    open: 'identityRegexp' in signer,
+    allows: (s, context) => identityAccepted(s, context) && claimsProblem?.(s.claims) === undefined,
+    explain: (s, context) => (identityAccepted(s, context) ? claimsProblem?.(s.claims) : undefined),
   };
 }
+
+type KeylessSigner = Extract<SignerIdentity, { kind: 'keyless' }>;
+
+const describeClaims = (spec: ClaimRequirements) => {
+  const parts = [
+    spec.sourceRepository && `source ${spec.sourceRepository}`,
+    spec.sourceRef && `ref ${spec.sourceRef}`,
+    spec.sourceDigest && `commit ${spec.sourceDigest}`,
+    spec.signerWorkflow && `workflow ${spec.signerWorkflow}`,
+    spec.runnerEnvironment && `runner ${spec.runnerEnvironment}`,
+  ].filter(Boolean);
+  return parts.length > 0 ? `, ${parts.join(', ')}` : '';
+};
