@@ -75,15 +75,16 @@ export function loadTrustRoot(location: string | URL = PUBLIC_GOOD_TRUSTED_ROOT)
 }
 
 /**
- * Reads a `trusted_root.json` as the root of `instance`: the pinned one when `location` is the bundled
- * file, else a root given by path. Cached by instance and location.
+ * Reads a `trusted_root.json` as the root of `instance`: `pinned` (the bundled file, or what the
+ * deployment pins) or `file` (given by path). Cached by instance, location and source.
  */
 export function loadNamedTrustRoot(
   instance: string,
   location: string | URL = PUBLIC_GOOD_TRUSTED_ROOT,
+  source?: 'pinned' | 'file',
 ): NamedTrustRoot {
   const where = location.toString();
-  const cacheKey = `${instance}\n${where}`;
+  const cacheKey = `${instance}\n${where}\n${source ?? ''}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   let bytes: Buffer;
@@ -93,7 +94,7 @@ export function loadNamedTrustRoot(
     throw new VouchError('PARSE_ERROR', `trusted root ${where}: cannot read (${(error as Error).message})`);
   }
   const pinned = where === PUBLIC_GOOD_TRUSTED_ROOT.toString();
-  const named = namedTrustRoot(bytes, { instance, source: pinned ? 'pinned' : 'file' }, where);
+  const named = namedTrustRoot(bytes, { instance, source: source ?? (pinned ? 'pinned' : 'file') }, where);
   cache.set(cacheKey, named);
   return named;
 }
