@@ -7,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Reason } from '#core/errors.ts';
+import type { TrustRootRef } from '#core/trust.ts';
 import { conditionally, queryAll } from './dynamo.ts';
 
 /**
@@ -51,6 +52,8 @@ export interface ArtifactRecord {
   readonly rules?: readonly string[];
   readonly keyIds?: readonly string[];
   readonly identities?: readonly string[];
+  /** The Sigstore roots (instance, TUF versions, digest) that verified the signatures that counted. */
+  readonly trustRoots?: readonly TrustRootRef[];
   readonly attestations?: readonly string[];
   readonly policyDigest?: string;
   readonly uploadedAt: string;

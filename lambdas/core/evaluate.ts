@@ -103,6 +103,11 @@ export interface Decision {
   readonly keyIds: readonly string[];
   /** Keyless identities whose signatures satisfied a requirement, as `issuer|subject`. */
   readonly identities: readonly string[];
+  /**
+   * The Sigstore roots (instance, source, TUF versions, digest) that verified the signatures that
+   * satisfied a requirement; each signature's own is in its report.
+   */
+  readonly trustRoots?: readonly TrustRootRef[];
   readonly policyDigest: string;
   readonly evaluatedAt: string;
 }
@@ -211,6 +216,7 @@ export function evaluate(input: EvaluationInput): Decision {
   const keyIds = new Set<string>();
   const identities = new Set<string>();
   const countedSources = new Set<string>();
+  const trustRoots = new Map<string, TrustRootRef>();
   // Each rule has its own verdict. Rules of the decision's mode decide (enforce, where one matches); the
   // failures of audit rules beside an enforce rule are recorded and flagged, and never reject.
   const failures = { refusals: [] as Reason[], waits: [] as Reason[] };
@@ -223,6 +229,7 @@ export function evaluate(input: EvaluationInput): Decision {
         else identities.add(`${signer.issuer}|${signer.subjectAlternativeName}`);
       }
       for (const source of outcome.sources) countedSources.add(source);
+      for (const root of outcome.trustRoots) trustRoots.set(`${root.instance}|${root.digest ?? ''}`, root);
     } else if (rule.mode === mode) {
       failures.refusals.push(...outcome.refusals);
       failures.waits.push(...outcome.waits);
@@ -248,6 +255,7 @@ export function evaluate(input: EvaluationInput): Decision {
     ),
     keyIds: [...keyIds],
     identities: [...identities],
+    ...(trustRoots.size > 0 ? { trustRoots: [...trustRoots.values()] } : {}),
   };
 }
 
@@ -411,6 +419,8 @@ type RequirementOutcome =
   | {
       readonly satisfied: true;
       readonly signers: readonly SignerIdentity[];
+      /** The roots that verified the signatures that counted. */
+      readonly trustRoots: readonly TrustRootRef[];
       /** The attestations whose signers counted. */
       readonly sources: readonly string[];
     }
@@ -433,6 +443,7 @@ function checkRequirement(
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
   const counted: SignerIdentity[] = [];
+  const roots: TrustRootRef[] = [];
   const sources = new Set<string>();
   const refusals: Reason[] = [];
   for (const { attestation, verified, mismatch } of ofType) {
@@ -476,13 +487,14 @@ function checkRequirement(
       }
       satisfied.set(signerKey(signer), signer);
       counted.push(signer);
+      if (trustRoot) roots.push(trustRoot);
       sources.add(attestation.source);
     }
   }
   // Every signer whose signature counted is recorded, though keys of one alias count once: a later
   // revocation of any of them must find this artifact.
   if (satisfied.size >= requirement.threshold)
-    return { satisfied: true, signers: counted, sources: [...sources] };
+    return { satisfied: true, signers: counted, sources: [...sources], trustRoots: roots };
   const waits: Reason[] = [];
   if (satisfied.size > 0 || requirement.threshold > 1) {
     waits.push({

@@ -18,7 +18,9 @@ import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
-import { isDigestAlgorithm, loadTrustRoot, parsePolicy, parseS3Notification } from '#core/index.ts';
+import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
+import { S3TrustStore } from '#adapters/trust-store.ts';
+import { isDigestAlgorithm, parsePolicy, parseS3Notification } from '#core/index.ts';
 import { createPipeline, type Outcome, type PipelineDeps } from './pipeline.ts';
 
 export const logger = new Logger({ serviceName: 'vouch-verifier' });
@@ -41,7 +43,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineDeps 
       numberEnv('VOUCH_KEY_CACHE_SECONDS', 30, env) * 1000,
     ),
     policy: parsePolicy(readFileSync(policyPath), policyPath),
-    trustRoot: env.VOUCH_TRUSTED_ROOT_PATH ? loadTrustRoot(env.VOUCH_TRUSTED_ROOT_PATH) : loadTrustRoot(),
+    // The roots the trust refresher verified (cached, re-read every few minutes), else the pinned ones.
+    trustRoot: trustRootsFromEnv(env, (bucket, prefix) => new S3TrustStore(s3Client(env), bucket, prefix)),
     vsaSigner: kmsSigner(kmsClient(), requireEnv('VOUCH_VSA_KEY_ID', env)),
     stagingBucket: requireEnv('VOUCH_STAGING_BUCKET', env),
     deploymentBucket: requireEnv('VOUCH_DEPLOYMENT_BUCKET', env),
@@ -67,6 +70,24 @@ function report(outcome: Outcome, started: number) {
   metrics.addMetric('VerificationLatency', MetricUnit.Milliseconds, Date.now() - started);
 }
 
+const MAX_TRUST_ROOT_AGE_HOURS = numberEnv('VOUCH_TRUST_MAX_AGE_HOURS', 7 * 24);
+
+/**
+ * How old each held root is (since the refresher last confirmed it current): a metric per instance, and a
+ * warning past VOUCH_TRUST_MAX_AGE_HOURS. The verifier keeps verifying with the last verified root; the
+ * stack's alarm on the refresher says when that has gone on too long.
+ */
+function reportTrustRoots(trustRoots: CurrentTrustRoots) {
+  for (const held of trustRoots.status()) {
+    const metric = metrics.singleMetric();
+    metric.addDimension('instance', held.instance);
+    metric.addMetric('TrustRootAgeHours', MetricUnit.Count, held.ageHours);
+    if (held.ageHours > MAX_TRUST_ROOT_AGE_HOURS || held.problem) {
+      logger.warn('trusted root is stale or its stored version was not used', { ...held });
+    }
+  }
+}
+
 /**
  * The SQS-triggered verifier. Each message is one S3 notification; a message whose processing hits an
  * infrastructure fault is reported as a batch item failure, retried by SQS, and lands in the DLQ after
@@ -74,6 +95,7 @@ function report(outcome: Outcome, started: number) {
  */
 export function createVerifierHandler(deps: PipelineDeps) {
   const pipeline = createPipeline(deps);
+  const trustRoots = deps.trustRoot instanceof CurrentTrustRoots ? deps.trustRoot : undefined;
   const processor = new BatchProcessor(EventType.SQS);
   const processRecord = async (record: SQSRecord) => {
     try {
@@ -108,6 +130,8 @@ export function createVerifierHandler(deps: PipelineDeps) {
     context: Context,
   ): Promise<SQSBatchResponse | DynamoDBBatchResponse | { swept: number }> => {
     try {
+      // Before any record: a store that cannot be read at a cold start fails the whole batch (retried).
+      if (trustRoots && (await trustRoots.refresh())) reportTrustRoots(trustRoots);
       if ('action' in event && event.action === 'sweep') {
         const outcomes = await pipeline.sweepPending();
         for (const outcome of outcomes) report(outcome, Date.now());

@@ -793,6 +793,7 @@ function decisionFields(decision: Decision) {
     rules: decision.rules,
     keyIds: decision.keyIds,
     identities: decision.identities,
+    ...(decision.trustRoots ? { trustRoots: decision.trustRoots } : {}),
     attestations: decision.attestations.map((a) => a.source),
     policyDigest: decision.policyDigest,
   };
