@@ -206,7 +206,8 @@ describe('IAM', () => {
 describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
-    expect(buckets).toHaveLength(3);
+    // Staging, deployment, access logs, and the trust refresher's (test/infra/trust.test.ts).
+    expect(buckets).toHaveLength(4);
     for (const [id] of buckets) {
       const denied = all.some(
         (s) =>
@@ -337,7 +338,8 @@ describe('functions', () => {
       ScheduleExpression: 'rate(15 minutes)',
       Target: Match.objectLike({ Input: JSON.stringify({ action: 'sweep' }) }),
     });
-    full.template.resourceCountIs('Custom::Trigger', 1);
+    // The first key, and the first trust-root refresh (test/infra/trust.test.ts).
+    full.template.resourceCountIs('Custom::Trigger', 2);
   });
 });
 
@@ -351,6 +353,9 @@ describe('monitoring and outputs', () => {
         'Errors',
         'Errors',
         'ProcessingErrors',
+        // The trust refresher's, per instance (test/infra/trust.test.ts).
+        'TrustRootAgeHours',
+        'TrustRootRefreshFailed',
       ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -374,6 +379,7 @@ describe('monitoring and outputs', () => {
         'RecordsTableName',
         'SigningKeyAlias',
         'StagingBucketName',
+        'TrustBucketName',
         'UploaderPrefix',
         'UploaderRoleArn',
         'VsaKeyAlias',
