@@ -75,6 +75,11 @@ export class CurrentTrustRoots implements TrustRootSet {
     return [...this.held.keys()];
   }
 
+  /** The instances this verifier is configured for, whether or not it holds a root for each yet. */
+  configured(): readonly string[] {
+    return [...this.pinned.keys()];
+  }
+
   /** Re-reads the store once the cached read is older than the TTL (`force`: now); true when it did. */
   async refresh(force = false): Promise<boolean> {
     if (!this.store) return false;

@@ -263,6 +263,17 @@ export const namedKeys = (policy: Policy): string[] => [
   ),
 ];
 
+/** Every Sigstore instance a policy's keyless signers trust: the verifier must hold a root for each. */
+export const namedInstances = (policy: Policy): string[] => [
+  ...new Set(
+    policy.rules.flatMap((rule) =>
+      rule.requirements.flatMap((requirement) =>
+        requirement.signers.flatMap((signer) => signer.instances ?? []),
+      ),
+    ),
+  ),
+];
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const UNMATCHABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\\]/;
 const EXTGLOB = /[@!+*?]\(/;

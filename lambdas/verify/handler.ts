@@ -20,7 +20,7 @@ import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
 import { S3TrustStore } from '#adapters/trust-store.ts';
-import { isDigestAlgorithm, parsePolicy, parseS3Notification } from '#core/index.ts';
+import { isDigestAlgorithm, namedInstances, parsePolicy, parseS3Notification } from '#core/index.ts';
 import { createPipeline, type Outcome, type PipelineDeps } from './pipeline.ts';
 
 export const logger = new Logger({ serviceName: 'vouch-verifier' });
@@ -34,6 +34,20 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineDeps 
   const algorithms = (env.VOUCH_DIGEST_ALGORITHMS ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: VOUCH_DIGEST_ALGORITHMS must list sha256 and/or sha512`);
+  const policy = parsePolicy(readFileSync(policyPath), policyPath);
+  // The roots the trust refresher verified (cached, re-read every few minutes), else the pinned ones.
+  const trustRoot = trustRootsFromEnv(
+    env,
+    (bucket, prefix) => new S3TrustStore(s3Client(env), bucket, prefix),
+  );
+  const unconfigured = namedInstances(policy).filter(
+    (instance) => !trustRoot.configured().includes(instance),
+  );
+  if (unconfigured.length > 0) {
+    throw new Error(
+      `configuration: the policy trusts Sigstore instance(s) ${unconfigured.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
+    );
+  }
   return {
     s3: new S3Store(s3Client(env)),
     records: new RecordStore(db, tables.records),
@@ -42,9 +56,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineDeps 
       new KeyRegistry(db, tables.keys),
       numberEnv('VOUCH_KEY_CACHE_SECONDS', 30, env) * 1000,
     ),
-    policy: parsePolicy(readFileSync(policyPath), policyPath),
-    // The roots the trust refresher verified (cached, re-read every few minutes), else the pinned ones.
-    trustRoot: trustRootsFromEnv(env, (bucket, prefix) => new S3TrustStore(s3Client(env), bucket, prefix)),
+    policy,
+    trustRoot,
     vsaSigner: kmsSigner(kmsClient(), requireEnv('VOUCH_VSA_KEY_ID', env)),
     stagingBucket: requireEnv('VOUCH_STAGING_BUCKET', env),
     deploymentBucket: requireEnv('VOUCH_DEPLOYMENT_BUCKET', env),
