@@ -3,6 +3,7 @@ import { fetchCommand } from './commands/fetch.ts';
 import { keysCommand } from './commands/keys.ts';
 import { signCommand } from './commands/sign.ts';
 import { statusCommand } from './commands/status.ts';
+import { trustCommand } from './commands/trust.ts';
 import { uploadCommand } from './commands/upload.ts';
 import { verifyCommand } from './commands/verify.ts';
 
@@ -14,6 +15,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   keys: { run: keysCommand, summary: 'list, rotate or revoke signing keys in the key registry' },
   upload: { run: uploadCommand, summary: 'upload an artifact and its attestations to the staging bucket' },
   status: { run: statusCommand, summary: 'show recorded decisions for an object key or digest' },
+  trust: {
+    run: trustCommand,
+    summary: "refresh (through TUF) or show each Sigstore instance's trusted root",
+  },
   fetch: {
     run: fetchCommand,
     summary: 'download a promoted artifact, verifying its signed verification summary',

@@ -13,6 +13,7 @@ import { acknowledge } from './nag.ts';
 import { KeyRotation } from './rotation.ts';
 import { StagingBucket } from './staging.ts';
 import { VouchTables } from './tables.ts';
+import { TrustRefresher } from './trust.ts';
 import { Verifier } from './verifier.ts';
 
 export interface VouchStackProps extends StackProps {
@@ -32,6 +33,7 @@ export class VouchStack extends Stack {
   public readonly keys: VouchKeys;
   public readonly verifier: Verifier;
   public readonly rotation: KeyRotation;
+  public readonly trust: TrustRefresher;
   public readonly uploader?: GithubUploader;
   public readonly deployer: DeployerAccess;
 
@@ -135,7 +137,7 @@ export class VouchStack extends Stack {
       principalArns: config.deployerPrincipalArns,
     });
 
-    new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
       verifier: this.verifier.function.function,
       recheck: this.verifier.recheckFunction.function,
       sweep: this.verifier.sweepFunction.function,
@@ -147,6 +149,16 @@ export class VouchStack extends Stack {
       dashboardName: config.stackName,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
+
+    // Sigstore trusted roots kept current through TUF; the verifier reads them (public-good by default).
+    this.trust = new TrustRefresher(this, 'Trust', {
+      encryptionKey: dataKey,
+      accessLogsBucket: accessLogs.bucket,
+      alarmTopic: monitoring.topic,
+      noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays),
+      logRetention,
+    });
+    for (const fn of this.verifier.functions) this.trust.grantRead(fn.function);
 
     this.outputs();
     acknowledge(
@@ -179,6 +191,7 @@ export class VouchStack extends Stack {
       'aws lambda invoke --function-name <this> --payload \'{"force":true}\' to rotate now',
     );
     out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
+    out('TrustBucketName', this.trust.bucket.bucketName, 'vouch trust show --store s3://<this>/trust-roots/');
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');
     if (this.deployer.role) out('DeployerRoleArn', this.deployer.role.roleArn, 'Role for vouch fetch');

@@ -31,10 +31,10 @@ import {
 import { keyPolicyOption, rotate } from '../lambdas/rotate/rotate.ts';
 import { type VerifierConfig, verifierEnvironment } from '../lambdas/verify/config.ts';
 import { createQueueHandler } from '../lambdas/verify/handler.ts';
-import { createPipeline, type PipelineDeps } from '../lambdas/verify/pipeline.ts';
+import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
 import { createSweepHandler } from '../lambdas/verify/schedule.ts';
 import { createStreamHandler } from '../lambdas/verify/stream.ts';
-import { type Observability, pipelineDeps } from '../lambdas/verify/wiring.ts';
+import { type Observability, pipelineDeps, verifierFor } from '../lambdas/verify/wiring.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
 import { createEventQueue } from './queue.ts';
 import {
@@ -137,14 +137,14 @@ export async function startLocalGate(options: LocalGateOptions) {
   const vsaKeyCreated = await ensureVsaKey(kms);
 
   // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
-  const deps = pipelineDeps(config, awsClients(env));
-  const pipeline = createPipeline(options.wrapDeps ? options.wrapDeps(deps) : deps);
-  const context = { functionName: 'vouch-verifier-local' } as Context;
+  const deps = pipelineDeps(config, awsClients(env), env);
   const observe = options.observe ?? quiet();
+  const { pipeline, prepare } = verifierFor(options.wrapDeps ? options.wrapDeps(deps) : deps, observe);
+  const context = { functionName: 'vouch-verifier-local' } as Context;
   const handlers = {
-    queue: createQueueHandler(pipeline, observe),
-    stream: createStreamHandler(pipeline, observe),
-    sweep: createSweepHandler(pipeline, observe),
+    queue: createQueueHandler(pipeline, observe, prepare),
+    stream: createStreamHandler(pipeline, observe, prepare),
+    sweep: createSweepHandler(pipeline, observe, prepare),
   };
   const queue = createEventQueue({
     handler: (event) => handlers.queue(event, context),

@@ -6,6 +6,7 @@ import {
   ARTIFACT_SIGNATURE,
   type Attestation,
   compilePolicy,
+  DEFAULT_INSTANCE,
   type Decision,
   type DigestAlgorithm,
   type Digests,
@@ -14,7 +15,7 @@ import {
   evaluate,
   isDigestAlgorithm,
   keyIdOf,
-  loadTrustRoot,
+  loadNamedTrustRoot,
   type Policy,
   type PolicySpec,
   parseAttestationFile,
@@ -25,13 +26,16 @@ import {
   type SignerSpec,
   staticKeyLookup,
   type TrustedKey,
+  type TrustRootSet,
+  trustRootSet,
   VouchError,
 } from '#core/index.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch verify ARTIFACT --attestation FILE [--attestation FILE ...]
          (--key PEMFILE | --certificate-identity ID | --certificate-identity-regexp RE
-          --certificate-oidc-issuer URL [--trusted-root FILE] | --policy FILE)
+          --certificate-oidc-issuer URL [--instance NAME] | --policy FILE)
+         [--trusted-root [INSTANCE=]FILE ...]
          [--type PREDICATE_TYPE] [--path OBJECT_KEY] [--trusted-time ISO8601] [--json]
 
 ARTIFACT is a file, or a digest written sha256:<hex> or sha512:<hex>.
@@ -41,7 +45,11 @@ ARTIFACT is a file, or a digest written sha256:<hex> or sha512:<hex>.
       --certificate-identity ID, --certificate-identity-regexp RE (anchored)
       --certificate-oidc-issuer URL
                            trust keyless signatures by this identity and issuer
-      --trusted-root FILE  Sigstore trusted_root.json (default: the pinned public-good root; never fetched)
+      --instance NAME      the Sigstore instance a keyless signer's certificate must come from
+                           (default public-good; e.g. github with --trusted-root github=FILE)
+      --trusted-root [INSTANCE=]FILE
+                           a Sigstore trusted_root.json for an instance (default public-good); repeatable.
+                           Default: the pinned public-good root. Nothing is ever fetched
       --type TYPE          required predicate type: a URI, or slsaprovenance, slsaprovenance1, spdxjson,
                            cyclonedx, vuln, or "signature" for a plain signature over the artifact
       --policy FILE        evaluate this policy (YAML or JSON) instead of the flags above
@@ -58,7 +66,8 @@ const OPTIONS = {
   'certificate-identity': { type: 'string' },
   'certificate-identity-regexp': { type: 'string' },
   'certificate-oidc-issuer': { type: 'string' },
-  'trusted-root': { type: 'string' },
+  'trusted-root': { type: 'string', multiple: true },
+  instance: { type: 'string' },
   type: { type: 'string' },
   policy: { type: 'string' },
   path: { type: 'string' },
@@ -94,9 +103,7 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
 
   const keys = await Promise.all((values.key ?? []).map(readKey));
   const policy = values.policy ? await readPolicy(values.policy) : policyFromFlags(values, keys);
-  const trustRoot = values['trusted-root']
-    ? guard(() => loadTrustRoot(values['trusted-root'] as string))
-    : loadTrustRoot();
+  const trustRoot = trustRoots(values['trusted-root'] ?? []);
   const observedAt = values['trusted-time'] ? parseTime(values['trusted-time']) : new Date();
 
   const attestations: Attestation[] = [];
@@ -130,6 +137,23 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
   return decision.accepted ? EXIT.accepted : EXIT.rejected;
 }
 
+/** `FILE` is the default instance's root, `NAME=FILE` another's; without any, the pinned public-good root. */
+function trustRoots(args: readonly string[]): TrustRootSet {
+  const roots = new Map([[DEFAULT_INSTANCE, loadNamedTrustRoot(DEFAULT_INSTANCE)]]);
+  const given = new Set<string>();
+  for (const arg of args) {
+    const named = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$/.exec(arg);
+    const [instance, file] = named ? [named[1] as string, named[2] as string] : [DEFAULT_INSTANCE, arg];
+    if (given.has(instance)) throw new UsageError(`--trusted-root: two roots for instance ${instance}`);
+    given.add(instance);
+    roots.set(
+      instance,
+      guard(() => loadNamedTrustRoot(instance, file)),
+    );
+  }
+  return trustRootSet([...roots.values()]);
+}
+
 async function readInput(file: string, what: string): Promise<Buffer> {
   try {
     const info = await stat(file);
@@ -155,6 +179,7 @@ function policyFromFlags(values: Record<string, unknown>, keys: readonly Trusted
   const identity = values['certificate-identity'] as string | undefined;
   const identityRegexp = values['certificate-identity-regexp'] as string | undefined;
   const issuer = values['certificate-oidc-issuer'] as string | undefined;
+  const instance = values.instance as string | undefined;
   const signers: SignerSpec[] = keys.map((key) => ({ keyId: key.keyId }));
   if (identity !== undefined && identityRegexp !== undefined) {
     throw new UsageError('use --certificate-identity or --certificate-identity-regexp, not both');
@@ -162,12 +187,15 @@ function policyFromFlags(values: Record<string, unknown>, keys: readonly Trusted
   if ((identity ?? identityRegexp) !== undefined) {
     if (issuer === undefined)
       throw new UsageError('--certificate-oidc-issuer is required with a certificate identity');
+    const from = instance === undefined ? {} : { instance };
     signers.push(
-      identity !== undefined ? { issuer, identity } : { issuer, identityRegexp: identityRegexp as string },
+      identity !== undefined
+        ? { issuer, identity, ...from }
+        : { issuer, identityRegexp: identityRegexp as string, ...from },
     );
-  } else if (issuer !== undefined) {
+  } else if (issuer !== undefined || instance !== undefined) {
     throw new UsageError(
-      '--certificate-oidc-issuer needs --certificate-identity or --certificate-identity-regexp',
+      '--certificate-oidc-issuer and --instance need --certificate-identity or --certificate-identity-regexp',
     );
   }
   if (signers.length === 0) {

@@ -1,24 +1,15 @@
-import { basename } from 'node:path';
-import type { Bundle } from '@sigstore/bundle';
-import { X509Certificate } from '@sigstore/core';
 import type { Attestation } from './attestation.ts';
 import { toReason } from './attestation.ts';
-import { type Digests, digestsMatch, primaryDigest } from './digest.ts';
+import { type Digests, primaryDigest } from './digest.ts';
 import type { Reason } from './errors.ts';
-import { type KeyLookup, keyValidAt, type TrustedKey } from './keys.ts';
-import { DEFAULT_LIMITS, type Limits } from './limits.ts';
+import { type KeyLookup, keyValidAt } from './keys.ts';
+import type { Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
-import {
-  ANY_TYPE,
-  ARTIFACT_SIGNATURE,
-  type Mode,
-  type Policy,
-  type Requirement,
-  type Rule,
-} from './policy.ts';
-import { builderIdAllowed, normaliseRepository, provenanceFacts } from './provenance.ts';
-import { type SignerIdentity, type VerifiedSignature, verifySignature } from './signatures.ts';
-import { loadTrustRoot, type TrustRoot } from './trust.ts';
+import type { Mode, Policy } from './policy.ts';
+import { checkRequirement, dedupe } from './requirements.ts';
+import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
+import type { TrustRoot, TrustRootRef, TrustRootSet } from './trust.ts';
+import { checkAttestations } from './verify-attestations.ts';
 
 export interface EvaluationInput {
   readonly artifact: {
@@ -33,8 +24,12 @@ export interface EvaluationInput {
   readonly inputErrors?: readonly Reason[];
   readonly policy: Policy;
   readonly keys: KeyLookup;
-  /** Defaults to the pinned Sigstore public-good root. */
-  readonly trustRoot?: TrustRoot;
+  /**
+   * The Sigstore roots held, by instance (a bare root is the default instance's). Defaults to the pinned
+   * public-good root. Keyless signatures verify under the instances their allowed signers trust; keyed
+   * signatures' log entries and timestamps under the default instance's.
+   */
+  readonly trustRoot?: TrustRoot | TrustRootSet;
   /** Trusted time for signatures without a time of their own, unless an attestation has `observedAt`. */
   readonly observedAt: Date;
   readonly now?: Date;
@@ -50,6 +45,8 @@ export interface SignatureReport {
   readonly signer?: SignerIdentity;
   readonly signingTimes?: readonly string[];
   readonly timeSource?: VerifiedSignature['timeSource'];
+  /** The root (instance, version, digest) that verified it. */
+  readonly trustRoot?: TrustRootRef;
   readonly error?: Reason;
 }
 
@@ -95,24 +92,13 @@ export interface Decision {
   readonly keyIds: readonly string[];
   /** Keyless identities whose signatures satisfied a requirement, as `issuer|subject`. */
   readonly identities: readonly string[];
+  /**
+   * The Sigstore roots (instance, source, TUF versions, digest) that verified the signatures that
+   * satisfied a requirement; each signature's own is in its report.
+   */
+  readonly trustRoots?: readonly TrustRootRef[];
   readonly policyDigest: string;
   readonly evaluatedAt: string;
-}
-
-interface CheckedAttestation {
-  readonly attestation: Attestation;
-  /** Why it is not about this artifact; undefined when it is. */
-  readonly mismatch?: Reason;
-  readonly verified: readonly VerifiedSignature[];
-  readonly errors: readonly Reason[];
-  /** Not verified at all: about another artifact, or no requirement could allow its signer. */
-  readonly skipped: boolean;
-  readonly report: AttestationReport;
-}
-
-interface Applicable {
-  readonly rule: Rule;
-  readonly requirement: Requirement;
 }
 
 /**
@@ -203,6 +189,7 @@ export function evaluate(input: EvaluationInput): Decision {
   const keyIds = new Set<string>();
   const identities = new Set<string>();
   const countedSources = new Set<string>();
+  const trustRoots = new Map<string, TrustRootRef>();
   // Each rule has its own verdict. Rules of the decision's mode decide (enforce, where one matches); the
   // failures of audit rules beside an enforce rule are recorded and flagged, and never reject.
   const failures = { refusals: [] as Reason[], waits: [] as Reason[] };
@@ -215,6 +202,7 @@ export function evaluate(input: EvaluationInput): Decision {
         else identities.add(`${signer.issuer}|${signer.subjectAlternativeName}`);
       }
       for (const source of outcome.sources) countedSources.add(source);
+      for (const root of outcome.trustRoots) trustRoots.set(`${root.instance}|${root.digest ?? ''}`, root);
     } else if (rule.mode === mode) {
       failures.refusals.push(...outcome.refusals);
       failures.waits.push(...outcome.waits);
@@ -240,6 +228,7 @@ export function evaluate(input: EvaluationInput): Decision {
     ),
     keyIds: [...keyIds],
     identities: [...identities],
+    ...(trustRoots.size > 0 ? { trustRoots: [...trustRoots.values()] } : {}),
   };
 }
 
@@ -264,361 +253,4 @@ export function keySignaturesStillValid(decision: Decision, keys: KeyLookup): bo
   return true;
 }
 
-function checkAttestations(
-  input: EvaluationInput,
-  applicable: readonly Applicable[],
-): { checked: CheckedAttestation[]; notes: Reason[] } {
-  const limits = input.limits ?? DEFAULT_LIMITS;
-  const trustRoot = input.trustRoot ?? loadTrustRoot();
-  const inlineKeys = new Map<string, TrustedKey>(input.policy.inlineKeys.map((key) => [key.keyId, key]));
-  const keys: KeyLookup = (hint) => inlineKeys.get(hint) ?? input.keys(hint);
-  const candidateKeys = keyCandidates(applicable, keys, limits.maxKeyCandidates);
-  const signers = applicable.flatMap(({ requirement }) => requirement.signers);
-  const notes: Reason[] = [];
-  const considered = input.attestations.slice(0, limits.maxAttestationsPerEvaluation);
-  if (input.attestations.length > considered.length) {
-    notes.push({
-      code: 'LIMIT_EXCEEDED',
-      message: `${input.attestations.length} attestations name this artifact; only the first ${considered.length} were considered`,
-    });
-  }
-  const checked = considered.map((attestation): CheckedAttestation => {
-    const predicateType = attestation.kind === 'statement' ? attestation.statement.predicateType : undefined;
-    const report = (
-      verified: boolean,
-      signatures: SignatureReport[],
-      reasons: Reason[],
-    ): AttestationReport => ({
-      source: attestation.source,
-      kind: attestation.kind,
-      ...(predicateType === undefined ? {} : { predicateType }),
-      verified,
-      signatures,
-      reasons,
-    });
-    const skip = (reason: Reason): CheckedAttestation => ({
-      attestation,
-      mismatch: reason,
-      verified: [],
-      errors: [],
-      skipped: true,
-      report: report(false, [], [reason]),
-    });
-    const mismatch = aboutArtifact(attestation, input.artifact);
-    // Cheap checks first. An attestation about other bytes is verified only where it could be a verdict:
-    // beside the artifact (its own pipeline's word about it), or handed over by a CLI user. A line of a
-    // JSON Lines collection about another artifact is skipped, as the in-toto bundle format intends.
-    if (mismatch && (attestation.line !== undefined || !(attestation.beside || input.strict))) {
-      notes.push(mismatch);
-      return skip(mismatch);
-    }
-    const unallowed = keylessSignerNobodyAllows(attestation, signers);
-    if (unallowed) {
-      // A certificate chain, SCTs and a log entry are the expensive part: not for an identity no
-      // requirement could accept.
-      return { ...skip(unallowed), mismatch, skipped: false };
-    }
-    const context = {
-      keys,
-      trustRoot,
-      observedAt: attestation.observedAt ?? input.observedAt,
-      candidateKeys,
-    };
-    const verified: VerifiedSignature[] = [];
-    const signatures: SignatureReport[] = [];
-    const errors: Reason[] = [];
-    for (const bundle of attestation.signatures) {
-      const result = verifySignature(attestation, bundle, context);
-      if (result.ok) {
-        verified.push(result.value);
-        signatures.push({
-          signer: result.value.signer,
-          signingTimes: result.value.signingTimes.map((time) => time.toISOString()),
-          timeSource: result.value.timeSource,
-        });
-      } else {
-        signatures.push({ error: result.error });
-        errors.push(result.error);
-      }
-    }
-    const ok = verified.length > 0 && mismatch === undefined;
-    const reasons = verified.length > 0 ? (mismatch ? [mismatch] : []) : errors;
-    return {
-      attestation,
-      ...(mismatch ? { mismatch } : {}),
-      verified,
-      errors,
-      skipped: false,
-      report: report(ok, signatures, reasons),
-    };
-  });
-  return { checked, notes };
-}
-
-/** Why an attestation is not about the artifact; undefined when it is. */
-function aboutArtifact(attestation: Attestation, artifact: EvaluationInput['artifact']): Reason | undefined {
-  const { digests } = artifact;
-  if (attestation.kind === 'statement') {
-    if (attestation.statement.subject.some((s) => digestsMatch(digests, s.digest))) return undefined;
-    return {
-      code: 'SUBJECT_MISMATCH',
-      message: `no subject of the statement has digest ${primaryDigest(digests)}`,
-      subject: attestation.source,
-    };
-  }
-  if (artifact.paeShaped) {
-    // A DSSE signature is the same primitive over PAE(type, payload): an envelope's signature would verify
-    // as a "signature" of bytes equal to its PAE. The two kinds must never stand in for each other.
-    return {
-      code: 'UNSUPPORTED_FORMAT',
-      message:
-        'the artifact is shaped like a DSSE pre-authentication encoding; a plain signature over it is refused',
-      subject: attestation.source,
-    };
-  }
-  const { algorithm, hex } = attestation.messageDigest;
-  const ours = digests[algorithm];
-  if (ours === undefined) {
-    return {
-      code: 'DIGEST_UNAVAILABLE',
-      message: `the message signature is over a ${algorithm} digest, which was not computed`,
-      subject: attestation.source,
-    };
-  }
-  if (ours === hex) return undefined;
-  return {
-    code: 'SUBJECT_MISMATCH',
-    message: `the message signature is over ${algorithm}:${hex}, not this artifact`,
-    subject: attestation.source,
-  };
-}
-
-/**
- * Keys a requirement names, tried for keyed signatures whose hint names no key. Bounded: a policy may
- * list many keys, and each try is a signature verification.
- */
-function keyCandidates(applicable: readonly Applicable[], keys: KeyLookup, max: number): TrustedKey[] {
-  const found = new Map<string, TrustedKey>();
-  for (const { requirement } of applicable) {
-    for (const signer of requirement.signers) {
-      if (signer.keyId === undefined || found.has(signer.keyId) || found.size >= max) continue;
-      const key = keys(signer.keyId);
-      if (key) found.set(key.keyId, key);
-    }
-  }
-  return [...found.values()];
-}
-
-/**
- * For a keyless bundle, the reason no applicable requirement could allow its certificate's identity,
- * read from the leaf without verifying anything; undefined when one could (or it is not keyless).
- */
-function keylessSignerNobodyAllows(
-  attestation: Attestation,
-  signers: readonly Requirement['signers'][number][],
-): Reason | undefined {
-  const identities = attestation.signatures.map(certificateIdentity);
-  if (identities.some((identity) => identity === undefined)) return undefined;
-  const allowed = identities.some((identity) =>
-    signers.some((signer) => signer.allows(identity as SignerIdentity, undefined)),
-  );
-  if (allowed) return undefined;
-  const first = identities[0] as Extract<SignerIdentity, { kind: 'keyless' }>;
-  return {
-    code: 'SIGNER_NOT_ALLOWED',
-    message: `signed by ${describeSigner(first)}, whom no applicable rule allows; not verified`,
-    subject: attestation.source,
-  };
-}
-
-const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-
-/** The identity a bundle's leaf certificate claims, as @sigstore/verify reads it; unverified. */
-function certificateIdentity(bundle: Bundle): SignerIdentity | undefined {
-  const content = bundle.verificationMaterial.content;
-  const raw =
-    content.$case === 'certificate'
-      ? content.certificate.rawBytes
-      : content.$case === 'x509CertificateChain'
-        ? content.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
-  if (!raw) return undefined;
-  try {
-    const certificate = X509Certificate.parse(Buffer.from(raw));
-    const v2 = certificate.extension(OID_FULCIO_ISSUER_V2);
-    const issuer = v2
-      ? v2.valueObj.subs?.[0]?.value.toString('ascii')
-      : certificate.extension(OID_FULCIO_ISSUER_V1)?.value.toString('ascii');
-    const subjectAlternativeName = certificate.subjectAltName;
-    if (!issuer || !subjectAlternativeName) return undefined;
-    return { kind: 'keyless', issuer, subjectAlternativeName };
-  } catch {
-    // Unparseable: let the verifier say why.
-    return undefined;
-  }
-}
-
-type RequirementOutcome =
-  | {
-      readonly satisfied: true;
-      readonly signers: readonly SignerIdentity[];
-      /** The attestations whose signers counted. */
-      readonly sources: readonly string[];
-    }
-  | { readonly satisfied: false; readonly refusals: readonly Reason[]; readonly waits: readonly Reason[] };
-
-function checkRequirement(
-  rule: Rule,
-  requirement: Requirement,
-  checked: readonly CheckedAttestation[],
-  input: EvaluationInput,
-  notes: Reason[],
-): RequirementOutcome {
-  const typeLabel = requirement.types.includes(ANY_TYPE) ? 'signed' : requirement.types.join(' or ');
-  const where = `rule ${rule.name}`;
-  const ofType = checked.filter(
-    ({ attestation, skipped }) => !skipped && requirementCovers(requirement, attestation),
-  );
-  const inlineKeyIds = new Set(input.policy.inlineKeys.map((key) => key.keyId));
-
-  // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
-  const satisfied = new Map<string, SignerIdentity>();
-  const counted: SignerIdentity[] = [];
-  const sources = new Set<string>();
-  const refusals: Reason[] = [];
-  for (const { attestation, verified, mismatch } of ofType) {
-    for (const { signer } of verified) {
-      const origin =
-        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId)
-          ? input.keys(signer.keyId)?.origin
-          : undefined;
-      if (!requirement.signers.some((allowed) => allowed.allows(signer, origin))) {
-        const reason: Reason = {
-          code: 'SIGNER_NOT_ALLOWED',
-          message: `${attestation.source} is signed by ${describeSigner(signer)}; ${where} allows ${requirement.signers.map((s) => s.description).join(', ')}`,
-          subject: where,
-        };
-        if (input.strict) refusals.push(reason);
-        else notes.push(reason);
-        continue;
-      }
-      // From here on an allowed signer speaks: what it says against the artifact is a verdict.
-      if (mismatch) {
-        refusals.push(mismatch);
-        continue;
-      }
-      const problem = checkClaims(
-        requirement,
-        attestation,
-        where,
-        input.artifact.path,
-        input.artifact.digests,
-      );
-      if (problem) {
-        refusals.push(problem);
-        continue;
-      }
-      satisfied.set(signerKey(signer), signer);
-      counted.push(signer);
-      sources.add(attestation.source);
-    }
-  }
-  // Every signer whose signature counted is recorded, though keys of one alias count once: a later
-  // revocation of any of them must find this artifact.
-  if (satisfied.size >= requirement.threshold)
-    return { satisfied: true, signers: counted, sources: [...sources] };
-  const waits: Reason[] = [];
-  if (satisfied.size > 0 || requirement.threshold > 1) {
-    waits.push({
-      code: 'THRESHOLD_NOT_MET',
-      message: `requires ${typeLabel} signed by ${requirement.threshold} distinct allowed signer(s); found ${satisfied.size}`,
-      subject: where,
-    });
-  } else {
-    const message =
-      ofType.length === 0
-        ? `requires a ${typeLabel} attestation; none was found for this artifact`
-        : `requires a ${typeLabel} attestation by an allowed signer; ${ofType.length} found, none verified`;
-    waits.push({ code: 'MISSING_ATTESTATION', message, subject: where });
-  }
-  return { satisfied: false, refusals: dedupe(refusals), waits };
-}
-
-/** What an allowed signer's statement must also say: builder, source, the artifact's name. */
-function checkClaims(
-  requirement: Requirement,
-  attestation: Attestation,
-  where: string,
-  path: string | undefined,
-  digests: Digests,
-): Reason | undefined {
-  if (attestation.kind !== 'statement') return undefined;
-  if (requirement.requireSubjectName) {
-    const names = path === undefined ? [] : [path, basename(path)];
-    const named = attestation.statement.subject.some(
-      (s) => digestsMatch(digests, s.digest) && s.name !== undefined && names.includes(s.name),
-    );
-    if (!named) {
-      return {
-        code: 'SUBJECT_MISMATCH',
-        message: `${attestation.source} names this digest, but not as ${JSON.stringify(path ?? '')} or its file name; ${where} requires the name`,
-        subject: where,
-      };
-    }
-  }
-  if (!requirement.builderIds && !requirement.sourceRepositories) return undefined;
-  const facts = provenanceFacts(attestation.statement);
-  if (requirement.builderIds) {
-    const builderId = facts?.builderId;
-    if (builderId === undefined || !builderIdAllowed(builderId, requirement.builderIds)) {
-      return {
-        code: 'BUILDER_NOT_ALLOWED',
-        message: `${attestation.source} was built by ${builderId ?? `(${facts?.builderProblem ?? 'no builder ID'})`}; ${where} allows ${requirement.builderIds.join(', ')}`,
-        subject: where,
-      };
-    }
-  }
-  if (requirement.sourceRepositories) {
-    const allowed = new Set(requirement.sourceRepositories.map(normaliseRepository));
-    const source = facts?.source;
-    if (source === undefined || !allowed.has(source)) {
-      return {
-        code: 'SOURCE_NOT_ALLOWED',
-        message: `${attestation.source} was built from ${source ?? `(${facts?.sourceProblem ?? 'no source'})`}; ${where} allows ${requirement.sourceRepositories.join(', ')}`,
-        subject: where,
-      };
-    }
-  }
-  return undefined;
-}
-
-function requirementCovers(requirement: Requirement, attestation: Attestation): boolean {
-  if (requirement.types.includes(ANY_TYPE)) return true;
-  return attestation.kind === 'signature'
-    ? requirement.types.includes(ARTIFACT_SIGNATURE)
-    : requirement.types.includes(attestation.statement.predicateType);
-}
-
-/** Who counts once toward a threshold: an identity, an alias (every key it rotated through), or a key. */
-const signerKey = (signer: SignerIdentity) =>
-  signer.kind === 'keyless'
-    ? `keyless:${signer.issuer}|${signer.subjectAlternativeName}`
-    : signer.alias
-      ? `alias:${signer.alias}`
-      : `key:${signer.keyId}`;
-
-export const describeSigner = (signer: SignerIdentity) =>
-  signer.kind === 'key'
-    ? `key ${signer.keyId}`
-    : `${signer.subjectAlternativeName} (issuer ${signer.issuer})`;
-
-function dedupe(reasons: readonly Reason[]): Reason[] {
-  const seen = new Set<string>();
-  return reasons.filter((reason) => {
-    const key = `${reason.code}|${reason.subject ?? ''}|${reason.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
+export { describeSigner } from './requirements.ts';

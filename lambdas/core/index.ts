@@ -1,5 +1,6 @@
 export * from './async.ts';
 export * from './attestation.ts';
+export * from './certificate-claims.ts';
 export * from './defaults.ts';
 export * from './digest.ts';
 export * from './errors.ts';
@@ -17,4 +18,5 @@ export * from './sign.ts';
 export * from './signatures.ts';
 export * from './statement.ts';
 export * from './trust.ts';
+export * from './trust-store.ts';
 export * from './vsa.ts';

@@ -1,6 +1,7 @@
 import type { Digests } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { Decision } from './evaluate.ts';
+import type { TrustRootRef } from './trust.ts';
 
 /**
  * An artifact version's life: pending → verified → promoted; pending → rejected; verified → rejected
@@ -73,6 +74,8 @@ export interface ArtifactRecord {
   readonly rules?: readonly string[];
   readonly keyIds?: readonly string[];
   readonly identities?: readonly string[];
+  /** The Sigstore roots (instance, TUF versions, digest) that verified the signatures that counted. */
+  readonly trustRoots?: readonly TrustRootRef[];
   readonly attestations?: readonly string[];
   readonly policyDigest?: string;
   readonly uploadedAt: string;
@@ -120,6 +123,7 @@ export function decisionFields(decision: Decision): RecordPatch {
     rules: decision.rules,
     keyIds: decision.keyIds,
     identities: decision.identities,
+    ...(decision.trustRoots ? { trustRoots: decision.trustRoots } : {}),
     attestations: decision.attestations.map((a) => a.source),
     policyDigest: decision.policyDigest,
   };

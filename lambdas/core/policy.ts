@@ -4,9 +4,10 @@ import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { VouchError } from './errors.ts';
 import { parseJson } from './json.ts';
-import { keyIdOf, publicKeyFromPem } from './keys.ts';
 import { SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02 } from './provenance.ts';
-import type { SignerIdentity } from './signatures.ts';
+import { type AllowedSigner, compileSigner, NAME, type SignerSpec, signerSchema } from './signers.ts';
+
+export type { AllowedSigner, SignerContext, SignerSpec } from './signers.ts';
 
 /** The reserved requirement type for a plain Sigstore message signature over the artifact. */
 export const ARTIFACT_SIGNATURE = 'signature';
@@ -14,14 +15,6 @@ export const ARTIFACT_SIGNATURE = 'signature';
 export const ANY_TYPE = '*';
 
 export type Mode = 'enforce' | 'audit';
-
-/** A signer entry as written in the policy file. */
-export type SignerSpec =
-  | { readonly registry: true }
-  | { readonly keyId: string }
-  | { readonly publicKey: string }
-  | { readonly issuer: string; readonly identity: string }
-  | { readonly issuer: string; readonly identityRegexp: string };
 
 export interface RequirementSpec {
   readonly type: string | readonly string[];
@@ -49,51 +42,12 @@ export interface PolicySpec {
   readonly rules: readonly RuleSpec[];
 }
 
-const NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const stringList = {
   type: 'array',
   items: { type: 'string', minLength: 1 },
   minItems: 1,
   maxItems: 256,
 } as const;
-const signerSchema = {
-  oneOf: [
-    {
-      type: 'object',
-      required: ['registry'],
-      additionalProperties: false,
-      properties: { registry: { const: true } },
-    },
-    {
-      type: 'object',
-      required: ['keyId'],
-      additionalProperties: false,
-      properties: { keyId: { type: 'string', minLength: 1 } },
-    },
-    {
-      type: 'object',
-      required: ['publicKey'],
-      additionalProperties: false,
-      properties: { publicKey: { type: 'string', minLength: 1 } },
-    },
-    {
-      type: 'object',
-      required: ['issuer', 'identity'],
-      additionalProperties: false,
-      properties: { issuer: { type: 'string', minLength: 1 }, identity: { type: 'string', minLength: 1 } },
-    },
-    {
-      type: 'object',
-      required: ['issuer', 'identityRegexp'],
-      additionalProperties: false,
-      properties: {
-        issuer: { type: 'string', minLength: 1 },
-        identityRegexp: { type: 'string', minLength: 1 },
-      },
-    },
-  ],
-} as const;
-
 /** JSON Schema of the policy file; published in the README. */
 export const POLICY_SCHEMA = {
   type: 'object',
@@ -148,18 +102,6 @@ export const POLICY_SCHEMA = {
 } as const;
 
 const validatePolicy = new Ajv({ allErrors: false, strict: true }).compile<PolicySpec>(POLICY_SCHEMA);
-
-/** A signer check compiled from the policy. */
-export interface AllowedSigner {
-  /** What it allows, canonically: two entries with one ID in a requirement are one signer listed twice. */
-  readonly id: string;
-  readonly description: string;
-  /** The key it names, for keyed signatures whose hint names none (DSSE `keyid` is optional). */
-  readonly keyId?: string;
-  /** Matches an open set of signers (the registry, an identity pattern), so no count bounds a threshold. */
-  readonly open: boolean;
-  allows(signer: SignerIdentity, keyOrigin: 'registry' | 'other' | undefined): boolean;
-}
 
 export interface Requirement {
   readonly types: readonly string[];
@@ -216,70 +158,14 @@ export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
 
 export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy'): Policy {
   const inlineKeys: { keyId: string; publicKey: KeyObject }[] = [];
-  const compileSigner = (signer: SignerSpec, where: string): AllowedSigner => {
-    if ('registry' in signer) {
-      return {
-        id: 'registry',
-        description: 'any key in the Vouch key registry',
-        open: true,
-        allows: (s, origin) => s.kind === 'key' && origin === 'registry',
-      };
-    }
-    if ('keyId' in signer) {
-      return {
-        id: `key:${signer.keyId}`,
-        keyId: signer.keyId,
-        description: `key ${signer.keyId}`,
-        open: false,
-        allows: (s) => s.kind === 'key' && s.keyId === signer.keyId,
-      };
-    }
-    if ('publicKey' in signer) {
-      const publicKey = publicKeyFromPem(signer.publicKey, `${what}: ${where}.publicKey`);
-      const keyId = keyIdOf(publicKey);
-      if (!inlineKeys.some((key) => key.keyId === keyId)) inlineKeys.push({ keyId, publicKey });
-      return {
-        id: `key:${keyId}`,
-        keyId,
-        description: `key ${keyId}`,
-        open: false,
-        allows: (s) => s.kind === 'key' && s.keyId === keyId,
-      };
-    }
-    const { issuer } = signer;
-    if ('identity' in signer) {
-      return {
-        id: `identity:${issuer}|${signer.identity}`,
-        description: `${signer.identity} (issuer ${issuer})`,
-        open: false,
-        allows: (s) =>
-          s.kind === 'keyless' && s.issuer === issuer && s.subjectAlternativeName === signer.identity,
-      };
-    }
-    let pattern: RegExp;
-    try {
-      // The pattern must compile on its own first: `x)|(?:.*` is not a pattern, but inside the anchors
-      // below it would become one that allows every identity.
-      new RegExp(signer.identityRegexp, 'u');
-      // Anchored, unlike cosign's --certificate-identity-regexp: an unanchored pattern silently allows
-      // any identity that merely contains it.
-      pattern = new RegExp(`^(?:${signer.identityRegexp})$`, 'u');
-    } catch (error) {
-      throw new VouchError('PARSE_ERROR', `${what}: ${where}/identityRegexp: ${(error as Error).message}`);
-    }
-    return {
-      id: `identity-regexp:${issuer}|${signer.identityRegexp}`,
-      description: `identity matching /${signer.identityRegexp}/ (issuer ${issuer})`,
-      open: true,
-      allows: (s) => s.kind === 'keyless' && s.issuer === issuer && pattern.test(s.subjectAlternativeName),
-    };
-  };
+  const compile = (signer: SignerSpec, where: string): AllowedSigner =>
+    compileSigner(signer, `${what}: ${where}`, inlineKeys);
 
   const groups = new Map<string, AllowedSigner[]>();
   for (const [name, signers] of Object.entries(spec.signers ?? {})) {
     groups.set(
       name,
-      signers.map((signer, index) => compileSigner(signer, `/signers/${name}/${index}`)),
+      signers.map((signer, index) => compile(signer, `/signers/${name}/${index}`)),
     );
   }
 
@@ -292,7 +178,7 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
     const requirements = rule.require.map((requirement, index): Requirement => {
       const where = `/rules/${ruleIndex}/require/${index}`;
       const signers = requirement.signers.flatMap((signer, signerIndex) => {
-        if (typeof signer !== 'string') return [compileSigner(signer, `${where}/signers/${signerIndex}`)];
+        if (typeof signer !== 'string') return [compile(signer, `${where}/signers/${signerIndex}`)];
         const group = groups.get(signer);
         if (!group) {
           throw new VouchError(
@@ -373,6 +259,17 @@ export const namedKeys = (policy: Policy): string[] => [
   ...new Set(
     policy.rules.flatMap((rule) =>
       rule.requirements.flatMap((requirement) => requirement.signers.flatMap((signer) => signer.keyId ?? [])),
+    ),
+  ),
+];
+
+/** Every Sigstore instance a policy's keyless signers trust: the verifier must hold a root for each. */
+export const namedInstances = (policy: Policy): string[] => [
+  ...new Set(
+    policy.rules.flatMap((rule) =>
+      rule.requirements.flatMap((requirement) =>
+        requirement.signers.flatMap((signer) => signer.instances ?? []),
+      ),
     ),
   ),
 ];

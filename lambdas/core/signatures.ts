@@ -1,5 +1,3 @@
-import { constants, type KeyObject, publicDecrypt } from 'node:crypto';
-import { p256, p384 } from '@noble/curves/nist.js';
 import type { Bundle } from '@sigstore/bundle';
 import {
   PolicyError,
@@ -10,25 +8,52 @@ import {
   Verifier,
 } from '@sigstore/verify';
 import type { Attestation } from './attestation.ts';
+import { bundleMaterialProblem, logWindowProblem } from './bundle-checks.ts';
+import { type CertificateClaims, certificateClaims } from './certificate-claims.ts';
 import { type Reason, type ReasonCode, VouchError } from './errors.ts';
+import { leafCertificate } from './keyless.ts';
 import { type KeyLookup, keyHintProblem, keyValidAt, showHint, type TrustedKey } from './keys.ts';
-import type { TrustRoot } from './trust.ts';
+import { prehashedContent } from './prehashed.ts';
+import {
+  EMPTY_TRUST_ROOT,
+  type NamedTrustRoot,
+  type TrustRoot,
+  type TrustRootRef,
+  trustRootRef,
+} from './trust.ts';
 
 /** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
 export type SignerIdentity =
   | { readonly kind: 'key'; readonly keyId: string; readonly alias?: string }
-  | { readonly kind: 'keyless'; readonly subjectAlternativeName: string; readonly issuer: string };
+  | {
+      readonly kind: 'keyless';
+      readonly subjectAlternativeName: string;
+      readonly issuer: string;
+      /** What the certificate says of the build that signed (GitHub Actions: repository, ref, workflow, runner). */
+      readonly claims?: CertificateClaims;
+    };
 
 export interface VerifiedSignature {
   readonly signer: SignerIdentity;
   /** Times at which the signature was trusted to exist; key validity was checked at each. */
   readonly signingTimes: readonly Date[];
   readonly timeSource: 'transparency-log' | 'timestamp-authority' | 'observed';
+  /**
+   * The root that verified it: a keyless signature's certificate, logs and timestamps; a keyed one's
+   * log entries and timestamps (absent when it carried none).
+   */
+  readonly trustRoot?: TrustRootRef;
 }
 
 export interface SignatureContext {
   readonly keys: KeyLookup;
-  readonly trustRoot: TrustRoot;
+  /**
+   * The roots a keyless signature may verify under, tried in order: those of the instances the signers
+   * who could allow it trust. The first that verifies it is recorded.
+   */
+  readonly keylessRoots: readonly NamedTrustRoot[];
+  /** The root against which keyed signatures' log entries and timestamps are checked. */
+  readonly keyedRoot?: NamedTrustRoot;
   /** Trusted time for signatures that carry none of their own (e.g. the S3 upload time). */
   readonly observedAt: Date;
   /**
@@ -55,20 +80,13 @@ export function verifySignature(
 ): SignatureResult {
   const subject = attestation.source;
   try {
+    const malformed = bundleMaterialProblem(bundle);
+    if (malformed) throw malformed;
     let entity = toSignedEntity(bundle);
     if (attestation.kind === 'signature') {
       entity = { ...entity, signature: prehashedContent(entity, attestation) };
     }
-    if (entity.key.$case !== 'public-key') {
-      // Keyless signatures need a log entry, an SCT and a trusted time: a short-lived certificate means
-      // nothing without a time inside its window.
-      const signer = new Verifier({ ...context.trustRoot, publicKey: noPublicKeys }).verify(entity);
-      const { times, source } = trustedTimes(entity, context.observedAt);
-      return {
-        ok: true,
-        value: { signer: keylessIdentity(signer), signingTimes: times, timeSource: source },
-      };
-    }
+    if (entity.key.$case !== 'public-key') return verifyKeyless(bundle, entity, context, subject);
     const hint = entity.key.hint;
     const problem = keyHintProblem(hint);
     const named = problem ? undefined : context.keys(hint);
@@ -86,6 +104,73 @@ export function verifySignature(
   }
 }
 
+/**
+ * A keyless signature against each root it may verify under, in turn: the first that verifies it is the
+ * one recorded. When none does, the first root's reason is the verdict (naming the root when several
+ * were tried).
+ */
+function verifyKeyless(
+  bundle: Bundle,
+  entity: SignedEntity,
+  context: SignatureContext,
+  subject: string,
+): SignatureResult {
+  const [first] = context.keylessRoots;
+  if (!first) {
+    return {
+      ok: false,
+      error: {
+        code: 'CERTIFICATE_INVALID',
+        message:
+          'no trusted root to verify its certificate: no allowed keyless signer trusts a Sigstore instance whose root is held here',
+        subject,
+      },
+    };
+  }
+  let failure: Reason | undefined;
+  const leaf = leafCertificate(bundle);
+  for (const named of context.keylessRoots) {
+    try {
+      const signer = new Verifier(
+        { ...named.root, publicKey: noPublicKeys },
+        keylessThresholds(named.root),
+      ).verify(entity);
+      const { times, source } = trustedTimes(entity, context.observedAt);
+      assertLogWindows(entity, named.root, times, source);
+      return {
+        ok: true,
+        value: {
+          // Claims from the leaf the library just verified: it is the certificate that signed.
+          signer: keylessIdentity(signer, leaf ? certificateClaims(leaf) : {}),
+          signingTimes: times,
+          timeSource: source,
+          trustRoot: trustRootRef(named),
+        },
+      };
+    } catch (error) {
+      failure ??= toSignatureReason(error, subject);
+    }
+  }
+  const reason = failure as Reason;
+  return context.keylessRoots.length === 1
+    ? { ok: false, error: reason }
+    : { ok: false, error: { ...reason, message: `${reason.message} (trusted root ${first.instance})` } };
+}
+
+/**
+ * What a keyless signature needs, from what its (trusted) root lists: a log entry if the instance runs a
+ * transparency log, an SCT if it runs a CT log, and always a trusted time — a short-lived certificate
+ * means nothing without a time inside its window. An instance without logs (GitHub's, for private
+ * repositories) thus needs an RFC 3161 timestamp from its TSA: with no trusted log, no log time verifies.
+ */
+function keylessThresholds(root: TrustRoot) {
+  return {
+    tlogThreshold: root.tlogs.length > 0 ? 1 : 0,
+    ctlogThreshold: root.ctlogs.length > 0 ? 1 : 0,
+    timestampThreshold: 1,
+  };
+}
+
 const noPublicKeys = (): never => {
   throw new VouchError('UNKNOWN_KEY', 'a certificate-signed bundle names no public key');
 };
@@ -97,9 +182,10 @@ function verifyKeyed(
   subject: string,
 ): SignatureResult {
   try {
+    const root = context.keyedRoot?.root ?? EMPTY_TRUST_ROOT;
     const verifier = new Verifier(
       {
-        ...context.trustRoot,
+        ...root,
         publicKey: () => ({ publicKey: key.publicKey, validFor: (date) => keyValidAt(key, date).valid }),
       },
       // A keyed envelope may carry no log entry or timestamp; its time then comes from `observedAt`.
@@ -107,6 +193,7 @@ function verifyKeyed(
     );
     verifier.verify(entity);
     const { times, source } = trustedTimes(entity, context.observedAt);
+    assertLogWindows(entity, root, times, source);
     // With zero timestamps @sigstore/verify never calls validFor: the validity check is ours alone.
     for (const time of times) {
       const validity = keyValidAt(key, time);
@@ -118,7 +205,9 @@ function verifyKeyed(
       keyId: key.keyId,
       ...(key.alias ? { alias: key.alias } : {}),
     };
-    return { ok: true, value: { signer, signingTimes: times, timeSource: source } };
+    const evidence = entity.tlogEntries.length > 0 || entity.timestamps.length > 0;
+    const trustRoot = evidence && context.keyedRoot ? { trustRoot: trustRootRef(context.keyedRoot) } : {};
+    return { ok: true, value: { signer, signingTimes: times, timeSource: source, ...trustRoot } };
   } catch (error) {
     return { ok: false, error: toSignatureReason(error, subject) };
   }
@@ -147,7 +236,17 @@ function trustedTimes(entity: SignedEntity, observedAt: Date) {
   return times.length > 0 ? { times, source } : { times: [observedAt], source };
 }
 
-function keylessIdentity(signer: Signer): SignerIdentity {
+function assertLogWindows(
+  entity: SignedEntity,
+  root: TrustRoot,
+  times: readonly Date[],
+  source: VerifiedSignature['timeSource'],
+): void {
+  const problem = logWindowProblem(entity, root, source === 'observed' ? [] : times);
+  if (problem) throw problem;
+}
+
+function keylessIdentity(signer: Signer, claims: CertificateClaims): SignerIdentity {
   const subjectAlternativeName = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
   if (!subjectAlternativeName || !issuer) {
@@ -156,64 +255,12 @@ function keylessIdentity(signer: Signer): SignerIdentity {
       'the signing certificate names no identity (SAN) or OIDC issuer',
     );
   }
-  return { kind: 'keyless', subjectAlternativeName, issuer };
-}
-
-/**
- * A message signature signs the artifact bytes, of which the bundle carries the digest. Rather than
- * holding a multi-gigabyte artifact in memory, the signature is verified over that digest (for ECDSA and
- * RSA PKCS#1 v1.5 the same check, as both sign H(message)); whether the digest is the artifact's is the
- * caller's check, as a statement's subjects are.
- */
-function prehashedContent(
-  entity: SignedEntity,
-  attestation: Extract<Attestation, { kind: 'signature' }>,
-): SignedEntity['signature'] {
-  const { algorithm, hex } = attestation.messageDigest;
-  const digest = Buffer.from(hex, 'hex');
   return {
-    ...entity.signature,
-    // The content is a class instance: its methods are not own properties, so the spread above drops them.
-    compareDigest: entity.signature.compareDigest.bind(entity.signature),
-    compareSignedDigest: entity.signature.compareSignedDigest.bind(entity.signature),
-    compareSignature: entity.signature.compareSignature.bind(entity.signature),
-    verifySignature: (key) => verifyPrehashed(key, digest, algorithm, entity.signature.signature),
+    kind: 'keyless',
+    subjectAlternativeName,
+    issuer,
+    ...(Object.keys(claims).length > 0 ? { claims } : {}),
   };
-}
-
-const DIGEST_INFO_PREFIX: Record<'sha256' | 'sha512', Buffer> = {
-  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-};
-
-function verifyPrehashed(key: KeyObject, digest: Buffer, algorithm: 'sha256' | 'sha512', signature: Buffer) {
-  const type = key.asymmetricKeyType;
-  if (type === 'ec') {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    const jwk = key.export({ format: 'jwk' });
-    const point = Buffer.concat([
-      Buffer.from([4]),
-      Buffer.from(jwk.x ?? '', 'base64url'),
-      Buffer.from(jwk.y ?? '', 'base64url'),
-    ]);
-    const options = { prehash: false, lowS: false, format: 'der' } as const;
-    if (curve === 'prime256v1') return p256.verify(signature, digest, point, options);
-    if (curve === 'secp384r1') return p384.verify(signature, digest, point, options);
-    throw new VouchError('UNSUPPORTED_FORMAT', `message signatures with curve ${curve} are not supported`);
-  }
-  if (type === 'rsa') {
-    let decrypted: Buffer;
-    try {
-      decrypted = publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
-    } catch {
-      return false;
-    }
-    return decrypted.equals(Buffer.concat([DIGEST_INFO_PREFIX[algorithm], digest]));
-  }
-  throw new VouchError(
-    'UNSUPPORTED_FORMAT',
-    `message signatures with ${type} keys cannot be checked against a streamed digest`,
-  );
 }
 
 const LIBRARY_CODES: Record<string, ReasonCode> = {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
@@ -10,27 +11,102 @@ import { isRecord, parseJson } from './json.ts';
  */
 export type TrustRoot = Omit<TrustMaterial, 'publicKey'>;
 
-/** The Sigstore public-good root, pinned in the repository: verification never fetches it (no TUF). */
+/**
+ * The Sigstore public-good root, pinned in the repository: the verifier's first boot and fallback until
+ * the trust refresher has verified a newer one through TUF. Verification never fetches anything.
+ */
 export const PUBLIC_GOOD_TRUSTED_ROOT = new URL('./trust/public-good.trusted_root.json', import.meta.url);
 
-const cache = new Map<string, TrustRoot>();
+/** The Sigstore instance a keyless signer trusts unless it names others. */
+export const DEFAULT_INSTANCE = 'public-good';
+
+/** Which root verified a signature: recorded with it in the decision. */
+export interface TrustRootRef {
+  /** The Sigstore instance: `public-good`, `github`, or any name the deployment configures. */
+  readonly instance: string;
+  /**
+   * `pinned`: bundled with Vouch; `tuf`: verified through the instance's TUF repository by the trust
+   * refresher; `file`: given by path (`vouch verify --trusted-root`); `given`: handed in as material.
+   */
+  readonly source: 'pinned' | 'tuf' | 'file' | 'given';
+  /** `sha256:<hex>` of the `trusted_root.json` bytes. */
+  readonly digest?: string;
+  /** The TUF metadata versions it was verified under (source `tuf`). */
+  readonly tuf?: TufVersions;
+  /** When the refresher last verified it against the instance's TUF repository (source `tuf`). */
+  readonly verifiedAt?: string;
+}
+
+export interface TufVersions {
+  readonly root: number;
+  readonly timestamp: number;
+  readonly snapshot: number;
+  readonly targets: number;
+}
+
+export interface NamedTrustRoot extends TrustRootRef {
+  readonly root: TrustRoot;
+}
+
+/** The roots a verifier holds, one per instance; read synchronously on the verification path. */
+export interface TrustRootSet {
+  get(instance: string): NamedTrustRoot | undefined;
+  instances(): readonly string[];
+}
+
+export function trustRootSet(roots: readonly NamedTrustRoot[]): TrustRootSet {
+  const byInstance = new Map(roots.map((root) => [root.instance, root]));
+  return { get: (instance) => byInstance.get(instance), instances: () => [...byInstance.keys()] };
+}
+
+/** A bare root (tests, callers with one root) is the default instance's. */
+export function asTrustRootSet(roots: TrustRoot | TrustRootSet): TrustRootSet {
+  if ('get' in roots && typeof roots.get === 'function') return roots;
+  return trustRootSet([{ instance: DEFAULT_INSTANCE, source: 'given', root: roots as TrustRoot }]);
+}
+
+/** What a decision records of a root: what identifies it, without its parsed material. */
+export const trustRootRef = ({ root: _material, ...ref }: NamedTrustRoot): TrustRootRef => ref;
+
+const cache = new Map<string, NamedTrustRoot>();
 
 export function loadTrustRoot(location: string | URL = PUBLIC_GOOD_TRUSTED_ROOT): TrustRoot {
-  const cacheKey = location.toString();
+  return loadNamedTrustRoot(DEFAULT_INSTANCE, location).root;
+}
+
+/**
+ * Reads a `trusted_root.json` as the root of `instance`: `pinned` (the bundled file, or what the
+ * deployment pins) or `file` (given by path). Cached by instance, location and source.
+ */
+export function loadNamedTrustRoot(
+  instance: string,
+  location: string | URL = PUBLIC_GOOD_TRUSTED_ROOT,
+  source?: 'pinned' | 'file',
+): NamedTrustRoot {
+  const where = location.toString();
+  const cacheKey = `${instance}\n${where}\n${source ?? ''}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(location, 'utf8');
+    bytes = readFileSync(location);
   } catch (error) {
-    throw new VouchError(
-      'PARSE_ERROR',
-      `trusted root ${cacheKey}: cannot read (${(error as Error).message})`,
-    );
+    throw new VouchError('PARSE_ERROR', `trusted root ${where}: cannot read (${(error as Error).message})`);
   }
-  const root = trustRootFromJson(parseJson(text, 64, `trusted root ${cacheKey}`), cacheKey);
-  cache.set(cacheKey, root);
-  return root;
+  const pinned = where === PUBLIC_GOOD_TRUSTED_ROOT.toString();
+  const named = namedTrustRoot(bytes, { instance, source: source ?? (pinned ? 'pinned' : 'file') }, where);
+  cache.set(cacheKey, named);
+  return named;
+}
+
+/** Parses the bytes of a `trusted_root.json` into a named root, with the digest of those bytes. */
+export function namedTrustRoot(
+  bytes: Buffer,
+  ref: Omit<TrustRootRef, 'digest'>,
+  what = `trusted root of ${ref.instance}`,
+): NamedTrustRoot {
+  const root = trustRootFromJson(parseJson(bytes.toString('utf8'), 64, what), what);
+  return { ...ref, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, root };
 }
 
 export function trustRootFromJson(json: unknown, what = 'trusted root'): TrustRoot {
@@ -40,12 +116,42 @@ export function trustRootFromJson(json: unknown, what = 'trusted root'): TrustRo
       `${what}: not a Sigstore trusted_root.json (no trustedroot mediaType)`,
     );
   }
+  const unbounded = authoritiesWithoutStart(json);
+  if (unbounded.length > 0) {
+    // @sigstore/verify reads a missing start as the beginning of time: a key trusted for every past moment,
+    // which the root never said. The start is required (sigstore-conformance rejects such a root).
+    throw new VouchError(
+      'PARSE_ERROR',
+      `${what}: ${unbounded.join(', ')} ${unbounded.length === 1 ? 'has' : 'have'} no validFor.start; every authority's validity window must say when it begins`,
+    );
+  }
   try {
     const { publicKey: _unused, ...root } = toTrustMaterial(TrustedRoot.fromJSON(json));
     return root;
   } catch (error) {
     throw new VouchError('PARSE_ERROR', `${what}: invalid (${(error as Error).message})`, { cause: error });
   }
+}
+
+/** The JSON paths of authorities whose validity window is missing or has no start. */
+function authoritiesWithoutStart(json: Record<string, unknown>): string[] {
+  const missing: string[] = [];
+  const check = (list: string, windowOf: (entry: Record<string, unknown>) => unknown) => {
+    const entries = json[list];
+    if (!Array.isArray(entries)) return;
+    entries.forEach((entry, index) => {
+      const window = isRecord(entry) ? windowOf(entry) : undefined;
+      const start = isRecord(window) ? window.start : undefined;
+      if (typeof start !== 'string' || start === '') missing.push(`${list}[${index}]`);
+    });
+  };
+  const keyWindow = (entry: Record<string, unknown>) =>
+    isRecord(entry.publicKey) ? entry.publicKey.validFor : undefined;
+  check('certificateAuthorities', (entry) => entry.validFor);
+  check('timestampAuthorities', (entry) => entry.validFor);
+  check('tlogs', keyWindow);
+  check('ctlogs', keyWindow);
+  return missing;
 }
 
 /** For keyed-only verification: no authority is trusted, so no certificate or log can vouch for anything. */

@@ -51,6 +51,7 @@ export function verificationSummary({
         accepted: decision.accepted,
         keyIds: decision.keyIds,
         identities: decision.identities,
+        ...(decision.trustRoots ? { trustRoots: decision.trustRoots } : {}),
         ...(decision.auditReasons ? { auditReasons: decision.auditReasons } : {}),
       },
     },

@@ -12,6 +12,7 @@ import {
   type Reason,
   type SignFn,
   type TrustRoot,
+  type TrustRootSet,
 } from '#core/index.ts';
 
 /** The record repository, as the pipeline uses it. */
@@ -44,7 +45,8 @@ export interface PipelineDeps {
   readonly index: AttestationIndexPort;
   readonly keys: KeySource;
   readonly policy: Policy;
-  readonly trustRoot: TrustRoot;
+  /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
+  readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */
   readonly vsaSigner: SignFn;
   readonly stagingBucket: string;

@@ -3,14 +3,18 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseS3Notification } from '#core/index.ts';
 import type { Pipeline } from './pipeline.ts';
-import { type Observability, pipelineFromEnv, powertools, report } from './wiring.ts';
+import { type Observability, powertools, report, verifierFromEnv } from './wiring.ts';
 
 /**
  * The verifier: S3 notifications from the staging queue. Each message is one notification; a message
  * whose processing hits an infrastructure fault is reported as a batch item failure, retried by SQS, and
  * lands in the DLQ after maxReceiveCount. Verdicts (rejections) are results, recorded, never failures.
  */
-export function createQueueHandler(pipeline: Pipeline, observe: Observability = powertools) {
+export function createQueueHandler(
+  pipeline: Pipeline,
+  observe: Observability = powertools,
+  prepare: () => Promise<void> = async () => {},
+) {
   const { logger, metrics } = observe;
   const processor = new BatchProcessor(EventType.SQS);
   const processRecord = async (record: SQSRecord) => {
@@ -31,6 +35,7 @@ export function createQueueHandler(pipeline: Pipeline, observe: Observability = 
   };
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     try {
+      await prepare();
       return await processPartialResponse(event, processRecord, processor, { context });
     } finally {
       metrics.publishStoredMetrics();
@@ -41,6 +46,7 @@ export function createQueueHandler(pipeline: Pipeline, observe: Observability = 
 let configured: ReturnType<typeof createQueueHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context) => {
-  configured ??= createQueueHandler(pipelineFromEnv());
+  const { pipeline, prepare } = verifierFromEnv();
+  configured ??= createQueueHandler(pipeline, powertools, prepare);
   return configured(event, context);
 };

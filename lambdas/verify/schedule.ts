@@ -1,12 +1,17 @@
 import type { Context } from 'aws-lambda';
 import type { Pipeline } from './pipeline.ts';
-import { type Observability, pipelineFromEnv, powertools, report } from './wiring.ts';
+import { type Observability, powertools, report, verifierFromEnv } from './wiring.ts';
 
 /** The sweep, on a schedule: deadlines passed, promotions abandoned. */
-export function createSweepHandler(pipeline: Pipeline, observe: Observability = powertools) {
+export function createSweepHandler(
+  pipeline: Pipeline,
+  observe: Observability = powertools,
+  prepare: () => Promise<void> = async () => {},
+) {
   const { metrics } = observe;
   return async (_event?: unknown, _context?: Context): Promise<{ swept: number }> => {
     try {
+      await prepare();
       const outcomes = await pipeline.sweepPending();
       for (const outcome of outcomes) report(observe, outcome, Date.now());
       return { swept: outcomes.length };
@@ -19,6 +24,7 @@ export function createSweepHandler(pipeline: Pipeline, observe: Observability = 
 let configured: ReturnType<typeof createSweepHandler> | undefined;
 
 export const handler = (event: unknown, context: Context) => {
-  configured ??= createSweepHandler(pipelineFromEnv());
+  const { pipeline, prepare } = verifierFromEnv();
+  configured ??= createSweepHandler(pipeline, powertools, prepare);
   return configured(event, context);
 };

@@ -1,14 +1,18 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { Pipeline } from './pipeline.ts';
-import { type Observability, pipelineFromEnv, powertools, report } from './wiring.ts';
+import { type Observability, powertools, report, verifierFromEnv } from './wiring.ts';
 
 /**
  * The revocation re-check: the key registry's stream carries every change to a key; a revocation is one
  * whose new image has a `revokedAt` the old one did not have, or an earlier one (the effective time only
  * moves earlier). Everything that key vouched for is assessed again.
  */
-export function createStreamHandler(pipeline: Pipeline, observe: Observability = powertools) {
+export function createStreamHandler(
+  pipeline: Pipeline,
+  observe: Observability = powertools,
+  prepare: () => Promise<void> = async () => {},
+) {
   const { logger, metrics } = observe;
   const processor = new BatchProcessor(EventType.DynamoDBStreams);
   const processRecord = async (record: DynamoDBRecord) => {
@@ -24,6 +28,7 @@ export function createStreamHandler(pipeline: Pipeline, observe: Observability =
   };
   return async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
     try {
+      await prepare();
       return await processPartialResponse(event, processRecord, processor, { context });
     } finally {
       metrics.publishStoredMetrics();
@@ -43,6 +48,7 @@ export function revokedKeyId(record: DynamoDBRecord): string | undefined {
 let configured: ReturnType<typeof createStreamHandler> | undefined;
 
 export const handler = (event: DynamoDBStreamEvent, context: Context) => {
-  configured ??= createStreamHandler(pipelineFromEnv());
+  const { pipeline, prepare } = verifierFromEnv();
+  configured ??= createStreamHandler(pipeline, powertools, prepare);
   return configured(event, context);
 };

@@ -7,10 +7,12 @@ import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
+import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
+import { S3TrustStore } from '#adapters/trust-store.ts';
 import {
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
-  loadTrustRoot,
+  namedInstances,
   parsePolicy,
 } from '#core/index.ts';
 import { readVerifierConfig, type VerifierConfig } from './config.ts';
@@ -30,8 +32,29 @@ export const powertools: Observability = {
   metrics: new Metrics({ namespace: 'Vouch', serviceName: 'vouch-verifier' }),
 };
 
-/** The pipeline's dependencies for a configuration and a set of clients (the Lambda's, or the local stack's). */
-export function pipelineDeps(config: VerifierConfig, clients: AwsClients): PipelineDeps {
+/**
+ * The pipeline's dependencies for a configuration and a set of clients (the Lambda's, or the local
+ * stack's). The Sigstore roots are the trust refresher's (VOUCH_TRUST_* in `env`: cached, re-read every
+ * few minutes), else the pinned ones; a policy trusting an instance not configured stops the cold start.
+ */
+export function pipelineDeps(
+  config: VerifierConfig,
+  clients: AwsClients,
+  env: NodeJS.ProcessEnv = process.env,
+): PipelineDeps {
+  const policy = parsePolicy(readFileSync(config.policyPath), config.policyPath);
+  const trustRoot = trustRootsFromEnv(
+    { ...env, ...(config.trustedRootPath ? { VOUCH_TRUSTED_ROOT_PATH: config.trustedRootPath } : {}) },
+    (bucket, prefix) => new S3TrustStore(clients.s3, bucket, prefix),
+  );
+  const unconfigured = namedInstances(policy).filter(
+    (instance) => !trustRoot.configured().includes(instance),
+  );
+  if (unconfigured.length > 0) {
+    throw new Error(
+      `configuration: the policy trusts Sigstore instance(s) ${unconfigured.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
+    );
+  }
   return {
     s3: new S3Store(clients.s3),
     records: new RecordStore(clients.documents, config.tables.records),
@@ -40,8 +63,8 @@ export function pipelineDeps(config: VerifierConfig, clients: AwsClients): Pipel
       new KeyRegistry(clients.documents, config.tables.keys),
       (config.keyCacheSeconds ?? DEFAULT_KEY_CACHE_SECONDS) * 1000,
     ),
-    policy: parsePolicy(readFileSync(config.policyPath), config.policyPath),
-    trustRoot: config.trustedRootPath ? loadTrustRoot(config.trustedRootPath) : loadTrustRoot(),
+    policy,
+    trustRoot,
     vsaSigner: kmsSigner(clients.kms, config.vsaKeyId),
     stagingBucket: config.stagingBucket,
     deploymentBucket: config.deploymentBucket,
@@ -50,12 +73,44 @@ export function pipelineDeps(config: VerifierConfig, clients: AwsClients): Pipel
   };
 }
 
-let cached: Pipeline | undefined;
+/** A pipeline, and what each invocation does before it (bring the Sigstore roots up to date). */
+export interface Verifier {
+  readonly pipeline: Pipeline;
+  readonly prepare: () => Promise<void>;
+}
 
-/** The function's pipeline, built once per container from its environment (a bad one fails the cold start). */
-export function pipelineFromEnv(env: NodeJS.ProcessEnv = process.env): Pipeline {
-  cached ??= createPipeline(pipelineDeps(readVerifierConfig(env), awsClients(env)));
+export function verifierFor(deps: PipelineDeps, observe: Observability = powertools): Verifier {
+  const roots = deps.trustRoot instanceof CurrentTrustRoots ? deps.trustRoot : undefined;
+  return {
+    pipeline: createPipeline(deps),
+    // A store that cannot be read at a cold start fails the invocation (retried), before any record.
+    prepare: async () => {
+      if (roots && (await roots.refresh())) reportTrustRoots(observe, roots);
+    },
+  };
+}
+
+let cached: Verifier | undefined;
+
+/** The function's verifier, built once per container from its environment (a bad one fails the cold start). */
+export function verifierFromEnv(env: NodeJS.ProcessEnv = process.env): Verifier {
+  cached ??= verifierFor(pipelineDeps(readVerifierConfig(env), awsClients(env), env));
   return cached;
+}
+
+const MAX_TRUST_ROOT_AGE_HOURS = 7 * 24;
+
+/**
+ * How old each held root is (since the refresher last confirmed it current): a metric per instance, and a
+ * warning past a week. The verifier keeps verifying with the last verified root; the stack's alarm on
+ * the refresher says when that has gone on too long.
+ */
+function reportTrustRoots({ logger, metrics }: Observability, roots: CurrentTrustRoots) {
+  for (const held of roots.status()) {
+    metrics.addMetric(`TrustRootAgeHours.${held.instance}`, MetricUnit.Count, held.ageHours);
+    if (held.ageHours > MAX_TRUST_ROOT_AGE_HOURS || held.problem)
+      logger.warn('trusted root is stale or its stored version was not used', { ...held });
+  }
 }
 
 const METRIC_BY_STATUS: Record<string, string> = {

@@ -10,6 +10,7 @@ import {
   staticKeyLookup,
   type TrustedKey,
   type TrustRoot,
+  type TrustRootSet,
 } from '#core/index.ts';
 import { type BundleJson, DEFAULT_IDENTITY, testInstance } from './sigstore/index.ts';
 
@@ -54,7 +55,7 @@ export const KEYLESS_SIGNER = policyFor([{ issuer: ISSUER, identity: IDENTITY }]
 
 export interface DecideOptions {
   readonly policy?: ReturnType<typeof policyFor>;
-  readonly trustRoot?: TrustRoot;
+  readonly trustRoot?: TrustRoot | TrustRootSet;
   readonly keys?: readonly TrustedKey[];
   readonly observedAt?: Date;
   readonly digests?: Record<string, string>;

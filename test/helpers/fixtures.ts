@@ -30,13 +30,28 @@ export const FIXTURE_IDENTITY = 'brian@dehamer.com';
 export const FIXTURE_ISSUER = 'https://github.com/login/oauth';
 export const FIXTURE_PREDICATE = 'https://github.com/npm/attestation/tree/main/specs/publish/v0.1';
 
+/** The bundle-verification cases of the sigstore-conformance suite: one folder per case (see its README). */
+export const CONFORMANCE = `${SHARED_FIXTURES}sigstore-conformance/bundle-verify/`;
+export const CONFORMANCE_IDENTITY =
+  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+export const CONFORMANCE_ISSUER = 'https://token.actions.githubusercontent.com';
+/** The public-good root as published (the default root of conformance cases without their own). */
+export const PUBLIC_GOOD_ROOT_FIXTURE = `${SHARED_FIXTURES}trusted_root.public-good.json`;
+/** GitHub's own Sigstore instance: its trusted root, and the TUF root metadata of its trust repository. */
+export const GITHUB_TRUSTED_ROOT = `${SHARED_FIXTURES}trust-roots/github.trusted_root.json`;
+export const GITHUB_TUF_ROOT = `${SHARED_FIXTURES}trust-roots/github.tuf-root.json`;
+
 /**
  * Whether the shared fixtures are here. A plain clone has no `../shared/`: tests that read them skip
  * (`describe.skipIf(!FIXTURES_AVAILABLE)`), and the self-made bundles of `test/helpers/sigstore` cover
  * the same verification paths.
  */
 export const FIXTURES_AVAILABLE =
-  existsSync(FIXTURE_ARTIFACT) && FIXTURE_BUNDLES.every((name) => existsSync(`${SIGSTORE_JS}${name}`));
+  existsSync(FIXTURE_ARTIFACT) &&
+  FIXTURE_BUNDLES.every((name) => existsSync(`${SIGSTORE_JS}${name}`)) &&
+  [`${CONFORMANCE}a.txt`, PUBLIC_GOOD_ROOT_FIXTURE, GITHUB_TRUSTED_ROOT, GITHUB_TUF_ROOT].every((path) =>
+    existsSync(path),
+  );
 
 /** Why fixture tests were skipped, naming the folder; undefined when the fixtures are here. */
 export const FIXTURES_MISSING = FIXTURES_AVAILABLE
@@ -58,9 +73,3 @@ export function warnIfFixturesMissing(): void {
 
 export const readFixture = (name: string) => readFileSync(`${SIGSTORE_JS}${name}`, 'utf8');
 export const fixtureJson = (name: string) => JSON.parse(readFixture(name)) as Record<string, any>;
-
-/** The bundle-verification cases of the sigstore-conformance suite: one folder per case (see its README). */
-export const CONFORMANCE = `${SHARED_FIXTURES}sigstore-conformance/bundle-verify/`;
-export const CONFORMANCE_IDENTITY =
-  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
-export const CONFORMANCE_ISSUER = 'https://token.actions.githubusercontent.com';

@@ -364,8 +364,9 @@ describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
 describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
-    // Staging, deployment, access logs, and the signed code of the code-signing option.
-    expect(buckets).toHaveLength(4);
+    // Staging, deployment, access logs, the signed code of the code-signing option and the trust
+    // refresher's (test/infra/trust.test.ts).
+    expect(buckets).toHaveLength(5);
     for (const [id] of buckets) {
       const denied = all.some(
         (s) =>
@@ -819,7 +820,8 @@ describe('functions', () => {
       ScheduleExpression: 'rate(15 minutes)',
       Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [sweep?.[0], 'Arn'] } }),
     });
-    full.template.resourceCountIs('Custom::Trigger', 1);
+    // The first key, and the first trust-root refresh (test/infra/trust.test.ts).
+    full.template.resourceCountIs('Custom::Trigger', 2);
   });
 });
 
@@ -836,6 +838,9 @@ describe('monitoring and outputs', () => {
         'Errors',
         'ProcessingErrors',
         'RotationDeferred',
+        // The trust refresher's, per instance (test/infra/trust.test.ts).
+        'TrustRootAgeHours',
+        'TrustRootRefreshFailed',
       ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -860,6 +865,7 @@ describe('monitoring and outputs', () => {
         'RotationFunctionName',
         'SigningKeyAlias',
         'StagingBucketName',
+        'TrustBucketName',
         'UploaderPrefix',
         'UploaderRoleArn',
         'VsaKeyAlias',
@@ -886,6 +892,7 @@ describe('logical IDs of what outlives a deployment', () => {
       'AWS::KMS::Key KeysVsaKey73993499',
       'AWS::Logs::LogGroup CodeSigningLogs85E3B052',
       'AWS::Logs::LogGroup RotationLogs7923911A',
+      'AWS::Logs::LogGroup TrustRefresherLogsD54A05AA',
       'AWS::Logs::LogGroup VerifierLogs511A5818',
       'AWS::Logs::LogGroup VerifierRecheckLogs27A89787',
       'AWS::Logs::LogGroup VerifierSweepLogs005CEE75',
@@ -893,10 +900,12 @@ describe('logical IDs of what outlives a deployment', () => {
       'AWS::S3::Bucket CodeSigningSignedCode14A73061',
       'AWS::S3::Bucket DeploymentBucketF1EB7099',
       'AWS::S3::Bucket StagingBucketF0D7AEDD',
+      'AWS::S3::Bucket TrustBucket15362AD9',
       'AWS::S3::BucketPolicy AccessLogsBucketPolicy3D5B5143',
       'AWS::S3::BucketPolicy CodeSigningSignedCodePolicy137CC9DE',
       'AWS::S3::BucketPolicy DeploymentBucketPolicy33663855',
       'AWS::S3::BucketPolicy StagingBucketPolicy70C2CE4D',
+      'AWS::S3::BucketPolicy TrustBucketPolicy818D677D',
     ]);
   });
 });

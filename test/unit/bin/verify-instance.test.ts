@@ -14,7 +14,7 @@ import {
   statementAbout,
   tampered,
 } from '../../helpers/decide.ts';
-import { keylessBundle, testInstance } from '../../helpers/sigstore/index.ts';
+import { GITHUB_LIKE, keylessBundle, testInstance } from '../../helpers/sigstore/index.ts';
 
 /**
  * `vouch verify` on bundles of the test instance, with its trusted root given by --trusted-root: the
@@ -201,5 +201,56 @@ describe('vouch verify (test instance, --trusted-root)', () => {
     const { stdout } = await run(process.execPath, [bin, 'verify', artifact, '-a', v03File, ...keyless]);
     expect(stdout).toMatch(/^ACCEPTED/);
     await expect(run(process.execPath, [bin, 'verify', artifact])).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('vouch verify with several instances (--trusted-root NAME=FILE, --instance)', () => {
+  const github = testInstance(GITHUB_LIKE);
+  const githubRoot = write('github.trusted_root.json', JSON.stringify(github.trustedRoot));
+  const bundle = write(
+    'github.sigstore.json',
+    JSON.stringify(keylessBundle({ instance: github, content: statement })),
+  );
+  const identity = ['--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER];
+
+  it('exits 0 for a signer of that instance, recording the root that verified it', async () => {
+    const { code, stdout } = await vouch(
+      'verify',
+      artifact,
+      '-a',
+      bundle,
+      ...trust,
+      '--trusted-root',
+      `github=${githubRoot}`,
+      ...identity,
+      '--instance',
+      'github',
+      '--json',
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).attestations[0].signatures[0].trustRoot).toMatchObject({
+      instance: 'github',
+      source: 'file',
+    });
+  });
+
+  it('exits 1 for the same identity on the default instance', async () => {
+    const { code } = await vouch(
+      'verify',
+      artifact,
+      '-a',
+      bundle,
+      ...trust,
+      '--trusted-root',
+      `github=${githubRoot}`,
+      ...identity,
+    );
+    expect(code).toBe(1);
+  });
+
+  it('exits 2 for two roots of one instance', async () => {
+    const { code, stderr } = await vouch('verify', artifact, '-a', bundle, ...trust, ...trust, ...identity);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/two roots for instance public-good/);
   });
 });

@@ -100,6 +100,35 @@ describe('a root without transparency or CT logs (like GitHub’s own instance)'
     expect(github.trustedRoot.timestampAuthorities).toHaveLength(1);
   });
 
+  it('accepts a bundle with a timestamp from its TSA and neither a log entry nor an SCT', () => {
+    const bundle = keylessBundle({ instance: github, content: statement });
+    expect(bundle.verificationMaterial.tlogEntries).toEqual([]);
+    const decision = decide(bundle, { trustRoot: github.trustRoot });
+    expect(decision.reasons).toEqual([]);
+    expect(firstSignature(decision)).toMatchObject({
+      timeSource: 'timestamp-authority',
+      signingTimes: [iso(1)],
+    });
+  });
+
+  it("rejects a bundle carrying another instance's log entry with TLOG_INVALID: no log of its own vouches", () => {
+    const bundle = keylessBundle({
+      instance: github,
+      content: statement,
+      tlog: false,
+      timestamps: [{}],
+    });
+    const logged = keylessBundle({ content: statement });
+    const decision = decide(
+      tampered(bundle, (b) => {
+        b.verificationMaterial.tlogEntries = logged.verificationMaterial.tlogEntries;
+      }),
+      { trustRoot: github.trustRoot },
+    );
+    expect(decision.accepted).toBe(false);
+    expect(firstSignature(decision)?.error?.code).toBe('TLOG_INVALID');
+  });
+
   it('rejects a bundle without a timestamp with TIMESTAMP_INVALID: nothing else gives a time', () => {
     const bundle = keylessBundle({ instance: github, content: statement, timestamps: false });
     const decision = decide(bundle, { trustRoot: github.trustRoot });
@@ -122,6 +151,33 @@ describe('a root without transparency or CT logs (like GitHub’s own instance)'
     const decision = decide(bundle, { trustRoot: github.trustRoot });
     expect(decision.accepted).toBe(false);
     expect(firstSignature(decision)?.error?.code).toBe('CERTIFICATE_INVALID');
+  });
+});
+
+describe('what a keyless signature needs follows what its root lists', () => {
+  it('a root with a log but no CT log: a log entry, no SCT', () => {
+    const instance = testInstance({ ctlog: false });
+    const decision = decide(keylessBundle({ instance, content: statement }), {
+      trustRoot: instance.trustRoot,
+    });
+    expect(decision.reasons).toEqual([]);
+    expect(firstSignature(decision)?.timeSource).toBe('transparency-log');
+  });
+
+  it('a root with a CT log but no log: an SCT and a timestamp, no log entry', () => {
+    const instance = testInstance({ rekor: false, rekorV2: false });
+    const bundle = keylessBundle({ instance, content: statement });
+    expect(decide(bundle, { trustRoot: instance.trustRoot }).reasons).toEqual([]);
+    const unlogged = keylessBundle({ instance, content: statement, certificate: { sct: 'missing' } });
+    expect(firstSignature(decide(unlogged, { trustRoot: instance.trustRoot }))?.error).toMatchObject({
+      code: 'CERTIFICATE_INVALID',
+      message: 'expected 1 SCTs, got 0',
+    });
+  });
+
+  it('a root with both still needs both: no log entry is TLOG_INVALID even with a timestamp', () => {
+    const decision = decide(keylessBundle({ content: statement, tlog: false, timestamps: [{}] }));
+    expect(firstSignature(decision)?.error?.code).toBe('TLOG_INVALID');
   });
 });
 
