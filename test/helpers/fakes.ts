@@ -85,7 +85,7 @@ export class MemoryRecords implements RecordRepository {
   async claimPromotion(objectKey: string, version: string, owner: string, at: string, until: string) {
     const id = this.id(objectKey, version);
     const item = this.items.get(id);
-    if (!item || item.status !== 'verified') return false as const;
+    if (item?.status !== 'verified') return false as const;
     const free =
       item.promotionUntil === undefined || item.promotionUntil < at || item.promotionOwner === owner;
     if (!free) return false as const;
