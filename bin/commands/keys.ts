@@ -1,18 +1,23 @@
-import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { validateRotationConfig } from '#core/rotation.ts';
 import { rotate } from '../../lambdas/rotate/rotate.ts';
-import { EXIT, type Io, parse, UsageError } from '../cli.ts';
+import { cliClients } from '../aws.ts';
+import { EXIT, type Io, nearest, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch keys list [--json]
        vouch keys rotate [--force]
-       vouch keys revoke KEY_ARN --effective TIME --reason TEXT
+       vouch keys revoke KEY_ARN --effective TIME|now --reason TEXT
 
 Reads the key registry ($VOUCH_KEYS_TABLE) and KMS of the account (or local stack) the environment
 points at. A revocation's effective time can only move earlier; signatures whose trusted signing time
 is at or after it are rejected. Rotation settings come from VOUCH_SIGNING_KEY_ALIAS, VOUCH_KEY_SPEC,
-VOUCH_ROTATION_PERIOD_DAYS, VOUCH_GRACE_DAYS, VOUCH_RETENTION_DAYS, VOUCH_DELETION_WINDOW_DAYS.`;
+VOUCH_ROTATION_PERIOD_DAYS, VOUCH_GRACE_DAYS, VOUCH_RETENTION_DAYS, VOUCH_DELETION_WINDOW_DAYS.
+
+  --effective TIME   ISO 8601 (2026-11-26T10:00:00Z), or now; signatures trusted at or after it are rejected
+  --reason TEXT      recorded with the revocation and shown in every rejection it causes
+
+exit status: 0 done; 2 usage error or unknown key; 3 AWS unavailable`;
 
 const OPTIONS = {
   json: { type: 'boolean', default: false },
@@ -23,13 +28,14 @@ const OPTIONS = {
 } as const;
 
 export async function keysCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'keys', options: OPTIONS });
   const [action, ...rest] = positionals;
-  if (values.help || action === undefined) {
+  if (values.help) {
     io.out(USAGE);
-    return values.help ? EXIT.accepted : EXIT.usage;
+    return EXIT.accepted;
   }
-  const registry = new KeyRegistry(documentClient(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
+  if (action === undefined) throw new UsageError('expected list, rotate or revoke; see `vouch keys --help`');
+  const registry = new KeyRegistry(cliClients.documents(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
   switch (action) {
     case 'list': {
       const keys = await registry.list();
@@ -53,7 +59,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
         retentionDays: Number(env.VOUCH_RETENTION_DAYS ?? 365),
         deletionWindowDays: Number(env.VOUCH_DELETION_WINDOW_DAYS ?? 30),
       });
-      const result = await rotate({ kms: kmsClient(), registry }, config, { force: values.force });
+      const result = await rotate({ kms: cliClients.kms(), registry }, config, { force: values.force });
       io.out(
         result.activated
           ? `activated ${result.activated} behind ${config.alias}${result.retired.length ? `; verify-only: ${result.retired.join(', ')}` : ''}`
@@ -66,12 +72,13 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
     }
     case 'revoke': {
       const [keyId, ...extra] = rest;
-      if (keyId === undefined || extra.length > 0) throw new UsageError(`expected one KEY_ARN\n\n${USAGE}`);
+      if (keyId === undefined || extra.length > 0)
+        throw new UsageError('expected one KEY_ARN (`vouch keys list` names them); see `vouch keys --help`');
       if (!values.effective || !values.reason)
-        throw new UsageError('--effective TIME and --reason TEXT are required');
-      const effective = new Date(values.effective);
+        throw new UsageError('--effective TIME (or now) and --reason TEXT are required');
+      const effective = values.effective === 'now' ? new Date() : new Date(values.effective);
       if (Number.isNaN(effective.getTime()))
-        throw new UsageError(`--effective: not an ISO 8601 time: ${values.effective}`);
+        throw new UsageError(`--effective: not an ISO 8601 time or now: ${values.effective}`);
       const before = await registry.get(keyId);
       const outcome = await registry.revoke(keyId, effective.toISOString(), values.reason);
       if (outcome === 'unknown') throw new UsageError(`no key ${keyId} in the registry`);
@@ -92,8 +99,12 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       }
       return EXIT.accepted;
     }
-    default:
-      throw new UsageError(`unknown action "${action}"\n\n${USAGE}`);
+    default: {
+      const suggestion = nearest(action, ['list', 'rotate', 'revoke']);
+      throw new UsageError(
+        `unknown action "${action}"${suggestion ? ` (did you mean ${suggestion}?)` : ''}; expected list, rotate or revoke`,
+      );
+    }
   }
 }
 
@@ -101,6 +112,6 @@ function envOrUsage(name: string, env: NodeJS.ProcessEnv): string {
   try {
     return requireEnv(name, env);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(`${(error as Error).message} (for the local stack, \`source .vouch/env\`)`);
   }
 }
