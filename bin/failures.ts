@@ -255,3 +255,16 @@ function endpointOf(
   if (typeof error.hostname === 'string') return error.hostname;
   return undefined;
 }
+
+/** VOUCH_DEBUG=1 (or true): print the stack trace under the one-line message. */
+export const debugging = (env: NodeJS.ProcessEnv) => env.VOUCH_DEBUG === '1' || env.VOUCH_DEBUG === 'true';
+
+export function traceOf(error: unknown): string {
+  const lines = [error instanceof Error ? (error.stack ?? String(error)) : String(error)];
+  let cause = error instanceof Error ? error.cause : undefined;
+  while (cause !== undefined) {
+    lines.push(`caused by: ${cause instanceof Error ? (cause.stack ?? String(cause)) : String(cause)}`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return lines.join('\n');
+}

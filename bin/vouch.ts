@@ -1,6 +1,6 @@
 import packageJson from '../package.json' with { type: 'json' };
 import { EXIT, type Io, nearest, processIo } from './cli.ts';
-import { describeFailure } from './failures.ts';
+import { debugging, describeFailure, traceOf } from './failures.ts';
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
@@ -82,16 +82,4 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (debugging(io.env)) io.err(traceOf(error));
     return failure.exit;
   }
-}
-
-export const debugging = (env: NodeJS.ProcessEnv) => env.VOUCH_DEBUG === '1' || env.VOUCH_DEBUG === 'true';
-
-export function traceOf(error: unknown): string {
-  const lines = [error instanceof Error ? (error.stack ?? String(error)) : String(error)];
-  let cause = error instanceof Error ? error.cause : undefined;
-  while (cause !== undefined) {
-    lines.push(`caused by: ${cause instanceof Error ? (cause.stack ?? String(cause)) : String(cause)}`);
-    cause = cause instanceof Error ? cause.cause : undefined;
-  }
-  return lines.join('\n');
 }
