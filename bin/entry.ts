@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The built CLI's entry point (dist/vouch.mjs, see bin/build-cli.mjs); `main` is in vouch.ts.
 import * as nodeModule from 'node:module';
 import { main } from './vouch.ts';

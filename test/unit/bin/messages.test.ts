@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createStatement, digestFile, signStatement } from '#core/index.ts';
 import { ARTIFACT, IDENTITY, ISSUER, statementAbout } from '../../helpers/decide.ts';
@@ -51,9 +53,13 @@ describe('vouch (the built binary)', () => {
     );
   });
 
-  it('is the file package.json names as the `vouch` bin', () => {
+  it('is the file package.json names as the `vouch` bin, and runs as npm links it: executed directly', async () => {
     const { bin } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
     expect(new URL(`../../../${bin.vouch}`, import.meta.url).pathname).toBe(VOUCH_BIN);
+    const { stdout } = await promisify(execFile)(VOUCH_BIN, ['--version'], {
+      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+    });
+    expect(stdout).toMatch(/^vouch \d+\.\d+\.\d+/);
   });
 
   it('refuses a Node.js older than package.json allows, in one line, exit 2', async () => {
