@@ -27,6 +27,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+const ACTIONS = ['list', 'rotate', 'revoke'];
+
 export async function keysCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { name: 'keys', options: OPTIONS });
   const [action, ...rest] = positionals;
@@ -35,6 +37,12 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
     return EXIT.accepted;
   }
   if (action === undefined) throw new UsageError('expected list, rotate or revoke; see `vouch keys --help`');
+  if (!ACTIONS.includes(action)) {
+    const suggestion = nearest(action, ACTIONS);
+    throw new UsageError(
+      `unknown action "${action}"${suggestion ? ` (did you mean ${suggestion}?)` : ''}; expected list, rotate or revoke`,
+    );
+  }
   const registry = new KeyRegistry(cliClients.documents(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
   switch (action) {
     case 'list': {
@@ -99,12 +107,8 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       }
       return EXIT.accepted;
     }
-    default: {
-      const suggestion = nearest(action, ['list', 'rotate', 'revoke']);
-      throw new UsageError(
-        `unknown action "${action}"${suggestion ? ` (did you mean ${suggestion}?)` : ''}; expected list, rotate or revoke`,
-      );
-    }
+    default:
+      throw new UsageError(`unknown action "${action}"`);
   }
 }
 
