@@ -172,7 +172,7 @@ async function pending(records: RecordStore, io: Io, json: boolean): Promise<num
   return EXIT.accepted;
 }
 
-/** One line of the local stack's dead-letter file (local/start.ts writes it). */
+/** One line of the local stack's dead-letter file, as local/console.ts writes it (bin/ does not import local/). */
 export interface DeadLetterEntry {
   readonly at: string;
   readonly messageId: string;
