@@ -58,9 +58,13 @@ const usage = () =>
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    io.err(usage());
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name === undefined ? EXIT.usage : EXIT.accepted;
+    return EXIT.accepted;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
     io.out(`vouch ${VERSION}`);
