@@ -95,7 +95,8 @@ export async function uploadCommand(args: string[], io: Io): Promise<number> {
     throw error;
   }
   const artifact = sent[sent.length - 1] as Sent;
-  const version = artifact.versionId ?? artifact.eTag;
+  // An ETag stands for the version where the bucket is unversioned; unquoted, it needs no shell quoting.
+  const version = artifact.versionId ?? artifact.eTag?.replace(/"/g, '');
   const target = `s3://${bucket}/${artifact.key}`;
   if (!values.json) {
     for (const item of sent)
