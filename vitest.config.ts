@@ -7,8 +7,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
-    // Says once, when ../shared/fixtures is absent, which tests skip and why.
-    globalSetup: ['test/helpers/global-setup.ts'],
+    // Says once, when ../shared/fixtures is absent, which tests skip and why; builds the CLI the tests run.
+    globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/build-cli.ts'],
     // Handlers log and emit metrics as JSON lines; tests assert on records, not on logs.
     env: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_DEV: 'false' },
   },

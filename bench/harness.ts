@@ -4,8 +4,11 @@ export interface Figure {
   readonly value: number;
   readonly unit: string;
   readonly baseline?: { readonly name: string; readonly value: number };
-  /** What "good" means: the ratio (or, without a baseline, the value) must be at least / at most this. */
-  readonly target?: { readonly atLeast?: number; readonly atMost?: number };
+  /**
+   * What "good" means: the ratio (or, without a baseline, the value) must be at least / at most this.
+   * `of: 'value'` holds the value itself to it (an absolute target, e.g. milliseconds), the ratio shown beside.
+   */
+  readonly target?: { readonly atLeast?: number; readonly atMost?: number; readonly of?: 'ratio' | 'value' };
   /** How it was measured, printed on the line below the figure. */
   readonly note?: string;
 }
@@ -16,7 +19,7 @@ export function ratio(figure: Figure): number | undefined {
 
 export function meetsTarget(figure: Figure): boolean | undefined {
   if (!figure.target) return undefined;
-  const measured = ratio(figure) ?? figure.value;
+  const measured = figure.target.of === 'value' ? figure.value : (ratio(figure) ?? figure.value);
   const { atLeast, atMost } = figure.target;
   return (atLeast === undefined || measured >= atLeast) && (atMost === undefined || measured <= atMost);
 }
@@ -27,7 +30,7 @@ const fmt = (n: number) =>
 export function report(figure: Figure): string {
   const r = ratio(figure);
   const target = figure.target
-    ? `target ${figure.target.atLeast !== undefined ? `≥ ${figure.target.atLeast}` : `≤ ${figure.target.atMost}`}${r === undefined ? ` ${figure.unit}` : '×'}`
+    ? `target ${figure.target.atLeast !== undefined ? `≥ ${figure.target.atLeast}` : `≤ ${figure.target.atMost}`}${r === undefined || figure.target.of === 'value' ? ` ${figure.unit}` : '×'}`
     : '';
   const verdict = meetsTarget(figure);
   return [

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { cliFigures } from './cli.ts';
 import {
   digestMemory,
   digestThroughput,
@@ -23,6 +24,7 @@ try {
     keylessVerificationRate,
     pipelineFigures,
     lambdaFigures.bind(null, dir),
+    cliFigures,
   ];
   for (const bench of benches) {
     for (const figure of [await bench()].flat()) {

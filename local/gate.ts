@@ -214,7 +214,7 @@ export async function startLocalGate(options: LocalGateOptions) {
 export type LocalGate = Awaited<ReturnType<typeof startLocalGate>>;
 
 /** Warnings and errors only, and no metrics: the local stack is a console, not CloudWatch. */
-function quiet(): Observability {
+export function quiet(): Observability {
   const logLevel = (process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN') as 'WARN';
   return {
     logger: new Logger({ serviceName: 'vouch-verifier-local', logLevel }),

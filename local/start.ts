@@ -1,40 +1,97 @@
 // npm start [-- --no-demo] [--data-dir DIR]: the whole pipeline on this machine, the same handler code as in AWS.
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { fetchVerified } from '../bin/commands/fetch.ts';
-import { type LocalGate, startLocalGate, VSA_KEY_ALIAS } from './gate.ts';
+import { debugging, describeFailure } from '../bin/failures.ts';
+import type { Observability } from '../lambdas/verify/wiring.ts';
+import { createConsole } from './console.ts';
+import { type LocalGate, quiet, startLocalGate, VSA_KEY_ALIAS } from './gate.ts';
 
-const { values } = parseArgs({
-  options: {
-    'no-demo': { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '.vouch' },
-    policy: { type: 'string', default: 'policies/example.yaml' },
-    's3-port': { type: 'string', default: '4568' },
-    'dynamodb-port': { type: 'string', default: '4569' },
-    'kms-port': { type: 'string', default: '4599' },
-  },
-});
+/** Any failure, at start or later, as one line (the stack with VOUCH_DEBUG=1), and the CLI's exit codes. */
+function fail(error: unknown, portOptions: Record<number, string> = {}): never {
+  const failure = describeFailure(error, process.env, { portOptions });
+  console.error(`npm start: ${failure.message}`);
+  if (debugging(process.env)) console.error(error);
+  process.exit(failure.exit);
+}
+
+let values: {
+  'no-demo': boolean;
+  'data-dir': string;
+  policy: string;
+  's3-port': string;
+  'dynamodb-port': string;
+  'kms-port': string;
+};
+try {
+  ({ values } = parseArgs({
+    options: {
+      'no-demo': { type: 'boolean', default: false },
+      'data-dir': { type: 'string', default: '.vouch' },
+      policy: { type: 'string', default: 'policies/example.yaml' },
+      's3-port': { type: 'string', default: '4568' },
+      'dynamodb-port': { type: 'string', default: '4569' },
+      'kms-port': { type: 'string', default: '4599' },
+    },
+  }));
+} catch (error) {
+  console.error(`npm start: ${(error as Error).message.split(/\.\s/)[0]}`);
+  process.exit(2);
+}
+const ports = {
+  s3: Number(values['s3-port']),
+  dynamodb: Number(values['dynamodb-port']),
+  kms: Number(values['kms-port']),
+};
+const portOptions = {
+  [ports.s3]: '--s3-port',
+  [ports.dynamodb]: '--dynamodb-port',
+  [ports.kms]: '--kms-port',
+};
+// dynalite reports a port in use as an 'error' event nobody listens to: it arrives here.
+process.on('uncaughtException', (error) => fail(error, portOptions));
+
 const dataDir = resolve(values['data-dir']);
 mkdirSync(dataDir, { recursive: true });
-const gate = await startLocalGate({
-  dataDir,
-  policyPath: resolve(values.policy),
-  ports: {
-    s3: Number(values['s3-port']),
-    dynamodb: Number(values['dynamodb-port']),
-    kms: Number(values['kms-port']),
-  },
+// The environment file says the stack is ready: an earlier run's must not say so while this one starts.
+const envFile = join(dataDir, 'env');
+rmSync(envFile, { force: true });
+const deadLetterFile = join(dataDir, 'dead-letters.jsonl');
+const noDemo = values['no-demo'];
+const localConsole = createConsole({
+  deadLetterFile,
+  ...(noDemo ? { print: (line: string) => console.log(line) } : {}),
 });
+
+// The verifier logs a message that failed (and will be retried) with its error: the console keeps the
+// error for the dead letter it may become, and shows one line instead of the JSON log.
+const observe = quiet();
+const logger: Observability['logger'] = {
+  info: observe.logger.info.bind(observe.logger),
+  warn: observe.logger.warn.bind(observe.logger),
+  error: (input, ...extra) => {
+    const detail = extra[0] as { messageId?: unknown; error?: unknown } | undefined;
+    if (typeof detail?.messageId === 'string') localConsole.failed(detail.messageId, detail.error);
+    else observe.logger.error(input, ...extra);
+  },
+};
+
+let gate: LocalGate;
+try {
+  gate = await startLocalGate({
+    dataDir,
+    policyPath: resolve(values.policy),
+    ports,
+    observe: { ...observe, logger },
+    wrapDeps: (deps) => ({ ...deps, records: localConsole.announcing(deps.records) }),
+  });
+} catch (error) {
+  fail(error, portOptions);
+}
 const { stack, queue } = gate;
-writeFileSync(
-  join(dataDir, 'env'),
-  `${Object.entries(gate.env)
-    .map(([k, v]) => `export ${k}=${v}`)
-    .join('\n')}\n`,
-);
 console.log(
   `local stack up — S3 ${stack.endpoints.s3}, DynamoDB ${stack.endpoints.dynamodb}, KMS ${stack.endpoints.kms}; data in ${dataDir}`,
 );
@@ -47,22 +104,38 @@ const requeued = await gate.reconcile();
 await queue.drain();
 if (requeued > 0) console.log(`reconciled ${requeued} staging object(s) left unprocessed or to re-index`);
 await gate.keyStream.poll();
+localConsole.flushDeadLetters(queue.deadLetters);
 
-if (values['no-demo']) {
+if (noDemo) {
+  // Ready: only now does the environment file exist (written whole, then renamed into place).
+  writeFileSync(
+    `${envFile}.partial`,
+    `${Object.entries({ ...gate.env, VOUCH_DEAD_LETTERS_FILE: deadLetterFile })
+      .map(([k, v]) => `export ${k}=${v}`)
+      .join('\n')}\n`,
+  );
+  renameSync(`${envFile}.partial`, envFile);
   console.log(
-    `\nready. In another shell:\n  source ${join(dataDir, 'env')}\n  npx vouch sign FILE --builder-id https://ci.example/builder\n  npx vouch upload FILE -a FILE.sigstore.json --prefix releases/\n  npx vouch status releases/FILE\n  npx vouch fetch s3://${stack.names.deploymentBucket}/releases/FILE -o FILE.verified\nCtrl-C stops the stack; ${dataDir} keeps its state.`,
+    `\nready. In another shell:\n  source ${envFile}\n  npx --no vouch sign FILE --builder-id https://ci.example/builder\n  npx --no vouch upload FILE -a FILE.sigstore.json --prefix releases/ --wait\n  npx --no vouch status --pending\n  npx --no vouch fetch s3://${stack.names.deploymentBucket}/releases/FILE -o FILE.verified\nCtrl-C stops the stack; ${dataDir} keeps its state. Decisions as they are made:`,
   );
   // The local stand-ins for the scheduled sweep and for the key registry's stream (revocation re-checks).
   const timer = setInterval(() => {
     void gate.sweep();
     void gate.keyStream.poll();
   }, 30_000);
-  process.on('SIGINT', () => {
+  const deadLetters = setInterval(() => localConsole.flushDeadLetters(queue.deadLetters), 1000);
+  const stop = () => {
     clearInterval(timer);
+    clearInterval(deadLetters);
+    // No stack, no environment file: a CLI pointed at it says the stack is not running.
+    rmSync(envFile, { force: true });
     void gate.close().then(() => process.exit(0));
-  });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 } else {
   const ok = await demo(gate);
+  localConsole.flushDeadLetters(queue.deadLetters);
   await gate.close();
   process.exit(ok ? 0 : 1);
 }

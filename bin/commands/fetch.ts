@@ -1,11 +1,11 @@
 import { createHash, type KeyObject, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { kmsClient, s3Client } from '#adapters/clients.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { isMissing, S3Store } from '#adapters/s3-store.ts';
 import {
@@ -21,6 +21,7 @@ import {
   verificationSummaryProblems,
   vsaKey,
 } from '#core/index.ts';
+import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--allow-audit] [--json]
@@ -28,11 +29,15 @@ const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.
 Downloads a promoted artifact and writes FILE only if its verification summary (KEY.vsa.sigstore.json)
 is signed by the pipeline's VSA key and names exactly the downloaded bytes.
 
-  -o, --output FILE     where to write the artifact (written atomically)
+  -o, --output FILE     where to write the artifact (written atomically); - for standard output,
+                        written only once the whole artifact has been verified
   --key PEMFILE         the pipeline's VSA public key
   --vsa-key KMS_KEY     or read it from KMS (default: $VOUCH_VSA_KEY_ID or alias/vouch-vsa)
   --allow-audit         accept an artifact promoted in audit mode although it failed verification
-  --json                print the check as JSON`;
+  --json                print the check as JSON (not with -o -)
+
+exit status: 0 verified and written; 1 refused (no such artifact, no or invalid summary, other bytes,
+FAILED), nothing written; 2 usage error; 3 AWS unavailable`;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -126,7 +131,7 @@ export async function fetchVerified(args: {
 }
 
 export async function fetchCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'fetch', options: OPTIONS });
   if (values.help) {
     io.out(USAGE);
     return EXIT.accepted;
@@ -134,38 +139,67 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
   const [uri, ...extra] = positionals;
   const match = uri ? /^s3:\/\/([^/]+)\/(.+)$/.exec(uri) : null;
   if (!match?.[1] || !match[2] || extra.length > 0)
-    throw new UsageError(`expected one s3://BUCKET/KEY\n\n${USAGE}`);
-  if (!values.output) throw new UsageError('--output FILE is required');
+    throw new UsageError('expected one s3://BUCKET/KEY; see `vouch fetch --help`');
+  if (!values.output) throw new UsageError('--output FILE (or - for standard output) is required');
+  const toStdout = values.output === '-';
+  if (toStdout && values.json)
+    throw new UsageError('-o - writes the artifact to standard output: leave out --json');
+  // With the artifact on standard output, everything else goes to standard error.
+  const say = toStdout ? io.err : io.out;
   const vsaPublicKey = values.key
-    ? publicKeyFromPem(await readFile(values.key).catch(() => Buffer.alloc(0)), values.key)
-    : await vsaKeyFromKms(kmsClient(), values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa');
-  let result: FetchResult;
+    ? await readPublicKey(values.key)
+    : await vsaKeyFromKms(
+        cliClients.kms(),
+        values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa',
+      );
+  // To standard output only what has been verified: the bytes wait in a private temporary file first.
+  const scratch = toStdout ? await mkdtemp(join(tmpdir(), 'vouch-fetch-')) : undefined;
+  const output = scratch ? join(scratch, 'artifact') : values.output;
   try {
-    result = await fetchVerified({
-      store: new S3Store(s3Client(io.env)),
-      bucket: match[1],
-      key: match[2],
-      output: values.output,
-      vsaPublicKey,
-      allowAudit: values['allow-audit'],
-    });
-  } catch (error) {
-    if (isMissing(error)) {
-      io.err(`vouch fetch: ${uri} or its verification summary does not exist in the deployment bucket`);
-      return EXIT.rejected;
+    let result: FetchResult;
+    try {
+      result = await fetchVerified({
+        store: new S3Store(cliClients.s3(io.env)),
+        bucket: match[1],
+        key: match[2],
+        output,
+        vsaPublicKey,
+        allowAudit: values['allow-audit'],
+      });
+    } catch (error) {
+      if (isMissing(error)) {
+        io.err(
+          `vouch fetch: ${uri} or its verification summary does not exist in the deployment bucket (not promoted, or pulled after a revocation); nothing written`,
+        );
+        return EXIT.rejected;
+      }
+      throw error;
     }
-    throw error;
+    if (values.json) io.out(JSON.stringify(result, null, 2));
+    else if (result.ok) {
+      if (toStdout) await pipeline(createReadStream(output), io.stdout ?? process.stdout, { end: false });
+      say(`VERIFIED  ${uri} ${result.digest} → ${toStdout ? 'standard output' : values.output}`);
+    } else {
+      say(
+        `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,
+      );
+      for (const reason of [...result.decision.reasons, ...result.problems])
+        say(`  ${reason.code}: ${reason.message}`);
+    }
+    return result.ok ? EXIT.accepted : EXIT.rejected;
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
-  if (values.json) io.out(JSON.stringify(result, null, 2));
-  else if (result.ok) io.out(`VERIFIED  ${uri} ${result.digest} → ${values.output}`);
-  else {
-    io.out(
-      `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,
-    );
-    for (const reason of [...result.decision.reasons, ...result.problems])
-      io.out(`  ${reason.code}: ${reason.message}`);
+}
+
+async function readPublicKey(file: string): Promise<KeyObject> {
+  let pem: Buffer;
+  try {
+    pem = await readFile(file);
+  } catch (error) {
+    throw new UsageError(`cannot read key ${file}: ${(error as Error).message}`);
   }
-  return result.ok ? EXIT.accepted : EXIT.rejected;
+  return publicKeyFromPem(pem, file);
 }
 
 async function vsaKeyFromKms(kms: KMSClient, keyId: string): Promise<KeyObject> {

@@ -1,23 +1,31 @@
 import { GetKeyPolicyCommand, type KMSClient, ListResourceTagsCommand } from '@aws-sdk/client-kms';
-import { documentClient, kmsClient } from '#adapters/clients.ts';
 import { requireEnv } from '#adapters/config.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
-import { validateRotationConfig } from '#core/rotation.ts';
+import { parseAdminTime, validateRotationConfig } from '#core/rotation.ts';
 import { signingKeyPolicyFromEnv } from '../../lambdas/rotate/config.ts';
 import { policyDigest } from '../../lambdas/rotate/key-policy.ts';
 import { type KeyPolicyOption, keyPolicyOption, POLICY_TAG, rotate } from '../../lambdas/rotate/rotate.ts';
-import { EXIT, type Io, parse, UsageError } from '../cli.ts';
+import { cliClients } from '../aws.ts';
+import { EXIT, type Io, nearest, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch keys list [--json]
        vouch keys rotate [--force]
-       vouch keys revoke KEY_ARN --effective TIME --reason TEXT
+       vouch keys revoke KEY_ARN --effective TIME|now --reason TEXT
 
 Reads the key registry ($VOUCH_KEYS_TABLE) and KMS of the account (or local stack) the environment
 points at. A revocation's effective time can only move earlier; signatures whose trusted signing time
 is at or after it are rejected. Rotation settings come from VOUCH_SIGNING_KEY_ALIAS, VOUCH_KEY_SPEC,
 VOUCH_ROTATION_PERIOD_DAYS, VOUCH_GRACE_DAYS, VOUCH_RETENTION_DAYS, VOUCH_DELETION_WINDOW_DAYS.
 A new key gets the key policy of the active key, or the one VOUCH_SIGNING_KEY_MANAGER,
-VOUCH_SIGNING_KEY_SIGNERS and VOUCH_SIGNING_KEY_READERS describe (as the rotation function has them).`;
+VOUCH_SIGNING_KEY_SIGNERS and VOUCH_SIGNING_KEY_READERS describe (as the rotation function has them).
+
+  --effective TIME   ISO 8601 with a zone (2026-11-26T10:00:00Z), or now; signatures trusted at or after
+                     it are rejected, and the key is disabled in KMS by the next rotation run
+  --reason TEXT      recorded with the revocation and shown in every rejection it causes
+
+exit status: 0 done; 2 usage error or unknown key; 3 AWS unavailable`;
+
+const ACTIONS = ['list', 'rotate', 'revoke'];
 
 const OPTIONS = {
   json: { type: 'boolean', default: false },
@@ -28,13 +36,20 @@ const OPTIONS = {
 } as const;
 
 export async function keysCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'keys', options: OPTIONS });
   const [action, ...rest] = positionals;
-  if (values.help || action === undefined) {
+  if (values.help) {
     io.out(USAGE);
-    return values.help ? EXIT.accepted : EXIT.usage;
+    return EXIT.accepted;
   }
-  const registry = new KeyRegistry(documentClient(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
+  if (action === undefined) throw new UsageError('expected list, rotate or revoke; see `vouch keys --help`');
+  if (!ACTIONS.includes(action)) {
+    const suggestion = nearest(action, ACTIONS);
+    throw new UsageError(
+      `unknown action "${action}"${suggestion ? ` (did you mean ${suggestion}?)` : ''}; expected list, rotate or revoke`,
+    );
+  }
+  const registry = new KeyRegistry(cliClients.documents(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
   switch (action) {
     case 'list': {
       const keys = await registry.list();
@@ -58,7 +73,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
         retentionDays: Number(env.VOUCH_RETENTION_DAYS ?? 365),
         deletionWindowDays: Number(env.VOUCH_DELETION_WINDOW_DAYS ?? 30),
       });
-      const kms = kmsClient();
+      const kms = cliClients.kms();
       const keyPolicy = await policyForNewKeys(kms, registry, config.alias, env);
       const result = await rotate({ kms, registry, keyPolicy }, config, { force: values.force });
       io.out(
@@ -73,12 +88,16 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
     }
     case 'revoke': {
       const [keyId, ...extra] = rest;
-      if (keyId === undefined || extra.length > 0) throw new UsageError(`expected one KEY_ARN\n\n${USAGE}`);
+      if (keyId === undefined || extra.length > 0)
+        throw new UsageError('expected one KEY_ARN (`vouch keys list` names them); see `vouch keys --help`');
       if (!values.effective || !values.reason)
-        throw new UsageError('--effective TIME and --reason TEXT are required');
-      const effective = new Date(values.effective);
-      if (Number.isNaN(effective.getTime()))
-        throw new UsageError(`--effective: not an ISO 8601 time: ${values.effective}`);
+        throw new UsageError('--effective TIME (or now) and --reason TEXT are required');
+      let effective: Date;
+      try {
+        effective = parseAdminTime(values.effective);
+      } catch (error) {
+        throw new UsageError(`--effective: ${(error as Error).message}`);
+      }
       const before = await registry.get(keyId);
       const outcome = await registry.revoke(keyId, effective, values.reason);
       if (outcome === 'unknown') throw new UsageError(`no key ${keyId} in the registry`);
@@ -100,7 +119,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       return EXIT.accepted;
     }
     default:
-      throw new UsageError(`unknown action "${action}"\n\n${USAGE}`);
+      throw new UsageError(`unknown action "${action}"`);
   }
 }
 
@@ -118,13 +137,19 @@ async function policyForNewKeys(
 ): Promise<KeyPolicyOption> {
   const configured = signingKeyPolicyFromEnv(env, alias);
   if (configured) return keyPolicyOption(configured, true);
+  // The active key's, else the newest key's under the alias (after `keys revoke` of the only active key,
+  // `rotate --force` must still find Vouch's policy: revocation changes trust in the key, not its policy).
   const active = (await registry.list())
-    .filter((key) => key.alias === alias && key.status === 'active')
-    .sort((a, b) => b.validFrom.localeCompare(a.validFrom))[0];
+    .filter((key) => key.alias === alias)
+    .sort(
+      (a, b) =>
+        Number(b.status === 'active') - Number(a.status === 'active') ||
+        b.validFrom.localeCompare(a.validFrom),
+    )[0];
   const hint =
     'set VOUCH_SIGNING_KEY_MANAGER (the rotation role ARN), VOUCH_SIGNING_KEY_SIGNERS and ' +
     'VOUCH_SIGNING_KEY_READERS as the rotation function has them';
-  if (!active) throw new UsageError(`no active key to take the key policy from: ${hint}`);
+  if (!active) throw new UsageError(`no key under ${alias} to take the key policy from: ${hint}`);
   const { Policy } = await kms.send(new GetKeyPolicyCommand({ KeyId: active.keyId }));
   if (!Policy || grantsSigningToTheAccount(Policy)) {
     throw new UsageError(`${active.keyId} has KMS's default key policy, not Vouch's: ${hint}`);
@@ -153,6 +178,6 @@ function envOrUsage(name: string, env: NodeJS.ProcessEnv): string {
   try {
     return requireEnv(name, env);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(`${(error as Error).message} (for the local stack, \`source .vouch/env\`)`);
   }
 }

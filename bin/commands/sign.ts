@@ -1,6 +1,6 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { kmsClient } from '#adapters/clients.ts';
+import { type KeyRecord, KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import {
   createStatement,
@@ -10,6 +10,7 @@ import {
   SLSA_PROVENANCE_V1,
   signStatement,
 } from '#core/index.ts';
+import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch sign ARTIFACT [ARTIFACT ...] [--key KMS_KEY] [-o BUNDLE]
@@ -19,7 +20,7 @@ const USAGE = `usage: vouch sign ARTIFACT [ARTIFACT ...] [--key KMS_KEY] [-o BUN
 Writes an in-toto Statement naming every ARTIFACT, signed through KMS as a DSSE envelope in a Sigstore
 bundle v0.3 whose key hint is the ARN of the key that actually signed.
 
-  --key KMS_KEY          key ID, ARN or alias (default: $VOUCH_SIGNING_KEY or alias/vouch-signing)
+  --key KMS_KEY          key ID, ARN or alias (default: $VOUCH_SIGNING_KEY_ALIAS or alias/vouch-signing)
   -o, --output FILE      bundle path (default: ARTIFACT.sigstore.json, or provenance.sigstore.json for several)
   --builder-id ID        SLSA provenance v1: runDetails.builder.id
   --build-type URI       SLSA provenance v1: buildDefinition.buildType (default https://vouch.dev/build/generic/v1)
@@ -28,7 +29,15 @@ bundle v0.3 whose key hint is the ARN of the key that actually signed.
   --invocation-id ID     the CI run (runDetails.metadata.invocationId)
   --predicate-type URI, --predicate FILE
                          sign a caller-supplied predicate (JSON) instead of SLSA provenance
-  --digest ALG           sha256 (default) or sha512, repeatable`;
+  --digest ALG           sha256 (default) or sha512, repeatable
+
+With $VOUCH_KEYS_TABLE set (admins, the local stack), the key that signed is looked up in the key
+registry before the bundle is written: a revoked, retired or retiring (verify-only) key is refused and
+nothing is written. Without it (a CI uploader role cannot read the registry) KMS itself refuses disabled
+and deleted keys, and the signing alias always names the current key.
+
+exit status: 0 signed; 1 refused (the key is revoked, retired or verify-only); 2 usage or input error;
+3 AWS unavailable or refused the request`;
 
 const OPTIONS = {
   key: { type: 'string' },
@@ -45,12 +54,14 @@ const OPTIONS = {
 } as const;
 
 export async function signCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'sign', options: OPTIONS });
   if (values.help) {
     io.out(USAGE);
     return EXIT.accepted;
   }
-  if (positionals.length === 0) throw new UsageError(`expected at least one ARTIFACT\n\n${USAGE}`);
+  if (positionals.length === 0)
+    throw new UsageError('expected at least one ARTIFACT; see `vouch sign --help`');
+  const keyId = values.key ?? signingAlias(io.env);
   const algorithms = (values.digest ?? ['sha256']).map((name) => {
     if (!isDigestAlgorithm(name)) throw new UsageError(`--digest must be sha256 or sha512, found ${name}`);
     return name as DigestAlgorithm;
@@ -65,11 +76,25 @@ export async function signCommand(args: string[], io: Io): Promise<number> {
     }
     subjects.push({ name: basename(artifact), digests: (await digestFile(artifact, algorithms)).digests });
   }
-  const keyId = values.key ?? io.env.VOUCH_SIGNING_KEY ?? 'alias/vouch-signing';
   const bundle = await signStatement(
     createStatement(subjects, predicateType, predicate),
-    kmsSigner(kmsClient(), keyId),
+    kmsSigner(cliClients.kms(), keyId),
   );
+  // The key that actually signed (the alias may have moved since): refused before anything is written.
+  const signedWith = bundle.verificationMaterial.publicKey.hint;
+  const registryTable = io.env.VOUCH_KEYS_TABLE;
+  if (registryTable) {
+    const record = await new KeyRegistry(cliClients.documents(), registryTable).get(signedWith);
+    const refusal = record ? refusalFor(record) : undefined;
+    if (refusal) {
+      io.err(`vouch sign: refused: ${refusal}; nothing written`);
+      return EXIT.rejected;
+    }
+    if (!record)
+      io.err(
+        `note: ${signedWith} is not in the key registry (${registryTable}): the verifier accepts its signatures only where a policy names the key`,
+      );
+  }
   const output =
     values.output ??
     (positionals.length === 1 ? `${positionals[0]}.sigstore.json` : 'provenance.sigstore.json');
@@ -80,6 +105,30 @@ export async function signCommand(args: string[], io: Io): Promise<number> {
     `signed ${subjects.length} artifact(s) with ${bundle.verificationMaterial.publicKey.hint}\nwrote ${output}`,
   );
   return EXIT.accepted;
+}
+
+/** The one variable naming the signing alias, as the rotation function, the stack and `vouch keys` read it. */
+function signingAlias(env: NodeJS.ProcessEnv): string {
+  const legacy = env.VOUCH_SIGNING_KEY;
+  if (legacy !== undefined && legacy !== env.VOUCH_SIGNING_KEY_ALIAS) {
+    throw new UsageError(
+      'VOUCH_SIGNING_KEY is no longer read: set VOUCH_SIGNING_KEY_ALIAS (the name `vouch keys` and the stack use), or pass --key',
+    );
+  }
+  return env.VOUCH_SIGNING_KEY_ALIAS ?? 'alias/vouch-signing';
+}
+
+/** Why the registry says this key may not sign now, or undefined when it may. */
+export function refusalFor(key: KeyRecord, now = new Date()): string | undefined {
+  if (key.revokedAt !== undefined) {
+    const when = new Date(key.revokedAt) <= now ? 'revoked' : 'to be revoked';
+    return `${key.keyId} is ${when} effective ${key.revokedAt}${key.revocationReason ? ` (${key.revocationReason})` : ''}: signatures by it are rejected; run \`vouch keys rotate --force\` and sign through ${key.alias}`;
+  }
+  if (key.status === 'retired')
+    return `${key.keyId} is retired (its window closed ${key.validUntil ?? ''}): sign through ${key.alias}, which names the current key`;
+  if (key.status === 'retiring')
+    return `${key.keyId} is verify-only since its rotation (its old signatures stay valid until ${key.validUntil ?? ''}): sign through ${key.alias}, which names the current key`;
+  return undefined;
 }
 
 async function predicateFrom(
@@ -104,7 +153,9 @@ async function predicateFrom(
   }
   const builderId = values['builder-id'] as string | undefined;
   if (builderId === undefined)
-    throw new UsageError(`give build facts (--builder-id …) or --predicate-type and --predicate\n\n${USAGE}`);
+    throw new UsageError(
+      'give build facts (--builder-id …) or --predicate-type and --predicate; see `vouch sign --help`',
+    );
   const sourceUri = values['source-uri'] as string | undefined;
   const revision = values['source-revision'] as string | undefined;
   const invocationId = values['invocation-id'] as string | undefined;

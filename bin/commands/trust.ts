@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { s3Client } from '#adapters/clients.ts';
 import { CurrentTrustRoots } from '#adapters/trust-roots.ts';
 import { DirectoryTrustStore, S3TrustStore } from '#adapters/trust-store.ts';
 import { DEFAULT_INSTANCE, PUBLIC_GOOD_TRUSTED_ROOT, type TrustStore, versionLabel } from '#core/index.ts';
 import { instanceSpecsFromEnv, resolveInstances, type TrustInstanceSpec } from '#core/trust-instances.ts';
 import { refreshAll } from '../../lambdas/trust/refresh.ts';
+import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch trust update [--instance NAME ...] [--mirror URL] [--tuf-root FILE] [--store LOCATION]
@@ -35,7 +35,7 @@ const OPTIONS = {
 } as const;
 
 export async function trustCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'trust', options: OPTIONS });
   const [action, ...rest] = positionals;
   if (values.help || action === undefined) {
     io.out(USAGE);
@@ -96,7 +96,7 @@ function openStore(location: string | undefined, env: NodeJS.ProcessEnv): TrustS
   const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(where);
   if (!s3) return new DirectoryTrustStore(resolve(where));
   const prefix = s3[2] ? `${(s3[2] as string).replace(/\/?$/, '/')}` : (env.VOUCH_TRUST_PREFIX ?? undefined);
-  return new S3TrustStore(s3Client(env), s3[1] as string, prefix);
+  return new S3TrustStore(cliClients.s3(env), s3[1] as string, prefix);
 }
 
 /** The instances asked for (`--instance`), else those configured, else public-good. */

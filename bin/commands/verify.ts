@@ -5,6 +5,7 @@ import {
   ANY_TYPE,
   ARTIFACT_SIGNATURE,
   type Attestation,
+  type AttestationReport,
   compilePolicy,
   DEFAULT_INSTANCE,
   type Decision,
@@ -23,6 +24,7 @@ import {
   parsePolicy,
   publicKeyFromPem,
   type Reason,
+  type SignatureReport,
   type SignerSpec,
   staticKeyLookup,
   type TrustedKey,
@@ -30,19 +32,31 @@ import {
   trustRootSet,
   VouchError,
 } from '#core/index.ts';
-import { EXIT, type Io, parse, UsageError } from '../cli.ts';
+import { EXIT, type Io, nearest, parse, UsageError } from '../cli.ts';
+
+/** cosign's --type shorthands. */
+const TYPE_ALIASES: Record<string, string> = {
+  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance1: 'https://slsa.dev/provenance/v1',
+  spdx: 'https://spdx.dev/Document',
+  spdxjson: 'https://spdx.dev/Document',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  signature: ARTIFACT_SIGNATURE,
+};
 
 const USAGE = `usage: vouch verify ARTIFACT --attestation FILE [--attestation FILE ...]
          (--key PEMFILE | --certificate-identity ID | --certificate-identity-regexp RE
-          --certificate-oidc-issuer URL [--instance NAME] | --policy FILE)
+          --certificate-oidc-issuer URL [--instance NAME] | --policy FILE [--key PEMFILE])
          [--trusted-root [INSTANCE=]FILE ...]
          [--type PREDICATE_TYPE] [--path OBJECT_KEY] [--trusted-time ISO8601] [--json]
 
 ARTIFACT is a file, or a digest written sha256:<hex> or sha512:<hex>.
 
-  -a, --attestation FILE   DSSE envelope, .intoto.jsonl or Sigstore bundle (repeatable); --bundle is a synonym
-      --key PEMFILE        trust this public key (repeatable)
-      --certificate-identity ID, --certificate-identity-regexp RE (anchored)
+  -a, --attestation FILE   DSSE envelope, .intoto.jsonl or Sigstore bundle (repeatable); -b, --bundle too
+      --key PEMFILE        trust this public key (repeatable); with --policy, the keys its keyIds name
+      --certificate-identity ID, --certificate-identity-regexp RE (anchored: the whole identity must match)
       --certificate-oidc-issuer URL
                            trust keyless signatures by this identity and issuer
       --instance NAME      the Sigstore instance a keyless signer's certificate must come from
@@ -50,18 +64,22 @@ ARTIFACT is a file, or a digest written sha256:<hex> or sha512:<hex>.
       --trusted-root [INSTANCE=]FILE
                            a Sigstore trusted_root.json for an instance (default public-good); repeatable.
                            Default: the pinned public-good root. Nothing is ever fetched
-      --type TYPE          required predicate type: a URI, or slsaprovenance, slsaprovenance1, spdxjson,
-                           cyclonedx, vuln, or "signature" for a plain signature over the artifact
-      --policy FILE        evaluate this policy (YAML or JSON) instead of the flags above
+      --type TYPE          the predicate type required: a URI, or one of
+                           ${Object.keys(TYPE_ALIASES).join(', ')}
+                           ("signature": a plain signature over the artifact); default: any
+      --policy FILE        evaluate this policy (YAML or JSON) instead of identity flags and --type
       --path KEY           the object key the policy matches (default: the artifact's file name)
-      --trusted-time ISO   signing time for signatures without a log or timestamp (default: now)
+      --trusted-time ISO   when signatures with no log time or timestamp were made (default: now)
       --json               print the decision as JSON
+
+gh attestation verify's spellings work too: --cert-identity, --cert-identity-regex, --cert-oidc-issuer,
+--custom-trusted-root, --predicate-type, --format json.
 
 exit status: 0 accepted, 1 rejected, 2 usage error or unreadable input`;
 
 const OPTIONS = {
   attestation: { type: 'string', short: 'a', multiple: true },
-  bundle: { type: 'string', multiple: true },
+  bundle: { type: 'string', short: 'b', multiple: true },
   key: { type: 'string', multiple: true },
   'certificate-identity': { type: 'string' },
   'certificate-identity-regexp': { type: 'string' },
@@ -76,35 +94,53 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** cosign's --type shorthands. */
-const TYPE_ALIASES: Record<string, string> = {
-  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
-  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
-  slsaprovenance1: 'https://slsa.dev/provenance/v1',
-  spdx: 'https://spdx.dev/Document',
-  spdxjson: 'https://spdx.dev/Document',
-  cyclonedx: 'https://cyclonedx.org/bom',
-  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
-  signature: ARTIFACT_SIGNATURE,
-};
+/** gh attestation verify's and cosign's spellings. */
+const ALIASES = {
+  'cert-identity': 'certificate-identity',
+  'cert-identity-regex': 'certificate-identity-regexp',
+  'cert-identity-regexp': 'certificate-identity-regexp',
+  'certificate-identity-regex': 'certificate-identity-regexp',
+  'cert-oidc-issuer': 'certificate-oidc-issuer',
+  'custom-trusted-root': 'trusted-root',
+  'predicate-type': 'type',
+  format: { flag: 'json', value: 'json' },
+} as const;
+
+/** What a policy given with --policy says, and flags may not say as well. */
+const POLICY_FLAGS = [
+  'certificate-identity',
+  'certificate-identity-regexp',
+  'certificate-oidc-issuer',
+  'instance',
+  'type',
+] as const;
 
 export async function verifyCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, OPTIONS, USAGE);
+  const { values, positionals } = parse(args, { name: 'verify', options: OPTIONS, aliases: ALIASES });
   if (values.help) {
     io.out(USAGE);
     return EXIT.accepted;
   }
   const [artifactArg, ...extra] = positionals;
   if (artifactArg === undefined || extra.length > 0)
-    throw new UsageError(`expected one ARTIFACT\n\n${USAGE}`);
+    throw new UsageError(`expected one ARTIFACT, found ${positionals.length}; see \`vouch verify --help\``);
   const attestationFiles = [...(values.attestation ?? []), ...(values.bundle ?? [])];
   if (attestationFiles.length === 0)
-    throw new UsageError(`at least one --attestation (or --bundle) is required\n\n${USAGE}`);
+    throw new UsageError('at least one --attestation (or --bundle) is required');
+  if (values.policy !== undefined) {
+    const clashing = POLICY_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (clashing.length > 0) {
+      throw new UsageError(
+        `--policy says whom to trust and what to require; ${clashing.map((f) => `--${f}`).join(', ')} would be ignored: put it in the policy, or leave out --policy`,
+      );
+    }
+  }
 
   const keys = await Promise.all((values.key ?? []).map(readKey));
-  const policy = values.policy ? await readPolicy(values.policy) : policyFromFlags(values, keys);
+  const flags = values.policy === undefined ? policyFromFlags(values, keys) : undefined;
+  const policy = flags?.policy ?? (await readPolicy(values.policy as string));
   const trustRoot = trustRoots(values['trusted-root'] ?? []);
-  const observedAt = values['trusted-time'] ? parseTime(values['trusted-time']) : new Date();
+  const trustedTime = values['trusted-time'] ? parseTime(values['trusted-time']) : undefined;
 
   const attestations: Attestation[] = [];
   const inputErrors: Reason[] = [];
@@ -130,28 +166,19 @@ export async function verifyCommand(args: string[], io: Io): Promise<number> {
     policy,
     keys: staticKeyLookup(keys),
     trustRoot,
-    observedAt,
+    observedAt: trustedTime ?? new Date(),
     strict: true,
   });
-  io.out(values.json ? JSON.stringify(decision, null, 2) : summarise(decision));
+  io.out(
+    values.json
+      ? JSON.stringify(decision, null, 2)
+      : summarise(decision, {
+          trusting: flags?.trusting,
+          trustedTime: trustedTime !== undefined,
+          pathFromFileName: values.path === undefined && path !== undefined,
+        }),
+  );
   return decision.accepted ? EXIT.accepted : EXIT.rejected;
-}
-
-/** `FILE` is the default instance's root, `NAME=FILE` another's; without any, the pinned public-good root. */
-function trustRoots(args: readonly string[]): TrustRootSet {
-  const roots = new Map([[DEFAULT_INSTANCE, loadNamedTrustRoot(DEFAULT_INSTANCE)]]);
-  const given = new Set<string>();
-  for (const arg of args) {
-    const named = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$/.exec(arg);
-    const [instance, file] = named ? [named[1] as string, named[2] as string] : [DEFAULT_INSTANCE, arg];
-    if (given.has(instance)) throw new UsageError(`--trusted-root: two roots for instance ${instance}`);
-    given.add(instance);
-    roots.set(
-      instance,
-      guard(() => loadNamedTrustRoot(instance, file)),
-    );
-  }
-  return trustRootSet([...roots.values()]);
 }
 
 async function readInput(file: string, what: string): Promise<Buffer> {
@@ -175,7 +202,38 @@ async function readPolicy(file: string): Promise<Policy> {
   return guard(() => parsePolicy(content, file));
 }
 
-function policyFromFlags(values: Record<string, unknown>, keys: readonly TrustedKey[]): Policy {
+/** A URI (https://…, urn:…) or one of the shorthands; anything else is a typo nothing would ever match. */
+export function predicateType(text: string): string {
+  const alias = TYPE_ALIASES[text.toLowerCase()];
+  if (alias) return alias;
+  if (/^[a-z][a-z0-9+.-]*:\S+$/i.test(text)) return text;
+  const suggestion = nearest(text.toLowerCase(), Object.keys(TYPE_ALIASES));
+  throw new UsageError(
+    `--type ${JSON.stringify(text)} is neither a URI nor a known name${suggestion ? ` (did you mean ${suggestion}?)` : ''}; known names: ${Object.keys(TYPE_ALIASES).join(', ')}`,
+  );
+}
+
+/** `FILE` is the default instance's root, `NAME=FILE` another's; without any, the pinned public-good root. */
+function trustRoots(args: readonly string[]): TrustRootSet {
+  const roots = new Map([[DEFAULT_INSTANCE, loadNamedTrustRoot(DEFAULT_INSTANCE)]]);
+  const given = new Set<string>();
+  for (const arg of args) {
+    const named = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(.+)$/.exec(arg);
+    const [instance, file] = named ? [named[1] as string, named[2] as string] : [DEFAULT_INSTANCE, arg];
+    if (given.has(instance)) throw new UsageError(`--trusted-root: two roots for instance ${instance}`);
+    given.add(instance);
+    roots.set(
+      instance,
+      guard(() => loadNamedTrustRoot(instance, file)),
+    );
+  }
+  return trustRootSet([...roots.values()]);
+}
+
+function policyFromFlags(
+  values: Record<string, unknown>,
+  keys: readonly TrustedKey[],
+): { policy: Policy; trusting: string[] } {
   const identity = values['certificate-identity'] as string | undefined;
   const identityRegexp = values['certificate-identity-regexp'] as string | undefined;
   const issuer = values['certificate-oidc-issuer'] as string | undefined;
@@ -200,20 +258,26 @@ function policyFromFlags(values: Record<string, unknown>, keys: readonly Trusted
   }
   if (signers.length === 0) {
     throw new UsageError(
-      `say whom to trust: --key, a certificate identity and issuer, or --policy\n\n${USAGE}`,
+      'say whom to trust: --key, --certificate-identity (or -regexp) with --certificate-oidc-issuer, or --policy',
     );
   }
   const typeArg = values.type as string | undefined;
   // Without --type, any predicate (or a plain signature) from a trusted signer will do, as with cosign verify-blob.
-  const type = typeArg === undefined ? ANY_TYPE : (TYPE_ALIASES[typeArg] ?? typeArg);
+  const type = typeArg === undefined ? ANY_TYPE : predicateType(typeArg);
   const spec: PolicySpec = {
     version: 1,
     rules: [{ name: 'cli', match: ['**'], require: [{ type, signers }] }],
   };
   const digest = `sha256:${createHash('sha256').update(JSON.stringify(spec)).digest('hex')}`;
   const policy = guard(() => compilePolicy(spec, digest, 'flags'));
+  const trusting = policy.rules.flatMap((rule) =>
+    rule.requirements.flatMap((requirement) => requirement.signers.map((signer) => signer.description)),
+  );
   // A flags-only check is about the artifact, whatever it is called.
-  return { ...policy, rules: policy.rules.map((rule) => ({ ...rule, matches: () => true })) };
+  return {
+    policy: { ...policy, rules: policy.rules.map((rule) => ({ ...rule, matches: () => true })) },
+    trusting,
+  };
 }
 
 async function artifactDigests(
@@ -268,28 +332,73 @@ function guard<T>(fn: () => T): T {
   }
 }
 
-export function summarise(decision: Decision): string {
+export interface SummaryContext {
+  /** The signers the flags trust, as the policy describes them (regexps anchored, as they are applied). */
+  readonly trusting?: readonly string[] | undefined;
+  /** --trusted-time was given: signatures without a time of their own were judged at it. */
+  readonly trustedTime?: boolean;
+  /** The object key the policy matched is only the file's name. */
+  readonly pathFromFileName?: boolean;
+}
+
+/** The decision for a reader: the verdict, why (the root cause first), then each attestation and note. */
+export function summarise(decision: Decision, context: SummaryContext = {}): string {
+  const audit = decision.verdict === 'fail' && decision.accepted ? ' (audit mode: would be rejected)' : '';
   const lines = [
-    `${decision.accepted ? 'ACCEPTED' : 'REJECTED'}${decision.verdict === 'fail' && decision.accepted ? ' (audit mode: would be rejected)' : ''}  ${decision.artifact.path ?? ''} ${decision.artifact.digest}`.replace(
+    `${decision.accepted ? 'ACCEPTED' : 'REJECTED'}${audit}  ${decision.artifact.path ?? ''} ${decision.artifact.digest}`.replace(
       / {2,}/g,
       '  ',
     ),
-    `  policy ${decision.policyDigest}${decision.rules.length ? `, rules: ${decision.rules.join(', ')}` : ''} (${decision.mode})`,
   ];
-  for (const attestation of decision.attestations) {
-    const what = attestation.predicateType ?? 'artifact signature';
-    for (const signature of attestation.signatures) {
+  for (const reason of decision.reasons) {
+    lines.push(`  ${describeReason(reason)}`);
+    if (reason.code === 'NO_MATCHING_RULE' && context.pathFromFileName) {
       lines.push(
-        signature.signer
-          ? `  ✓ ${attestation.source}  ${what}  signed by ${describeSigner(signature.signer)} at ${signature.signingTimes?.[0]} (${signature.timeSource})`
-          : `  ✗ ${attestation.source}  ${what}  ${signature.error?.code}`,
+        '    the policy was matched against the file name; give the object key it is stored under with --path KEY',
       );
     }
-    if (attestation.signatures.length === 0)
-      lines.push(`  ✗ ${attestation.source}  ${what}  ${attestation.reasons[0]?.code ?? ''}`);
   }
-  for (const reason of decision.reasons) {
-    lines.push(`  ${reason.code}: ${reason.subject ? `${reason.subject}: ` : ''}${reason.message}`);
-  }
+  lines.push(
+    `  policy ${decision.policyDigest}${decision.rules.length ? `, rules: ${decision.rules.join(', ')}` : ''} (${decision.mode})`,
+  );
+  if (context.trusting?.length) lines.push(`  trusting ${context.trusting.join('; ')}`);
+  for (const attestation of decision.attestations) lines.push(...describeAttestation(attestation, context));
+  for (const note of decision.notes) lines.push(`  note: ${describeReason(note)}`);
+  for (const reason of decision.auditReasons ?? []) lines.push(`  audit rule: ${describeReason(reason)}`);
   return lines.join('\n');
+}
+
+const describeReason = (reason: Reason) =>
+  `${reason.code}: ${reason.subject ? `${reason.subject}: ` : ''}${reason.message}`;
+
+function describeAttestation(attestation: AttestationReport, context: SummaryContext): string[] {
+  const what = attestation.predicateType ?? 'artifact signature';
+  const why = attestation.reasons[0];
+  const lines: string[] = [];
+  for (const signature of attestation.signatures) {
+    if (!signature.signer) {
+      lines.push(`  ✗ ${attestation.source}  ${what}  ${signature.error?.code ?? ''}`);
+      continue;
+    }
+    const signed = `signed by ${describeSigner(signature.signer)} at ${signature.signingTimes?.[0]}`;
+    lines.push(
+      attestation.verified
+        ? `  ✓ ${attestation.source}  ${what}  ${signed}`
+        : // A good signature over a statement about something else: say both, so neither misleads.
+          `  ✗ ${attestation.source}  ${what}  ${why?.code ?? 'not counted'} (the signature verified: ${signed})`,
+    );
+    const time = timeNote(signature, context);
+    if (time) lines.push(`      ${time}`);
+  }
+  if (attestation.signatures.length === 0)
+    lines.push(`  ✗ ${attestation.source}  ${what}  ${why?.code ?? ''}`);
+  return lines;
+}
+
+/** Which time a keyed signature was judged at, and why that one. */
+function timeNote(signature: SignatureReport, context: SummaryContext): string | undefined {
+  if (signature.timeSource !== 'observed' || signature.signer?.kind !== 'key') return undefined;
+  return context.trustedTime
+    ? 'the bundle has no transparency-log time or RFC 3161 timestamp: the key was checked at --trusted-time'
+    : 'the bundle has no transparency-log time or RFC 3161 timestamp, and a signature’s own claim of time is never trusted: the key was checked at the time of this run (--trusted-time sets another)';
 }

@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { VouchError } from './errors.ts';
@@ -101,7 +101,10 @@ export const POLICY_SCHEMA = {
   },
 } as const;
 
-const validatePolicy = new Ajv({ allErrors: false, strict: true }).compile<PolicySpec>(POLICY_SCHEMA);
+// verbose: errors carry the schema they failed, so a message can list the keys allowed where one was not.
+const validatePolicy = new Ajv({ allErrors: false, strict: true, verbose: true }).compile<PolicySpec>(
+  POLICY_SCHEMA,
+);
 
 export interface Requirement {
   readonly types: readonly string[];
@@ -145,16 +148,40 @@ export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
     });
   }
   if (!validatePolicy(value)) {
-    const [first] = validatePolicy.errors ?? [];
-    const where = first?.instancePath ? first.instancePath : '(root)';
-    const detail =
-      first?.params && 'allowedValues' in first.params
-        ? ` ${JSON.stringify(first.params.allowedValues)}`
-        : '';
-    throw new VouchError('PARSE_ERROR', `${what}: ${where} ${first?.message ?? 'is invalid'}${detail}`);
+    throw new VouchError('PARSE_ERROR', `${what}: ${schemaProblem(validatePolicy.errors ?? [])}`);
   }
   return compilePolicy(value, `sha256:${createHash('sha256').update(text).digest('hex')}`, what);
 }
+
+const SIGNER_SHAPES =
+  '{ registry: true }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
+
+/** The first schema violation, naming the offending key and, for an unknown one, the keys allowed there. */
+function schemaProblem(errors: readonly ErrorObject[]): string {
+  // A signer entry fails every branch of its oneOf: the branch errors only say which one was tried first.
+  const signer = errors.find(
+    (e) => e.keyword === 'oneOf' && /\/signers\/[^/]+(\/\d+)?$/.test(e.instancePath),
+  );
+  const first = signer ?? errors[0];
+  if (!first) return 'is invalid';
+  const where = first.instancePath || '(root)';
+  if (signer) {
+    const found = isPlainObject(signer.data) ? Object.keys(signer.data) : [];
+    return `${where} is not a signer: write ${/\/rules\//.test(where) ? 'a signer group name, ' : ''}${SIGNER_SHAPES}${found.length ? `; found keys ${found.join(', ')}` : ''}`;
+  }
+  if (first.keyword === 'additionalProperties') {
+    const key = String(first.params.additionalProperty);
+    const properties = (first.parentSchema as { properties?: Record<string, unknown> } | undefined)
+      ?.properties;
+    const allowed = Object.keys(properties ?? {});
+    return `${where} has an unknown key "${key}"${allowed.length ? `; allowed there: ${allowed.join(', ')}` : ''}`;
+  }
+  const detail = 'allowedValues' in first.params ? ` ${JSON.stringify(first.params.allowedValues)}` : '';
+  return `${where} ${first.message ?? 'is invalid'}${detail}`;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy'): Policy {
   const inlineKeys: { keyId: string; publicKey: KeyObject }[] = [];

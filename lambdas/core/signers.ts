@@ -180,7 +180,8 @@ export function compileSigner(
     }
     matchesIdentity = (san) => pattern.test(san);
     id = `identity-regexp:${issuer}|${signer.identityRegexp}`;
-    description = `identity matching /${signer.identityRegexp}/ (issuer ${issuer})`;
+    // Shown as it is applied, anchored: a reader used to cosign's unanchored patterns sees the difference.
+    description = `identity matching /^(?:${signer.identityRegexp})$/ (issuer ${issuer})`;
   }
   const identityAccepted = (s: SignerIdentity, context: SignerContext): s is KeylessSigner =>
     s.kind === 'keyless' &&

@@ -50,7 +50,21 @@ describe('#parsePolicy', () => {
 
   it.each([
     ['a missing version', 'rules: []', /must have required property 'version'/],
-    ['an unknown field', `${valid}\nextra: 1`, /must NOT have additional properties/],
+    [
+      'an unknown field, named with the keys allowed there',
+      `${valid}\nextra: 1`,
+      /\(root\) has an unknown key "extra"; allowed there: version, mode, noMatch, signers, rules/,
+    ],
+    [
+      'an unknown requirement field',
+      valid.replace('signers: [release]', 'signers: [release]\n        treshold: 2'),
+      /\/rules\/0\/require\/0 has an unknown key "treshold"; allowed there: type, signers, threshold,/,
+    ],
+    [
+      'a signer entry of no known shape',
+      valid.replace('- registry: true', '- issuer: https://token.actions.githubusercontent.com'),
+      /\/signers\/release\/0 is not a signer: write \{ registry: true \}, .*; found keys issuer/,
+    ],
     [
       'a bad mode',
       valid.replace('version: 1', 'version: 1\nmode: warn'),
