@@ -16,7 +16,6 @@ export function createQueueHandler(
   prepare: () => Promise<void> = async () => {},
 ) {
   const { logger, metrics } = observe;
-  const processor = new BatchProcessor(EventType.SQS);
   const processRecord = async (record: SQSRecord) => {
     try {
       for (const event of parseS3Notification(record.body)) {
@@ -36,6 +35,9 @@ export function createQueueHandler(
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     try {
       await prepare();
+      // A processor per invocation: it holds the batch's records and failures, and invocations of one
+      // handler may overlap (the local queue runs several at once; one Lambda environment never does).
+      const processor = new BatchProcessor(EventType.SQS);
       return await processPartialResponse(event, processRecord, processor, { context });
     } finally {
       metrics.publishStoredMetrics();

@@ -14,7 +14,6 @@ export function createStreamHandler(
   prepare: () => Promise<void> = async () => {},
 ) {
   const { logger, metrics } = observe;
-  const processor = new BatchProcessor(EventType.DynamoDBStreams);
   const processRecord = async (record: DynamoDBRecord) => {
     const keyId = revokedKeyId(record);
     if (!keyId) return;
@@ -29,6 +28,9 @@ export function createStreamHandler(
   return async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
     try {
       await prepare();
+      // A processor per invocation: it holds the batch's records and failures, and invocations of one
+      // handler may overlap (the local queue runs several at once; one Lambda environment never does).
+      const processor = new BatchProcessor(EventType.DynamoDBStreams);
       return await processPartialResponse(event, processRecord, processor, { context });
     } finally {
       metrics.publishStoredMetrics();
