@@ -3,6 +3,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ATTESTATION_INDEX_ACTIONS, AttestationIndex } from '#adapters/attestation-index.ts';
+import { fetchVerified } from '#adapters/deployer.ts';
 import { KEY_REGISTRY_READ_ACTIONS, KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RECORD_STORE_ACTIONS, RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
@@ -310,7 +311,6 @@ rules:
     expect(record).toMatchObject({ status: 'promoted', flagged: true });
     expect(record?.reasons[0]?.code).toBe('KEY_REVOKED');
 
-    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');

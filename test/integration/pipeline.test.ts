@@ -3,6 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
+import { fetchVerified } from '#adapters/deployer.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
@@ -324,7 +325,6 @@ describe('vouch fetch against the deployment bucket', () => {
     const { mkdtempSync, existsSync, readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
     const bytes = 'release 5.0.0';
     await put(
       STAGING,
@@ -359,7 +359,6 @@ describe('vouch fetch against the deployment bucket', () => {
     const { mkdtempSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
     const bytes = 'scratch build 7';
     await put(
       STAGING,
@@ -389,7 +388,6 @@ describe('vouch fetch against the deployment bucket', () => {
     const { mkdtempSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { fetchVerified } = await import('../../bin/commands/fetch.ts');
     const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
     const result = await fetchVerified({
       store: new S3Store(s3.client),
