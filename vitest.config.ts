@@ -9,6 +9,13 @@ export default defineConfig({
     reporters: ['default'],
     // Says once, when ../shared/fixtures is absent, which tests skip and why; builds the CLI the tests run.
     globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/build-cli.ts'],
+    // `npm run coverage`: what the suite executes of the code that ships (the Lambdas, the CLI, the stack).
+    coverage: {
+      provider: 'v8',
+      include: ['lambdas/**/*.ts', 'bin/**/*.ts', 'lib/**/*.ts', 'local/**/*.ts'],
+      reporter: ['text-summary', 'html'],
+      reportsDirectory: 'coverage',
+    },
     // Handlers log and emit metrics as JSON lines; tests assert on records, not on logs.
     env: { POWERTOOLS_LOG_LEVEL: 'CRITICAL', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_DEV: 'false' },
   },
