@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '#core/index.ts';
 
@@ -28,5 +28,31 @@ describe('the README deploy section', () => {
       .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]))
       .filter((key) => key !== undefined && key !== 'key');
     expect(new Set(documented)).toEqual(new Set(CONFIG_KEYS));
+  });
+});
+
+describe('the README layout', () => {
+  const readme = readFileSync(new URL('README.md', root), 'utf8');
+  const section = readme.slice(readme.indexOf('### Layout'), readme.indexOf('## Roadmap'));
+  const listed = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((row) => row[1] as string);
+
+  it('lists only paths that exist', () => {
+    expect(listed.length).toBeGreaterThan(10);
+    for (const path of listed) expect(existsSync(new URL(path, root)), path).toBe(true);
+  });
+
+  it('lists every source folder', () => {
+    const folders = (dir: string) =>
+      readdirSync(new URL(dir, root), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => `${dir}${entry.name}/`);
+    const expected = [
+      ...folders('lambdas/'),
+      'bin/',
+      'lib/',
+      'local/',
+      ...folders('test/').filter((dir) => dir !== 'test/corpus/'),
+    ];
+    for (const folder of expected) expect(listed, folder).toContain(folder);
   });
 });
