@@ -9,6 +9,8 @@ import {
   isDigestAlgorithm,
   SLSA_PROVENANCE_V1,
   signStatement,
+  slsaProvenance,
+  VOUCH_GENERIC_BUILD_TYPE,
 } from '#core/index.ts';
 import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
@@ -23,7 +25,7 @@ bundle v0.3 whose key hint is the ARN of the key that actually signed.
   --key KMS_KEY          key ID, ARN or alias (default: $VOUCH_SIGNING_KEY_ALIAS or alias/vouch-signing)
   -o, --output FILE      bundle path (default: ARTIFACT.sigstore.json, or provenance.sigstore.json for several)
   --builder-id ID        SLSA provenance v1: runDetails.builder.id
-  --build-type URI       SLSA provenance v1: buildDefinition.buildType (default https://vouch.dev/build/generic/v1)
+  --build-type URI       SLSA provenance v1: buildDefinition.buildType (default ${VOUCH_GENERIC_BUILD_TYPE})
   --source-uri URI       the source repository (externalParameters.source, resolvedDependencies)
   --source-revision SHA  the source commit
   --invocation-id ID     the CI run (runDetails.metadata.invocationId)
@@ -159,22 +161,16 @@ async function predicateFrom(
   const sourceUri = values['source-uri'] as string | undefined;
   const revision = values['source-revision'] as string | undefined;
   const invocationId = values['invocation-id'] as string | undefined;
+  const buildType = values['build-type'] as string | undefined;
   return {
     predicateType: SLSA_PROVENANCE_V1,
-    predicate: {
-      buildDefinition: {
-        buildType: (values['build-type'] as string | undefined) ?? 'https://vouch.dev/build/generic/v1',
-        externalParameters: sourceUri
-          ? { source: { uri: sourceUri, ...(revision ? { digest: { gitCommit: revision } } : {}) } }
-          : {},
-        resolvedDependencies: sourceUri
-          ? [{ uri: sourceUri, ...(revision ? { digest: { gitCommit: revision } } : {}) }]
-          : [],
-      },
-      runDetails: {
-        builder: { id: builderId },
-        metadata: { ...(invocationId ? { invocationId } : {}), startedOn: new Date().toISOString() },
-      },
-    },
+    predicate: slsaProvenance({
+      builderId,
+      ...(buildType ? { buildType } : {}),
+      ...(sourceUri ? { sourceUri } : {}),
+      ...(revision ? { revision } : {}),
+      ...(invocationId ? { invocationId } : {}),
+      startedOn: new Date(),
+    }),
   };
 }

@@ -27,6 +27,7 @@ import {
   type SignatureReport,
   type SignerSpec,
   staticKeyLookup,
+  subjectDigests,
   type TrustedKey,
   type TrustRootSet,
   trustRootSet,
@@ -299,16 +300,12 @@ async function artifactDigests(
 
 /** Only the algorithms the attestations name: sha512 costs three times sha256, so compute it only when asked. */
 function neededAlgorithms(attestations: readonly Attestation[]): DigestAlgorithm[] {
-  const needed = new Set<DigestAlgorithm>();
-  for (const attestation of attestations) {
-    if (attestation.kind === 'signature') needed.add(attestation.messageDigest.algorithm);
-    else
-      for (const subject of attestation.statement.subject)
-        for (const algorithm of Object.keys(subject.digest))
-          if (isDigestAlgorithm(algorithm)) needed.add(algorithm);
-  }
-  if (needed.size === 0) needed.add('sha256');
-  return [...needed];
+  const needed = new Set(
+    subjectDigests(attestations)
+      .map((digest) => digest.slice(0, digest.indexOf(':')))
+      .filter(isDigestAlgorithm),
+  );
+  return needed.size > 0 ? [...needed] : ['sha256'];
 }
 
 function parseTime(text: string): Date {
