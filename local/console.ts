@@ -1,17 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
-import type { ArtifactStatus, Reason } from '#core/index.ts';
+import type { ArtifactStatus, DeadLetterEntry, Reason } from '#core/index.ts';
 import type { RecordRepository } from '../lambdas/verify/context.ts';
 import type { DeadLetter } from './queue.ts';
-
-/** One line of the dead-letter file, as `vouch status --dead-letters` reads it. */
-export interface DeadLetterEntry {
-  readonly at: string;
-  readonly messageId: string;
-  readonly attempts: number;
-  readonly error: string;
-  /** `s3://bucket/key` of each object the message was about. */
-  readonly objects: readonly string[];
-}
 
 export interface ConsoleOptions {
   /** Where lines go; undefined keeps the console quiet (the demo prints its own summary). */

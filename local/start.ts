@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetPublicKeyCommand } from '@aws-sdk/client-kms';
+import { DEAD_LETTERS_FILE } from '#core/index.ts';
 import { debugging, describeFailure } from '../bin/failures.ts';
 import { fetchVerified } from '../lambdas/adapters/deployer.ts';
 import type { Observability } from '../lambdas/verify/wiring.ts';
@@ -59,7 +60,7 @@ mkdirSync(dataDir, { recursive: true });
 // The environment file says the stack is ready: an earlier run's must not say so while this one starts.
 const envFile = join(dataDir, 'env');
 rmSync(envFile, { force: true });
-const deadLetterFile = join(dataDir, 'dead-letters.jsonl');
+const deadLetterFile = join(dataDir, DEAD_LETTERS_FILE);
 const noDemo = values['no-demo'];
 const localConsole = createConsole({
   deadLetterFile,

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { requireEnv } from '#adapters/config.ts';
 import { RecordStore } from '#adapters/records.ts';
-import { parseDigest, primaryDigest, VouchError } from '#core/index.ts';
+import {
+  DEAD_LETTERS_FILE,
+  type DeadLetterEntry,
+  parseDigest,
+  primaryDigest,
+  VouchError,
+} from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
 import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, parseDuration, shellQuote, UsageError } from '../cli.ts';
@@ -172,17 +178,8 @@ async function pending(records: RecordStore, io: Io, json: boolean): Promise<num
   return EXIT.accepted;
 }
 
-/** One line of the local stack's dead-letter file, as local/console.ts writes it (bin/ does not import local/). */
-export interface DeadLetterEntry {
-  readonly at: string;
-  readonly messageId: string;
-  readonly attempts: number;
-  readonly error: string;
-  readonly objects: readonly string[];
-}
-
 async function deadLetters(io: Io, json: boolean): Promise<number> {
-  const file = io.env.VOUCH_DEAD_LETTERS_FILE ?? '.vouch/dead-letters.jsonl';
+  const file = io.env.VOUCH_DEAD_LETTERS_FILE ?? `.vouch/${DEAD_LETTERS_FILE}`;
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,6 +1,7 @@
 export * from './async.ts';
 export * from './attestation.ts';
 export * from './certificate-claims.ts';
+export * from './dead-letters.ts';
 export * from './defaults.ts';
 export * from './digest.ts';
 export * from './errors.ts';
