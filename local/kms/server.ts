@@ -1,4 +1,4 @@
-// Over 300 lines on purpose: one request dispatcher and the 20-odd KMS operations Vouch calls, each a few
+// Over 300 lines on purpose: one request dispatcher and the 18 KMS operations Vouch calls, each a few
 // lines of validation in KMS's own words; split, the operations would lose sight of the shared key state.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
