@@ -17,7 +17,7 @@ import {
   verificationSummaryProblems,
   vsaKey,
 } from '#core/index.ts';
-import type { S3Store } from './s3-store.ts';
+import type { ObjectStore } from './s3-store.ts';
 
 /**
  * The deployer's check, as `vouch fetch` and the local stack's demo run it: the artifact's bytes from the
@@ -37,7 +37,7 @@ export interface FetchResult {
  * digest, and only then renames it into place. A refused download leaves nothing at `output`.
  */
 export async function fetchVerified(args: {
-  store: S3Store;
+  store: Pick<ObjectStore, 'open' | 'readSmall'>;
   bucket: string;
   key: string;
   output: string;

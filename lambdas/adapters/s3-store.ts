@@ -1,11 +1,15 @@
 import { PassThrough, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type DigestAlgorithm, Digester, type Digests } from '#core/digest.ts';
@@ -29,9 +33,23 @@ export type ObjectStore = Pick<
   'open' | 'head' | 'readSmall' | 'put' | 'delete' | 'copyVersion' | 'copyWithin' | 'streamCopy'
 >;
 
+/** How S3 copies: at most 5 GiB in one CopyObject, and in at most 10,000 parts of at most 5 GiB above that. */
+export interface CopyLimits {
+  /** Larger versions are copied in parts. @default 5 GiB, S3's limit for one CopyObject */
+  readonly singleCopyBytes: number;
+  /** The size of each part (the last one may be smaller). @default 512 MiB, or more to stay under 10,000 parts */
+  readonly partBytes: number;
+}
+
+export const S3_COPY_LIMITS: CopyLimits = { singleCopyBytes: 5 * 1024 ** 3, partBytes: 512 * 1024 ** 2 };
+const MAX_PARTS = 10_000;
+
 /** S3 access for the pipeline, behind a small surface the pipeline can be tested against. */
 export class S3Store {
-  constructor(readonly client: S3Client) {}
+  constructor(
+    readonly client: S3Client,
+    readonly copyLimits: CopyLimits = S3_COPY_LIMITS,
+  ) {}
 
   /** Opens an object for streaming; the version returned is the one actually read. */
   async open(
@@ -112,24 +130,88 @@ export class S3Store {
 
   /**
    * Server-side copy of one exact source version. Only for versioned sources: a version never changes,
-   * so what lands is what was digested. (S3 limits a single copy to 5 GiB.)
+   * so what lands is what was digested; every request names the version and, as a second guard, the ETag
+   * that was digested (`CopySourceIfMatch`). A version larger than one CopyObject may copy (5 GiB) is
+   * copied in parts, each part a byte range of that version under the same conditions, covering exactly
+   * the `size` bytes that were digested.
    */
   async copyVersion(source: ObjectVersion, bucket: string, key: string, metadata: Record<string, string>) {
     if (!source.versionId) throw new Error('copyVersion needs a versioned source');
-    await this.client.send(
-      new CopyObjectCommand({
+    const from = {
+      CopySource: `${source.bucket}/${encodeKey(source.key)}?versionId=${encodeURIComponent(source.versionId)}`,
+      ...(source.eTag ? { CopySourceIfMatch: source.eTag } : {}),
+    };
+    if (source.size <= this.copyLimits.singleCopyBytes) {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...from,
+          ChecksumAlgorithm: WRITE_CHECKSUM,
+          MetadataDirective: 'REPLACE',
+          Metadata: metadata,
+          // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
+          // tagging permissions.
+          TaggingDirective: 'REPLACE',
+        }),
+      );
+      return;
+    }
+    await this.copyInParts(from, source.size, bucket, key, metadata);
+  }
+
+  /** A multipart copy of `size` bytes; the upload is aborted if any part fails, so no parts linger. */
+  private async copyInParts(
+    from: { CopySource: string; CopySourceIfMatch?: string },
+    size: number,
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+  ) {
+    const partBytes = Math.max(this.copyLimits.partBytes, Math.ceil(size / MAX_PARTS));
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
-        CopySource: `${source.bucket}/${encodeKey(source.key)}?versionId=${encodeURIComponent(source.versionId)}`,
-        ...(source.eTag ? { CopySourceIfMatch: source.eTag } : {}),
-        ChecksumAlgorithm: WRITE_CHECKSUM,
-        MetadataDirective: 'REPLACE',
         Metadata: metadata,
-        // The uploader's tags stay in staging: nothing they chose rides along, and the promoter needs no
-        // tagging permissions.
-        TaggingDirective: 'REPLACE',
+        ChecksumAlgorithm: WRITE_CHECKSUM,
       }),
     );
+    if (!UploadId) throw new Error(`S3 started no multipart upload for ${bucket}/${key}`);
+    try {
+      const parts: { PartNumber: number; ETag?: string; ChecksumCRC32?: string }[] = [];
+      for (let start = 0, number = 1; start < size; start += partBytes, number++) {
+        const end = Math.min(start + partBytes, size) - 1;
+        const { CopyPartResult } = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            PartNumber: number,
+            ...from,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        parts.push({
+          PartNumber: number,
+          ETag: CopyPartResult?.ETag,
+          ...(CopyPartResult?.ChecksumCRC32 ? { ChecksumCRC32: CopyPartResult.ChecksumCRC32 } : {}),
+        });
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (error) {
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }))
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Server-side copy within the pipeline's own bucket (which only the promoter writes). */

@@ -370,7 +370,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'oversized-attestation',
-    description: `A genuine, valid bundle for the artifact padded with trailing spaces to ${DEFAULT_LIMITS.maxAttestationBytes} + 1 bytes: still valid JSON, refused on size alone (without being read).`,
+    description: `A genuine, valid bundle for the artifact padded with trailing spaces to ${DEFAULT_LIMITS.maxAttestationBytes} + 1 bytes: still valid JSON, refused on size alone (not a byte of it read).`,
     expectedReason: 'LIMIT_EXCEEDED',
     settles: 'at-deadline',
     async build({ pipelineKey }) {
@@ -383,22 +383,26 @@ export const CORPUS: readonly CorpusCase[] = [
         artifact: { key, body },
         attestations: [{ key: attestation, body: padded }],
         reasonOn: attestation,
+        unread: [attestation],
       };
     },
   },
   {
-    name: 'oversized-attestation-200mib',
+    name: 'oversized-jsonl-attestation',
     description:
-      'A 200 MiB `.intoto.jsonl` beside the artifact: refused from its size before a byte of it is read, so neither memory nor time grows with what an attacker uploads.',
+      'An `.intoto.jsonl` of one byte over the limit beside the artifact: refused from the size S3 reports before a byte of it is read, so neither memory nor time grows with what an attacker uploads (the bytes read are counted: 0, whatever the size).',
     expectedReason: 'LIMIT_EXCEEDED',
     settles: 'at-deadline',
     async build() {
-      const key = 'releases/corpus/oversized-attestation-200mib.bin';
+      const key = 'releases/corpus/oversized-jsonl-attestation.bin';
       const attestation = `${key}.intoto.jsonl`;
       return {
-        artifact: { key, body: bytesFor('oversized-attestation-200mib') },
-        attestations: [{ key: attestation, body: Buffer.alloc(200 * 1024 * 1024, 0x7b) }],
+        artifact: { key, body: bytesFor('oversized-jsonl-attestation') },
+        attestations: [
+          { key: attestation, body: Buffer.alloc(DEFAULT_LIMITS.maxAttestationBytes + 1, 0x7b) },
+        ],
         reasonOn: attestation,
+        unread: [attestation],
       };
     },
   },

@@ -33,6 +33,8 @@ export interface CorpusUploads {
   readonly reasonOn?: string;
   /** Other keys the attack hopes to reach in the deployment bucket (a normalised or look-alike name). */
   readonly neverPromotedAs?: readonly string[];
+  /** Staging objects the pipeline must refuse without reading a byte of them (oversized uploads). */
+  readonly unread?: readonly string[];
 }
 
 /** What a case can use to build its uploads: the registered keys, and the registry for setup. */
@@ -50,12 +52,16 @@ export interface CorpusCase {
   /** Unique, kebab-case: also the test name. */
   readonly name: string;
   readonly description: string;
-  /** The reason code the rejection must carry (among its reasons or its notes). */
+  /** The reason code the rejection must carry: see `settles` for where. */
   readonly expectedReason: ReasonCode;
   /**
    * `at-once`: rejected as soon as its uploads are processed (a refused key, or an allowed signer's word
-   * against the artifact). `at-deadline`: what it uploads is junk nobody allowed, which never decides,
-   * so the artifact waits until its deadline passes and the sweep rejects it.
+   * against the artifact), `expectedReason` the first of the verdict's reasons (of the refused file's
+   * own record, with `reasonOn`). `at-deadline`: what it uploads is junk nobody allowed, which never
+   * decides, so the artifact waits — pending on what it still lacks (MISSING_ATTESTATION or
+   * THRESHOLD_NOT_MET), `expectedReason` on its record for `vouch status` to show — until its deadline
+   * passes and the sweep rejects it for what it waited on, `expectedReason` still on the record. Any
+   * other outcome fails the case.
    */
   readonly settles: 'at-once' | 'at-deadline';
   /** It uploads real bundles from ../shared/fixtures, and is skipped where that folder is absent. */

@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
-import { loadTrustRoot, parsePolicy, parseS3Notification, type TrustRoot } from '#core/index.ts';
+import { loadTrustRoot, parsePolicy, type TrustRoot } from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
-import { sqsRecord } from '../../local/queue.ts';
+import { fetchVerified } from '#adapters/deployer.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
   attest,
@@ -23,10 +24,13 @@ import {
   provenancePredicate,
   SECOND_KEY_ID,
 } from '../corpus/context.ts';
+import { deliverAll } from '../helpers/deliver.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { FIXTURE_ARTIFACT, FIXTURES_AVAILABLE, readFixture } from '../helpers/fixtures.ts';
+import { countPromotions } from '../helpers/gate.ts';
 import { verifierHandlers } from '../helpers/handlers.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
+import { countBytesRead } from '../helpers/read-counter.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { testInstance } from '../helpers/sigstore/index.ts';
 
@@ -40,6 +44,12 @@ let handlers: ReturnType<typeof verifierHandlers>;
 let ctx: CorpusContext;
 /** Moves the pipeline's clock (only the sweep uses it), to take a waiting artifact past its deadline. */
 let clockOffsetMs = 0;
+/** The pipeline's VSA key: the deployer's check (`vouch fetch`) verifies summaries against it. */
+const vsaKey = testKey();
+/** Copies into the deployment bucket, per object key. */
+const promotions = new Map<string, number>();
+/** Bytes the pipeline read of each staging object. */
+let bytesRead = new Map<string, number>();
 
 /** Each key under its own alias: keys of one alias are one signer, and the 2-of-2 rule needs two. */
 async function register(registry: KeyRegistry, key: TestKey): Promise<TestKey> {
@@ -85,14 +95,16 @@ beforeAll(async () => {
     registry,
     registerKey: (name) => register(registry, testKey('p256', `${KEY_ARN_PREFIX}${name}`)),
   };
-  handlers = verifierHandlers({
-    s3: new S3Store(s3.client),
+  const store = new S3Store(s3.client);
+  bytesRead = countBytesRead(store);
+  const deps = countPromotions(promotions)({
+    s3: store,
     records,
     index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
     keys: new RegistryKeyCache(registry),
     policy: parsePolicy(CORPUS_POLICY, 'corpus policy'),
     trustRoot: corpusTrustRoot(),
-    vsaSigner: testKey().sign,
+    vsaSigner: vsaKey.sign,
     stagingBucket: STAGING,
     deploymentBucket: DEPLOYMENT,
     pendingDeadlineSeconds: 3600,
@@ -100,6 +112,7 @@ beforeAll(async () => {
     // sha512 too: the keyless fixture's subject names its package by sha512 only.
     digestAlgorithms: ['sha256', 'sha512'],
   });
+  handlers = verifierHandlers(deps);
 });
 afterAll(async () => {
   await s3?.close();
@@ -108,57 +121,31 @@ afterAll(async () => {
 
 const put = (key: string, body: Buffer | string) =>
   s3.client.send(new PutObjectCommand({ Bucket: STAGING, Key: key, Body: body }));
-const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-let messages = 0;
+/** Every pending S3 notification through the real handler, one SQS message each (a failure names its object). */
+const drain = () => deliverAll(handlers.queue, s3.notifications);
 
-/**
- * Delivers every pending S3 notification through the real handler, one SQS message per batch so that a
- * failure names its object. Returns what went wrong: a batch item failure is an exception in the
- * pipeline (SQS would redeliver it until it lands in the DLQ), never a verdict.
- */
-async function drain(): Promise<string[]> {
-  const problems: string[] = [];
-  await pause();
-  while (s3.notifications.length > 0) {
-    const body = s3.notifications.shift() as string;
-    const keys = parseS3Notification(body).map((event) => event.key.slice(0, 80));
-    const event: SQSEvent = { Records: [sqsRecord(body, `corpus-${++messages}`)] };
-    try {
-      const response = (await handlers.queue(event, {} as Context)) as SQSBatchResponse;
-      if (response.batchItemFailures.length > 0) problems.push(`${keys}: batch item failure`);
-    } catch (error) {
-      // A batch whose every message failed: Powertools throws, carrying the pipeline's errors.
-      const causes = ((error as { recordErrors?: Error[] }).recordErrors ?? [error as Error]).map(
-        (e) => `${e.name}: ${e.message}`,
-      );
-      problems.push(`${keys}: ${causes.join('; ')}`);
-    }
-    await pause();
-  }
-  return problems;
+/** What a case's uploads came to, right after they were processed, and once the deadline had passed. */
+interface Outcome {
+  readonly uploads: CorpusUploads;
+  /** Exceptions in the pipeline: there must be none, every event ends in a verdict. */
+  readonly problems: string[];
+  readonly beforeDeadline: { artifact: ArtifactRecord[]; reasonOn: ArtifactRecord[] };
+  afterDeadline?: { artifact: ArtifactRecord[]; reasonOn: ArtifactRecord[] };
 }
 
-/**
- * Uploads a case's attestations, lets the pipeline process them, then does the same for the artifact.
- * Returns the artifact's statuses then, before any sweep, and after a sweep run with the clock two hours
- * ahead (past the deadline), as the scheduled sweep would in production.
- */
-async function upload(uploads: CorpusUploads): Promise<{ problems: string[]; before: string[] }> {
+/** Uploads a case's attestations and lets the pipeline process them, then does the same for the artifact. */
+async function runCase(uploads: CorpusUploads): Promise<Outcome> {
   for (const attestation of uploads.attestations ?? []) await put(attestation.key, attestation.body);
   const problems = await drain();
   await put(uploads.artifact.key, uploads.artifact.body);
   problems.push(...(await drain()));
-  const before = statuses(await records.byKey(uploads.artifact.key));
-  if (before.includes('pending')) {
-    clockOffsetMs = 2 * 3600 * 1000;
-    try {
-      await handlers.sweep();
-    } finally {
-      clockOffsetMs = 0;
-    }
-  }
-  return { problems, before };
+  return { uploads, problems, beforeDeadline: await recordsOf(uploads) };
+}
+
+async function recordsOf(uploads: CorpusUploads) {
+  const artifact = await records.byKey(uploads.artifact.key);
+  return { artifact, reasonOn: uploads.reasonOn ? await records.byKey(uploads.reasonOn) : artifact };
 }
 
 async function listDeployment(prefix?: string): Promise<string[]> {
@@ -175,8 +162,12 @@ async function listDeployment(prefix?: string): Promise<string[]> {
 }
 
 const statuses = (list: readonly ArtifactRecord[]) => list.map((record) => record.status);
-/** Reason codes of the records, and of their notes: junk that never decided is still on the record. */
-const codes = (list: readonly ArtifactRecord[]) =>
+/** The reasons an artifact waits on: what more attestations could still satisfy. */
+const WAITING: readonly (string | undefined)[] = ['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET'];
+/** The first reason of each record: the root cause, as `vouch status` prints it first. */
+const firstReasons = (list: readonly ArtifactRecord[]) => list.map((record) => record.reasons[0]?.code);
+/** Reasons and notes: what was seen, including junk that never decided and stays on the record. */
+const seenCodes = (list: readonly ArtifactRecord[]) =>
   list.flatMap((record) => [...record.reasons, ...(record.notes ?? [])].map((r) => r.code));
 
 /** Genuine uploads, one per policy rule, all promoted: every rule can pass, so a rejection is the attack's. */
@@ -308,27 +299,66 @@ const CONTROLS: { name: string; readsFixtures?: boolean; build(): Promise<Corpus
     },
   },
 ];
-const controlKeys: string[] = [];
 
 describe('attack corpus controls (genuine uploads under the corpus policy)', () => {
   for (const control of CONTROLS) {
-    it.skipIf(!runs(control))(`promotes ${control.name}`, async () => {
-      const uploads = await control.build();
-      controlKeys.push(uploads.artifact.key);
-      const { problems, before } = await upload(uploads);
-      expect(problems).toEqual([]);
-      expect(before).toEqual(['promoted']);
-      const list = await records.byKey(uploads.artifact.key);
-      expect(statuses(list), JSON.stringify(list[0]?.reasons)).toEqual(['promoted']);
-      expect(await listDeployment(uploads.artifact.key)).toContain(uploads.artifact.key);
-    });
+    it.skipIf(!runs(control))(
+      `promotes ${control.name} once, and the deployer's own check accepts it`,
+      async () => {
+        const uploads = await control.build();
+        const { problems, beforeDeadline } = await runCase(uploads);
+        expect(problems).toEqual([]);
+        const key = uploads.artifact.key;
+        expect(
+          beforeDeadline.artifact.map((r) => r.status),
+          JSON.stringify(beforeDeadline.artifact[0]?.reasons),
+        ).toEqual(['promoted']);
+        expect(promotions.get(key), 'copies into the deployment bucket').toBe(1);
+        // What `vouch fetch` checks: the bytes, and a VSA by the pipeline's key naming exactly them.
+        const dir = mkdtempSync(join(tmpdir(), 'vouch-corpus-'));
+        const fetched = await fetchVerified({
+          store: new S3Store(s3.client),
+          bucket: DEPLOYMENT,
+          key,
+          output: join(dir, 'artifact'),
+          vsaPublicKey: vsaKey.publicKey,
+        });
+        expect(fetched.ok, JSON.stringify([...fetched.decision.reasons, ...fetched.problems])).toBe(true);
+        expect(fetched.verificationResult).toBe('PASSED');
+        expect(readFileSync(join(dir, 'artifact')).equals(Buffer.from(uploads.artifact.body))).toBe(true);
+      },
+    );
   }
 });
 
-/** What each case uploaded, for the corpus-wide check at the end. */
-const results = new Map<string, CorpusUploads>();
-
 describe('attack corpus (s3rver + dynalite, real handler)', () => {
+  /** Each case's outcome (or the error building or uploading it), run once for all the tests below. */
+  const outcomes = new Map<string, Outcome | Error>();
+  let deployedBefore: string[] = [];
+  let deployedAfter: string[] = [];
+
+  beforeAll(async () => {
+    deployedBefore = await listDeployment();
+    // Cases run one after another, each with bytes no other case uploads (the index is content-addressed).
+    for (const attack of CORPUS.filter(runs)) {
+      try {
+        outcomes.set(attack.name, await runCase(await attack.build(ctx)));
+      } catch (error) {
+        outcomes.set(attack.name, error as Error);
+      }
+    }
+    // The scheduled sweep, with the clock two hours ahead: past every pending artifact's deadline.
+    clockOffsetMs = 2 * 3600 * 1000;
+    try {
+      await handlers.sweep();
+    } finally {
+      clockOffsetMs = 0;
+    }
+    for (const outcome of outcomes.values())
+      if (!(outcome instanceof Error)) outcome.afterDeadline = await recordsOf(outcome.uploads);
+    deployedAfter = await listDeployment();
+  });
+
   it('has unique case names, each with a description', () => {
     expect(new Set(CORPUS.map((c) => c.name)).size).toBe(CORPUS.length);
     for (const attack of CORPUS) expect(attack.description.length).toBeGreaterThan(20);
@@ -338,58 +368,79 @@ describe('attack corpus (s3rver + dynalite, real handler)', () => {
     it.skipIf(!runs(attack))(
       `${attack.name}: rejected ${attack.settles} with ${attack.expectedReason}`,
       async () => {
-        const uploads = await attack.build(ctx);
-        const { problems, before } = await upload(uploads);
-        results.set(attack.name, uploads);
-
-        const artifactRecords = await records.byKey(uploads.artifact.key);
-        const reasonRecords = uploads.reasonOn ? await records.byKey(uploads.reasonOn) : artifactRecords;
+        const outcome = outcomes.get(attack.name);
+        if (outcome === undefined || outcome instanceof Error) throw outcome ?? new Error('did not run');
+        const { uploads, problems, beforeDeadline } = outcome;
+        const after = outcome.afterDeadline as NonNullable<Outcome['afterDeadline']>;
         const seen = JSON.stringify({
-          artifact: artifactRecords.map((r) => ({ status: r.status, reasons: r.reasons })),
-          ...(uploads.reasonOn
-            ? { reasonOn: reasonRecords.map((r) => ({ status: r.status, reasons: r.reasons })) }
-            : {}),
+          beforeDeadline: summary(beforeDeadline),
+          afterDeadline: summary(after),
         });
 
         // No exception anywhere in the pipeline: every upload's event ended in a verdict.
         expect(problems, seen).toEqual([]);
-        // Settled when the case says: at once, or only once the deadline passed (junk never decides).
-        expect(before, seen).toEqual(
-          before.map(() => (attack.settles === 'at-once' ? 'rejected' : 'pending')),
-        );
-        // A decision was recorded for the object under attack, and every recorded version is a rejection.
-        expect(artifactRecords.length, seen).toBeGreaterThan(0);
-        expect(statuses(artifactRecords), seen).toEqual(artifactRecords.map(() => 'rejected'));
-        // The expected reason is among the recorded reasons (on the refused attestation, where it says so).
-        expect(reasonRecords.length, seen).toBeGreaterThan(0);
-        expect(statuses(reasonRecords), seen).toEqual(reasonRecords.map(() => 'rejected'));
-        expect(codes(reasonRecords), seen).toContain(attack.expectedReason);
+        expect(beforeDeadline.artifact.length, seen).toBeGreaterThan(0);
+        expect(beforeDeadline.reasonOn.length, seen).toBeGreaterThan(0);
+        if (attack.settles === 'at-once') {
+          // Rejected as its uploads were processed, for the expected reason (a verdict, not a note).
+          expect(statuses(beforeDeadline.artifact), seen).toEqual(
+            beforeDeadline.artifact.map(() => 'rejected'),
+          );
+          expect(statuses(beforeDeadline.reasonOn), seen).toEqual(
+            beforeDeadline.reasonOn.map(() => 'rejected'),
+          );
+          expect(firstReasons(beforeDeadline.reasonOn), seen).toEqual(
+            beforeDeadline.reasonOn.map(() => attack.expectedReason),
+          );
+        } else {
+          // Junk never decides: the artifact waits, with what was seen on its record (or on the refused
+          // file's own) for `vouch status` to show, and is rejected only once its deadline has passed.
+          expect(statuses(beforeDeadline.artifact), seen).toEqual(
+            beforeDeadline.artifact.map(() => 'pending'),
+          );
+          expect(seenCodes(beforeDeadline.artifact), seen).toContain(attack.expectedReason);
+          expect(seenCodes(beforeDeadline.reasonOn), seen).toContain(attack.expectedReason);
+          expect(statuses(after.artifact), seen).toEqual(after.artifact.map(() => 'rejected'));
+          // What it waited for is what rejects it: more attestations could have satisfied it, none came.
+          expect(
+            firstReasons(beforeDeadline.artifact).every((code) => WAITING.includes(code)),
+            seen,
+          ).toBe(true);
+          expect(firstReasons(after.artifact), seen).toEqual(firstReasons(beforeDeadline.artifact));
+          expect(seenCodes(after.artifact), seen).toContain(attack.expectedReason);
+          expect(seenCodes(after.reasonOn), seen).toContain(attack.expectedReason);
+        }
+        // Every recorded version of the object under attack ends rejected, whatever the deadline.
+        expect(statuses(after.artifact), seen).toEqual(after.artifact.map(() => 'rejected'));
         // Nothing for the artifact (nor the names it imitates) reached the deployment bucket.
         expect(await listDeployment(uploads.artifact.key)).toEqual([]);
         for (const imitated of uploads.neverPromotedAs ?? [])
           expect(await listDeployment(imitated)).toEqual([]);
+        for (const key of uploads.unread ?? []) expect(bytesRead.get(key), `bytes of ${key} read`).toBe(0);
       },
     );
   }
 
-  it('lets nothing through: zero false accepts across the corpus', async () => {
+  it('lets nothing through: zero false accepts across the corpus', () => {
     const ran = CORPUS.filter(runs);
-    expect([...results.keys()].sort()).toEqual(ran.map((attack) => attack.name).sort());
-    const verdicts = await Promise.all(
-      ran.map(async (attack) => {
-        const uploads = results.get(attack.name);
-        const list = uploads ? await records.byKey(uploads.artifact.key) : [];
-        return { name: attack.name, statuses: statuses(list) };
-      }),
-    );
-    // Every case's artifact has a recorded decision, and every recorded version of it is a rejection.
-    const notRejected = verdicts.filter(
-      (v) => v.statuses.length === 0 || v.statuses.some((s) => s !== 'rejected'),
-    );
+    expect([...outcomes.keys()].sort()).toEqual(ran.map((attack) => attack.name).sort());
+    const notRejected = ran.flatMap((attack) => {
+      const outcome = outcomes.get(attack.name);
+      if (outcome === undefined || outcome instanceof Error) return [`${attack.name}: ${outcome}`];
+      const list = outcome.afterDeadline?.artifact ?? [];
+      return list.length === 0 || list.some((record) => record.status !== 'rejected')
+        ? [`${attack.name}: ${statuses(list)}`]
+        : [];
+    });
     expect(notRejected).toEqual([]);
-    // The deployment bucket holds the controls' objects and nothing else.
-    expect(controlKeys).toHaveLength(CONTROLS.filter(runs).length);
-    const deployed = await listDeployment();
-    expect(deployed.filter((key) => !controlKeys.some((control) => key.startsWith(control)))).toEqual([]);
+    // The whole corpus added nothing to the deployment bucket.
+    expect(deployedAfter.filter((key) => !deployedBefore.includes(key))).toEqual([]);
   });
+});
+
+const summary = ({ artifact, reasonOn }: { artifact: ArtifactRecord[]; reasonOn: ArtifactRecord[] }) => ({
+  artifact: artifact.map((r) => ({ status: r.status, reasons: r.reasons, notes: r.notes })),
+  ...(reasonOn !== artifact
+    ? { reasonOn: reasonOn.map((r) => ({ status: r.status, reasons: r.reasons })) }
+    : {}),
 });

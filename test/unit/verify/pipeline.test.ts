@@ -212,6 +212,47 @@ describe('createPipeline', () => {
     });
   });
 
+  describe('when the staging object is overwritten during promotion (versioned bucket)', () => {
+    it('promotes the version it verified, never the newer one, and decides the newer one on its own', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      h.hooks.duringPromotion = async () => {
+        h.hooks.duringPromotion = async () => {};
+        await h.upload('releases/app.tgz', 'app with a backdoor');
+      };
+      await h.upload('releases/app.tgz', 'app');
+      const [verified, overwrite] = h.s3.versions(STAGING, 'releases/app.tgz');
+      expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')?.toString()).toBe('app');
+      expect(h.copies()).toEqual([
+        expect.objectContaining({
+          op: 'copyVersion',
+          versionId: verified?.versionId,
+          ifMatch: verified?.eTag,
+        }),
+      ]);
+      const byVersion = new Map((await h.records.byKey('releases/app.tgz')).map((r) => [r.version, r]));
+      expect(byVersion.get(verified?.versionId as string)?.status).toBe('promoted');
+      // The provenance beside it names other bytes: an allowed signer's word against the overwrite.
+      expect(byVersion.get(overwrite?.versionId as string)?.status).toBe('rejected');
+      expect(byVersion.get(overwrite?.versionId as string)?.reasons[0]?.code).toBe('SUBJECT_MISMATCH');
+    });
+
+    it('names the version digested in every request about the artifact, from the first read to the copy', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      await h.upload('releases/app.tgz', 'app');
+      const [staged] = h.s3.versions(STAGING, 'releases/app.tgz');
+      const aboutArtifact = h.s3.requests.filter((r) => r.bucket === STAGING && r.key === 'releases/app.tgz');
+      expect(aboutArtifact.map((r) => r.op)).toEqual(['open', 'copyVersion']);
+      for (const request of aboutArtifact) expect(request.versionId, request.op).toBe(staged?.versionId);
+      // The attestation is read by the version that was indexed, too.
+      const [attestation] = h.s3.versions(STAGING, 'releases/app.tgz.sigstore.json');
+      const reads = h.s3.requests.filter((r) => r.key === 'releases/app.tgz.sigstore.json');
+      expect(reads.length).toBeGreaterThan(0);
+      for (const read of reads) expect(read.versionId).toBe(attestation?.versionId);
+    });
+  });
+
   describe('when the staging object is overwritten during promotion (unversioned bucket)', () => {
     it('rejects it and leaves nothing in the deployment bucket', async () => {
       const h = harness({ versioned: false });
