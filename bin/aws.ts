@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import { documentClient, kmsClient, s3Client, settingsFrom } from '#adapters/clients.ts';
 
 /** What a failed AWS call was: attached to the error so the one-line message can name it. */
 export interface CallContext {
@@ -81,9 +81,12 @@ function namedIn(input: Record<string, unknown>): Omit<CallContext, 'service' | 
   return Object.fromEntries(Object.entries(named).filter(([, value]) => value !== undefined));
 }
 
-/** The CLI's AWS clients: configured as everywhere else (adapters/clients.ts), with call context on errors. */
+/**
+ * The CLI's AWS clients: configured as everywhere else (adapters/clients.ts), from the environment the
+ * command was given (`io.env`: the process's, or a test's), with call context on errors.
+ */
 export const cliClients = {
-  s3: (env: NodeJS.ProcessEnv): S3Client => annotated(s3Client(env)),
-  kms: () => annotated(kmsClient()),
-  documents: () => annotated(documentClient()),
+  s3: (env: NodeJS.ProcessEnv): S3Client => annotated(s3Client(env, settingsFrom(env, 'S3'))),
+  kms: (env: NodeJS.ProcessEnv) => annotated(kmsClient(settingsFrom(env, 'KMS'))),
+  documents: (env: NodeJS.ProcessEnv) => annotated(documentClient(settingsFrom(env, 'DYNAMODB'))),
 };

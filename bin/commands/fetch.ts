@@ -55,7 +55,7 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
   const vsaPublicKey = values.key
     ? await readPublicKey(values.key)
     : await vsaKeyFromKms(
-        cliClients.kms(),
+        cliClients.kms(io.env),
         values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa',
       );
   // To standard output only what has been verified: the bytes wait in a private temporary file first.

@@ -49,7 +49,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
       `unknown action "${action}"${suggestion ? ` (did you mean ${suggestion}?)` : ''}; expected list, rotate or revoke`,
     );
   }
-  const registry = new KeyRegistry(cliClients.documents(), envOrUsage('VOUCH_KEYS_TABLE', io.env));
+  const registry = new KeyRegistry(cliClients.documents(io.env), envOrUsage('VOUCH_KEYS_TABLE', io.env));
   switch (action) {
     case 'list': {
       const keys = await registry.list();
@@ -73,7 +73,7 @@ export async function keysCommand(args: string[], io: Io): Promise<number> {
         retentionDays: Number(env.VOUCH_RETENTION_DAYS ?? 365),
         deletionWindowDays: Number(env.VOUCH_DELETION_WINDOW_DAYS ?? 30),
       });
-      const kms = cliClients.kms();
+      const kms = cliClients.kms(io.env);
       const keyPolicy = await policyForNewKeys(kms, registry, config.alias, env);
       const result = await rotate({ kms, registry, keyPolicy }, config, { force: values.force });
       io.out(

@@ -80,13 +80,13 @@ export async function signCommand(args: string[], io: Io): Promise<number> {
   }
   const bundle = await signStatement(
     createStatement(subjects, predicateType, predicate),
-    kmsSigner(cliClients.kms(), keyId),
+    kmsSigner(cliClients.kms(io.env), keyId),
   );
   // The key that actually signed (the alias may have moved since): refused before anything is written.
   const signedWith = bundle.verificationMaterial.publicKey.hint;
   const registryTable = io.env.VOUCH_KEYS_TABLE;
   if (registryTable) {
-    const record = await new KeyRegistry(cliClients.documents(), registryTable).get(signedWith);
+    const record = await new KeyRegistry(cliClients.documents(io.env), registryTable).get(signedWith);
     const refusal = record ? refusalFor(record) : undefined;
     if (refusal) {
       io.err(`vouch sign: refused: ${refusal}; nothing written`);

@@ -71,7 +71,8 @@ export async function statusCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError('give one of an object key or digest, --pending, --dead-letters');
   if (values['dead-letters']) return deadLetters(io, values.json);
   const timeoutMs = values.wait === undefined ? undefined : parseDuration(values.wait, '--wait');
-  const records = () => new RecordStore(cliClients.documents(), envOrUsage('VOUCH_RECORDS_TABLE', io.env));
+  const records = () =>
+    new RecordStore(cliClients.documents(io.env), envOrUsage('VOUCH_RECORDS_TABLE', io.env));
   if (values.pending) {
     if (timeoutMs !== undefined) throw new UsageError('--wait needs an object key, not --pending');
     return pending(records(), io, values.json);
@@ -134,7 +135,7 @@ async function byDigest(target: string, records: RecordStore, io: Io, json: bool
   }
   const found = await records.byDigest(digest);
   const indexTable = io.env.VOUCH_INDEX_TABLE;
-  const index = indexTable ? new AttestationIndex(cliClients.documents(), indexTable) : undefined;
+  const index = indexTable ? new AttestationIndex(cliClients.documents(io.env), indexTable) : undefined;
   const attestations = index ? await index.attestationsFor([digest], 1024) : undefined;
   const waiting = index ? await index.waitersFor(digest) : undefined;
   if (json) {

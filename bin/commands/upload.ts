@@ -111,7 +111,7 @@ export async function uploadCommand(args: string[], io: Io): Promise<number> {
   }
   io.err(`waiting up to ${values.wait} for the decision on ${target}…`);
   const result = await waitForDecision({
-    records: new RecordStore(cliClients.documents(), requireEnv('VOUCH_RECORDS_TABLE', io.env)),
+    records: new RecordStore(cliClients.documents(io.env), requireEnv('VOUCH_RECORDS_TABLE', io.env)),
     key: artifact.key,
     timeoutMs,
     ...(version === undefined ? {} : { version }),

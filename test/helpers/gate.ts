@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SignFn } from '#core/index.ts';
 import type { ArtifactRecord, ArtifactStatus } from '#core/lifecycle.ts';
 import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
 import { type LocalGate, type LocalGateOptions, startLocalGate } from '../../local/gate.ts';
@@ -38,13 +39,21 @@ export function builds(count: number, run: string, size = 4096): Build[] {
   }));
 }
 
-/** What a pipeline does: signed provenance beside the artifact, attestation first. */
-export async function upload(gate: LocalGate, build: Build, bytes: Buffer = build.bytes): Promise<void> {
+/**
+ * What a pipeline does: signed provenance beside the artifact, attestation first. Signed through the
+ * gate's signing alias, or by `signWith` (a key the test registered).
+ */
+export async function upload(
+  gate: LocalGate,
+  build: Build,
+  bytes: Buffer = build.bytes,
+  signWith?: SignFn,
+): Promise<void> {
   const staging = gate.stack.names.stagingBucket;
   await gate.store.put(
     staging,
     `${build.key}.sigstore.json`,
-    await gate.provenance(build.key.split('/').pop() ?? '', build.bytes),
+    await gate.provenance(build.key.split('/').pop() ?? '', build.bytes, signWith),
   );
   await gate.store.put(staging, build.key, bytes, {}, 'application/gzip');
 }

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
+import { fetchVerified } from '#adapters/deployer.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { loadTrustRoot, parsePolicy, type TrustRoot } from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
-import { fetchVerified } from '#adapters/deployer.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
   attest,

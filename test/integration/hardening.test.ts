@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ATTESTATION_INDEX_ACTIONS, AttestationIndex } from '#adapters/attestation-index.ts';
 import { fetchVerified } from '#adapters/deployer.ts';
@@ -18,7 +18,7 @@ import {
   vsaKey,
 } from '#core/index.ts';
 import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
-import { sqsRecord } from '../../local/queue.ts';
+import { deliverAll } from '../helpers/deliver.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { verifierHandlers } from '../helpers/handlers.ts';
 import { type TestKey, testKey } from '../helpers/keys.ts';
@@ -108,23 +108,9 @@ async function provenance(key: TestKey, name: string, bytes: string) {
 
 type Handler = ReturnType<typeof verifierHandlers>;
 
-/** Delivers pending S3 notifications one message at a time; returns the messages that failed. */
-async function drain(handler: Handler, notifications: string[] = s3.notifications): Promise<string[]> {
-  const failed: string[] = [];
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  while (notifications.length > 0) {
-    const body = notifications.shift() as string;
-    const event: SQSEvent = { Records: [sqsRecord(body, `h-${Math.random()}`)] };
-    try {
-      const response = (await handler.queue(event, {} as Context)) as SQSBatchResponse;
-      if (response.batchItemFailures.length > 0) failed.push(body);
-    } catch {
-      failed.push(body);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return failed;
-}
+/** Delivers pending S3 notifications one message at a time; returns what failed, naming the objects. */
+const drain = (handler: Handler, notifications: string[] = s3.notifications) =>
+  deliverAll(handler.queue, notifications);
 
 const latest = async (key: string) => (await records.byKey(key))[0];
 const deployed = (key: string) => new S3Store(s3.client).head(DEPLOYMENT, key);
@@ -440,7 +426,23 @@ describe('rollback, on a versioned staging bucket', () => {
 });
 
 describe('the grants the stack gives the verifier', () => {
-  it('cover every DynamoDB action the flows above performed', () => {
+  it('cover every DynamoDB action the verifier performs (its flows here, and every test above that ran)', async () => {
+    // The flows the verifier's role must be able to run, whatever else ran first: index, promote, wait,
+    // sweep, re-check a revocation.
+    const handler = verifierHandlers(deps());
+    const signer = await registeredKey();
+    await put('releases/grants.bin.sigstore.json', await provenance(signer, 'grants.bin', 'grants'));
+    await put('releases/grants.bin', 'grants');
+    await put('releases/grants-pending.bin', 'grants, waiting');
+    expect(await drain(handler)).toEqual([]);
+    expect((await latest('releases/grants.bin'))?.status).toBe('promoted');
+    clockOffsetMs = 2 * 3600 * 1000;
+    await handler.sweep();
+    expect((await latest('releases/grants-pending.bin'))?.status).toBe('rejected');
+    await registry.revoke(signer.keyId, new Date(0), 'grants');
+    await handler.pipeline.recheckKey(signer.keyId);
+    expect((await latest('releases/grants.bin'))?.status).toBe('quarantined');
+
     const granted: Record<string, readonly string[]> = {
       [dynamo.tables.records]: RECORD_STORE_ACTIONS,
       [dynamo.tables.index]: ATTESTATION_INDEX_ACTIONS,

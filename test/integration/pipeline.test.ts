@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { fetchVerified } from '#adapters/deployer.ts';
@@ -20,7 +19,7 @@ import {
   VSA_PREDICATE_TYPE,
   vsaKey,
 } from '#core/index.ts';
-import { sqsRecord } from '../../local/queue.ts';
+import { deliverAll } from '../helpers/deliver.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { verifierHandlers } from '../helpers/handlers.ts';
 import { testKey } from '../helpers/keys.ts';
@@ -106,14 +105,7 @@ const exists = (bucket: string, key: string) =>
 
 /** Delivers every pending S3 notification through the real handler, as SQS batches of up to 10. */
 async function drain(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  while (s3.notifications.length > 0) {
-    const bodies = s3.notifications.splice(0, 10);
-    const event: SQSEvent = { Records: bodies.map((body, i) => sqsRecord(body, `m-${Date.now()}-${i}`)) };
-    const response = await handlers.queue(event, {} as Context);
-    expect(response).toEqual({ batchItemFailures: [] });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  expect(await deliverAll(handlers.queue, s3.notifications, 10)).toEqual([]);
 }
 
 async function provenanceFor(subjects: { name: string; bytes: string }[]) {
@@ -234,7 +226,6 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
       await provenanceFor([{ name: 'app-3.0.0.tar.gz', bytes }]),
     );
     await put(STAGING, 'releases/app-3.0.0.tar.gz', bytes);
-    await new Promise((resolve) => setTimeout(resolve, 20));
     s3.notifications.push(...s3.notifications.filter((body) => body.includes('app-3.0.0.tar.gz"')));
     await drain();
     const versions = await records.byKey('releases/app-3.0.0.tar.gz');
@@ -388,15 +379,25 @@ describe('vouch fetch against the deployment bucket', () => {
     const { mkdtempSync, existsSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
+    const bytes = 'release 8.0.0';
+    await put(
+      STAGING,
+      'releases/app-8.0.0.tar.gz.sigstore.json',
+      await provenanceFor([{ name: 'app-8.0.0.tar.gz', bytes }]),
+    );
+    await put(STAGING, 'releases/app-8.0.0.tar.gz', bytes);
+    await drain();
+    expect((await latest('releases/app-8.0.0.tar.gz'))?.status).toBe('promoted');
     const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
     const result = await fetchVerified({
       store: new S3Store(s3.client),
       bucket: DEPLOYMENT,
-      key: 'releases/app-1.0.0.tar.gz',
+      key: 'releases/app-8.0.0.tar.gz',
       output: join(dir, 'out'),
       vsaPublicKey: testKey().publicKey,
     });
     expect(result.ok).toBe(false);
+    expect(result.decision.reasons.map((r) => r.code)).toEqual(['SIGNATURE_INVALID', 'MISSING_ATTESTATION']);
     expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 });

@@ -131,135 +131,163 @@ async function verifyAt(bundle: string, observedAt: Date) {
   });
 }
 
-describe('key lifecycle on the local KMS server and dynalite', () => {
-  let firstKey: string;
-  let signedBeforeRotation: string;
+// Each case runs on an alias of its own, from its own first key: none depends on another's keys.
+let aliases = 0;
+const fresh = (): RotationConfig => ({ ...config, alias: `alias/lifecycle-${++aliases}` });
+const policyFor = (alias: string) => keyPolicyOption({ ...POLICY, alias });
+/** The environment `vouch` is run with: the local servers, passed to it, never written to process.env. */
+const cliEnv = () => ({
+  AWS_ENDPOINT_URL_KMS: kmsServer.endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+});
+function cli(env: Record<string, string>) {
+  const lines: string[] = [];
+  const io = {
+    out: (t: string) => lines.push(t),
+    err: (t: string) => lines.push(t),
+    env: { ...cliEnv(), ...env },
+  };
+  return { lines, run: (args: string[]) => main(args, io) };
+}
 
+/** The first key of an alias (day 1), a bundle it signed, and the rotation of day 30 that retired it. */
+async function rotatedOnce(c: RotationConfig) {
+  const first = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated as string;
+  const signedBeforeRotation = await signWith(c.alias);
+  const rotation = await rotate(deps(at(30), policyFor(c.alias)), c);
+  return { first, signedBeforeRotation, rotation, second: rotation.activated as string };
+}
+
+describe('key lifecycle on the local KMS server and dynalite', () => {
   it('bootstraps the first key and points the alias at it', async () => {
-    const result = await rotate(deps(at(1)), config);
+    const c = fresh();
+    const result = await rotate(deps(at(1), policyFor(c.alias)), c);
     expect(result.activated).toMatch(/^arn:aws:kms:/);
     expect(result.reason).toBe('period');
-    firstKey = result.activated as string;
-    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(firstKey);
-    expect(await rotate(deps(at(2)), config)).toMatchObject({ skipped: 'up-to-date' });
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(result.activated);
+    expect(await rotate(deps(at(2), policyFor(c.alias)), c)).toMatchObject({ skipped: 'up-to-date' });
   });
 
   it('keeps accepting a bundle signed before a rotation, after it', async () => {
-    signedBeforeRotation = await signWith(config.alias);
-    const result = await rotate(deps(at(30)), config);
-    expect(result.activated).not.toBe(firstKey);
-    expect(result.retired).toEqual([firstKey]);
-    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(result.activated);
+    const c = fresh();
+    const { first, signedBeforeRotation, rotation } = await rotatedOnce(c);
+    expect(rotation.activated).not.toBe(first);
+    expect(rotation.retired).toEqual([first]);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(rotation.activated);
     expect((await verifyAt(signedBeforeRotation, at(29))).reasons).toEqual([]);
     // Uploaded during the grace period after the rotation: still inside the old key's window.
     expect((await verifyAt(signedBeforeRotation, at(31))).accepted).toBe(true);
   });
 
   it('rejects a signature by the retired key observed after its window', async () => {
-    const late = await signWith(firstKey);
+    const { first } = await rotatedOnce(fresh());
+    const late = await signWith(first);
     const decision = await verifyAt(late, at(33));
     expect(decision.accepted).toBe(false);
+    expect(decision.reasons[0]?.code).toBe('MISSING_ATTESTATION');
     expect(decision.notes.map((r) => r.code)).toContain('KEY_NOT_VALID_AT_TIME');
   });
 
   it('disables the retired key in KMS once its window closes, and schedules deletion after retention', async () => {
-    const closing = await rotate(deps(at(33)), config);
-    expect(closing.disabled).toEqual([firstKey]);
+    const c = fresh();
+    const { first, signedBeforeRotation } = await rotatedOnce(c);
+    const closing = await rotate(deps(at(33), policyFor(c.alias)), c);
+    expect(closing.disabled).toEqual([first]);
     await expect(
       kms.send(
-        new SignCommand({ KeyId: firstKey, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' }),
+        new SignCommand({ KeyId: first, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' }),
       ),
     ).rejects.toThrow();
-    expect((await rotate(deps(at(43)), config)).deletionScheduled).toEqual([firstKey]);
+    expect((await rotate(deps(at(43), policyFor(c.alias)), c)).deletionScheduled).toEqual([first]);
     // The registry keeps the public key: what the key signed in its window still verifies.
     expect((await verifyAt(signedBeforeRotation, at(29))).accepted).toBe(true);
   });
 
   it('rejects signatures observed at or after a revocation and accepts earlier ones', async () => {
-    const current = (await getPublicKey(kms, config.alias)).keyArn;
-    const bundle = await signWith(config.alias);
-    const out = { lines: [] as string[] };
-    const io = {
-      out: (t: string) => out.lines.push(t),
-      err: (t: string) => out.lines.push(t),
-      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys },
-    };
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    });
+    const c = fresh();
+    const { second: current } = await rotatedOnce(c);
+    const bundle = await signWith(c.alias);
+    const { lines, run } = cli({ VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: c.alias });
     expect(
-      await main(
-        ['keys', 'revoke', current, '--effective', at(40).toISOString(), '--reason', 'key material leaked'],
-        io,
-      ),
+      await run([
+        'keys',
+        'revoke',
+        current,
+        '--effective',
+        at(40).toISOString(),
+        '--reason',
+        'key material leaked',
+      ]),
     ).toBe(0);
-    expect(out.lines.join('\n')).toMatch(/was the active signing key/);
+    expect(lines.join('\n')).toMatch(/was the active signing key/);
     expect((await verifyAt(bundle, at(39))).accepted).toBe(true);
+    // One millisecond before the effective time, at it, and one after.
+    expect((await verifyAt(bundle, new Date(at(40).getTime() - 1))).accepted).toBe(true);
     const after = await verifyAt(bundle, at(40));
     expect(after.accepted).toBe(false);
     expect(after.notes.map((r) => r.code)).toContain('KEY_REVOKED');
     expect(after.notes.find((r) => r.code === 'KEY_REVOKED')?.message).toContain('key material leaked');
+    expect((await verifyAt(bundle, new Date(at(40).getTime() + 1))).accepted).toBe(false);
     // Only earlier: a later effective time does not re-validate what the earlier one rejected.
     expect(
-      await main(['keys', 'revoke', current, '--effective', at(50).toISOString(), '--reason', 'oops'], io),
+      await run(['keys', 'revoke', current, '--effective', at(50).toISOString(), '--reason', 'oops']),
     ).toBe(0);
     expect((await verifyAt(bundle, at(45))).accepted).toBe(false);
   });
 
   it('lets exactly one of several concurrent rotation runs create a key', async () => {
+    const c = fresh();
+    await rotate(deps(at(1), policyFor(c.alias)), c);
     const before = (await kms.send(new ListKeysCommand({}))).Keys?.length ?? 0;
-    const results = await Promise.all(Array.from({ length: 4 }, () => rotate(deps(at(60)), config)));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => rotate(deps(at(31), policyFor(c.alias)), c)),
+    );
     expect(results.filter((r) => r.activated)).toHaveLength(1);
     expect(results.filter((r) => r.skipped === 'lease-held')).toHaveLength(3);
     expect((await kms.send(new ListKeysCommand({}))).Keys?.length).toBe(before + 1);
-    const active = (await registry.list()).filter((k) => k.status === 'active');
+    const active = (await registry.list()).filter((k) => k.alias === c.alias && k.status === 'active');
     expect(active.map((k) => k.keyId)).toEqual([results.find((r) => r.activated)?.activated]);
   });
 
   it('creates every key with the configured key policy, never KMS’s default, and tags its digest', async () => {
-    for (const { keyId } of (await registry.list()).filter((k) => k.alias === config.alias)) {
-      expect(await policyOf(keyId)).toBe(keyPolicy.document);
-      expect((await tagsOf(keyId))[POLICY_TAG]).toBe(keyPolicy.digest);
+    const c = fresh();
+    await rotatedOnce(c);
+    const keys = (await registry.list()).filter((k) => k.alias === c.alias);
+    expect(keys).toHaveLength(2);
+    for (const { keyId } of keys) {
+      expect(await policyOf(keyId)).toBe(policyFor(c.alias).document);
+      expect((await tagsOf(keyId))[POLICY_TAG]).toBe(policyFor(c.alias).digest);
     }
   });
 
   it('replaces the active key once when a deployment changes the policy (a signer added)', async () => {
-    const active = (await getPublicKey(kms, config.alias)).keyArn;
+    const c = fresh();
+    const active = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated;
     const widened = keyPolicyOption({
       ...POLICY,
+      alias: c.alias,
       signerArns: [...POLICY.signerArns, 'arn:aws:iam::000000000000:role/release'],
     });
-    const result = await rotate(deps(at(61), widened), config);
+    const result = await rotate(deps(at(2), widened), c);
     expect(result).toMatchObject({ reason: 'policy', retired: [active] });
     expect(await policyOf(result.activated as string)).toBe(widened.document);
-    expect((await getPublicKey(kms, config.alias)).keyArn).toBe(result.activated);
+    expect((await getPublicKey(kms, c.alias)).keyArn).toBe(result.activated);
     // Every later run with the same configuration finds the key up to date.
-    expect(await rotate(deps(at(62), widened), config)).toMatchObject({ skipped: 'up-to-date' });
+    expect(await rotate(deps(at(3), widened), c)).toMatchObject({ skipped: 'up-to-date' });
     // And the old configuration, deployed again, rotates once more.
-    expect((await rotate(deps(at(63)), config)).reason).toBe('policy');
+    expect((await rotate(deps(at(4), policyFor(c.alias)), c)).reason).toBe('policy');
   });
 
   it('rotates by hand with `vouch keys rotate --force`, tagging the key within KMS tag syntax', async () => {
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_KMS: kmsServer.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    });
-    const before = (await getPublicKey(kms, config.alias)).keyArn;
-    const lines: string[] = [];
-    const io = {
-      out: (t: string) => lines.push(t),
-      err: (t: string) => lines.push(t),
-      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: config.alias },
-    };
+    const c = fresh();
+    const before = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated;
+    const { lines, run } = cli({ VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: c.alias });
     // The local KMS server refuses tag values outside KMS's syntax, as KMS does (a '#' used to get in).
-    expect(await main(['keys', 'rotate', '--force'], io)).toBe(0);
-    const after = (await getPublicKey(kms, config.alias)).keyArn;
+    expect(await run(['keys', 'rotate', '--force'])).toBe(0);
+    const after = (await getPublicKey(kms, c.alias)).keyArn;
     expect(after).not.toBe(before);
     expect(lines.join('\n')).toContain(`activated ${after}`);
     const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: after }));
@@ -269,26 +297,23 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
   });
 
   it('gives a key rotated by hand the active key’s policy, and refuses to copy KMS’s default one', async () => {
-    const lines: string[] = [];
-    const io = {
-      out: (t: string) => lines.push(t),
-      err: (t: string) => lines.push(t),
-      env: { VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: config.alias },
-    };
-    const active = (await getPublicKey(kms, config.alias)).keyArn;
-    expect(await main(['keys', 'rotate', '--force'], io)).toBe(0);
-    const rotated = (await getPublicKey(kms, config.alias)).keyArn;
+    const c = fresh();
+    const active = (await rotate(deps(at(1), policyFor(c.alias)), c)).activated as string;
+    const { lines, run } = cli({ VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: c.alias });
+    expect(await run(['keys', 'rotate', '--force'])).toBe(0);
+    const rotated = (await getPublicKey(kms, c.alias)).keyArn;
     expect(await policyOf(rotated)).toBe(await policyOf(active));
     expect((await tagsOf(rotated))[POLICY_TAG]).toBe((await tagsOf(active))[POLICY_TAG]);
 
     // An alias whose active key was made without a policy (before Vouch set them): nothing to copy.
+    const legacyAlias = `${c.alias}-legacy`;
     const legacy = (
       await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))
     ).KeyMetadata?.Arn as string;
     const { publicKey } = await getPublicKey(kms, legacy);
     await registry.register({
       keyId: legacy,
-      alias: 'alias/legacy',
+      alias: legacyAlias,
       keySpec: 'ECC_NIST_P256',
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       status: 'active',
@@ -296,52 +321,48 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
       validFrom: at(0).toISOString(),
       createdAt: at(0).toISOString(),
     });
-    const refused = { ...io, env: { ...io.env, VOUCH_SIGNING_KEY_ALIAS: 'alias/legacy' } };
-    expect(await main(['keys', 'rotate', '--force'], refused)).toBe(2);
-    expect(lines.join('\n')).toMatch(
+    const refused = cli({ VOUCH_KEYS_TABLE: dynamo.tables.keys, VOUCH_SIGNING_KEY_ALIAS: legacyAlias });
+    expect(await refused.run(['keys', 'rotate', '--force'])).toBe(2);
+    expect(refused.lines.join('\n')).toMatch(
       /has KMS's default key policy, not Vouch's: set VOUCH_SIGNING_KEY_MANAGER/,
     );
+    expect(lines.join('\n')).not.toMatch(/default key policy/);
     // With the configuration given, the CLI builds the policy as the rotation function does.
-    const configured = {
-      ...refused,
-      env: {
-        ...refused.env,
-        VOUCH_SIGNING_KEY_MANAGER: POLICY.managerArn,
-        VOUCH_SIGNING_KEY_SIGNERS: POLICY.signerArns.join(','),
-        VOUCH_SIGNING_KEY_READERS: POLICY.readerArns.join(','),
-      },
-    };
-    expect(await main(['keys', 'rotate', '--force'], configured)).toBe(0);
-    const fresh = (await getPublicKey(kms, 'alias/legacy')).keyArn;
-    expect(JSON.parse((await policyOf(fresh)) ?? '{}')).toEqual(
-      JSON.parse(keyPolicyOption({ ...POLICY, alias: 'alias/legacy' }).document),
+    const configured = cli({
+      VOUCH_KEYS_TABLE: dynamo.tables.keys,
+      VOUCH_SIGNING_KEY_ALIAS: legacyAlias,
+      VOUCH_SIGNING_KEY_MANAGER: POLICY.managerArn,
+      VOUCH_SIGNING_KEY_SIGNERS: POLICY.signerArns.join(','),
+      VOUCH_SIGNING_KEY_READERS: POLICY.readerArns.join(','),
+    });
+    expect(await configured.run(['keys', 'rotate', '--force'])).toBe(0);
+    const freshKey = (await getPublicKey(kms, legacyAlias)).keyArn;
+    expect(JSON.parse((await policyOf(freshKey)) ?? '{}')).toEqual(
+      JSON.parse(keyPolicyOption({ ...POLICY, alias: legacyAlias }).document),
     );
   });
 
   it('produces with `vouch sign` a bundle that @sigstore/verify itself accepts', async () => {
+    const c = fresh();
+    await rotate(deps(at(1), policyFor(c.alias)), c);
     const dir = mkdtempSync(join(tmpdir(), 'vouch-sign-'));
     const file = join(dir, 'app.tar.gz');
     writeFileSync(file, artifact);
-    process.env.AWS_ENDPOINT_URL_KMS = kmsServer.endpoint;
-    const lines: string[] = [];
-    const io = { out: (t: string) => lines.push(t), err: (t: string) => lines.push(t), env: {} };
+    const { run } = cli({});
     expect(
-      await main(
-        [
-          'sign',
-          file,
-          '--key',
-          config.alias,
-          '--builder-id',
-          'https://ci.example/builder',
-          '--source-uri',
-          'git+https://github.com/acme/app',
-        ],
-        io,
-      ),
+      await run([
+        'sign',
+        file,
+        '--key',
+        c.alias,
+        '--builder-id',
+        'https://ci.example/builder',
+        '--source-uri',
+        'git+https://github.com/acme/app',
+      ]),
     ).toBe(0);
     const json = JSON.parse(readFileSync(`${file}.sigstore.json`, 'utf8'));
-    const { keyArn, publicKey } = await getPublicKey(kms, config.alias);
+    const { keyArn, publicKey } = await getPublicKey(kms, c.alias);
     expect(json.verificationMaterial.publicKey.hint).toBe(keyArn);
 
     const root = TrustedRoot.fromJSON(
@@ -364,19 +385,13 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
     const pem = join(dir, 'key.pem');
     writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }));
     expect(
-      await main(
-        ['verify', file, '-a', `${file}.sigstore.json`, '--key', pem, '--type', 'slsaprovenance1'],
-        io,
-      ),
+      await run(['verify', file, '-a', `${file}.sigstore.json`, '--key', pem, '--type', 'slsaprovenance1']),
     ).toBe(0);
   });
 });
 
 describe('a key lifecycle that repairs itself', () => {
   // Each case on its own alias, so the registry and KMS hold only its keys.
-  let aliases = 0;
-  const fresh = () => ({ ...config, alias: `alias/repair-${++aliases}` });
-  const policyFor = (alias: string) => keyPolicyOption({ ...POLICY, alias });
   const active = async (alias: string) =>
     (await registry.list()).filter((k) => k.alias === alias && k.status === 'active').map((k) => k.keyId);
   /** KMS that fails the first call of one operation, as a crash at that point would leave things. */

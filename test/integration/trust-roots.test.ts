@@ -70,7 +70,6 @@ const handlerWith = (store: TrustStore) => {
 };
 
 async function deliver(handler: ReturnType<typeof handlerWith>) {
-  await new Promise((resolve) => setTimeout(resolve, 20));
   const event: SQSEvent = {
     Records: s3.notifications.splice(0).map((body, i) => sqsRecord(body, `trust-${Date.now()}-${i}`)),
   };

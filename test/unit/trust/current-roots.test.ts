@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CurrentTrustRoots } from '#adapters/trust-roots.ts';
 import { DirectoryTrustStore } from '#adapters/trust-store.ts';
 import type { TrustRecord, TrustStore } from '#core/index.ts';
@@ -21,40 +21,59 @@ writeFileSync(pinnedFile, JSON.stringify(before.trustedRoot));
 /** A signature logged in the new shard, timestamped by the instance's TSA. */
 const onNewShard = keylessBundle({ content: statement, tlog: { log: 'rekorV2' }, timestamps: [{}] });
 
-describe('a root rotation and a new log shard reach the verifier without a deploy', async () => {
+const servers: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close();
+});
+
+/**
+ * The instance's TUF repository (still without the new shard) served on 127.0.0.1, an empty store the
+ * refresher writes, and the verifier's view of it, whose clock the test moves.
+ */
+async function refresherAndVerifier() {
   const repository = new TestTufRepository(before.trustedRoot);
   const server = await repository.serve();
-  afterAll(() => server.close());
+  servers.push(server);
   const store = new DirectoryTrustStore(mkdtempSync(join(tmpdir(), 'vouch-trust-')));
   const instance: TrustInstance = {
     name: 'public-good',
     mirror: server.url,
     tufRoot: repository.initialRoot,
   };
-  let clock = Date.parse('2026-06-02T00:00:00Z');
+  const clock = { now: Date.parse('2026-06-02T00:00:00Z') };
   const roots = new CurrentTrustRoots(store, new Map([['public-good', pinnedFile]]), {
     ttlMs: 60_000,
-    now: () => new Date(clock),
+    now: () => new Date(clock.now),
   });
+  /** The refresher has verified a rotated root that trusts the new shard (timestamp version 3). */
+  const rotate = async () => {
+    await refreshInstance(instance, store);
+    repository.rotateRoot();
+    repository.publishTrustedRoot(after.trustedRoot);
+    expect((await refreshInstance(instance, store)).outcome).toBe('updated');
+  };
+  return { repository, store, instance, clock, roots, rotate };
+}
 
+describe('a root rotation and a new log shard reach the verifier without a deploy', () => {
   it('first boot: the pinned root, without the shard: its entry is TLOG_INVALID', async () => {
+    const { roots } = await refresherAndVerifier();
     await roots.refresh();
     expect(roots.get('public-good')?.source).toBe('pinned');
     expect(firstSignature(decide(onNewShard, { trustRoot: roots }))?.error?.code).toBe('TLOG_INVALID');
   });
 
   it('after the refresher verified a rotated root and the shard, the same bundle verifies', async () => {
-    await refreshInstance(instance, store);
-    repository.rotateRoot();
-    repository.publishTrustedRoot(after.trustedRoot);
-    expect((await refreshInstance(instance, store)).outcome).toBe('updated');
+    const { roots, clock, rotate, store } = await refresherAndVerifier();
+    await roots.refresh();
+    await rotate();
 
     // Within the cache's lifetime the verifier still holds what it read: the pinned root.
-    clock += 30_000;
+    clock.now += 30_000;
     await roots.refresh();
     expect(roots.get('public-good')?.source).toBe('pinned');
 
-    clock += 60_000;
+    clock.now += 60_000;
     await roots.refresh();
     const decision = decide(onNewShard, { trustRoot: roots });
     expect(decision.reasons).toEqual([]);
@@ -67,11 +86,16 @@ describe('a root rotation and a new log shard reach the verifier without a deplo
   });
 
   it('a rollback is refused by the refresher, and the verifier keeps the newest root', async () => {
+    const { roots, clock, rotate, repository, instance, store } = await refresherAndVerifier();
+    await rotate();
+    clock.now += 60_000;
+    await roots.refresh();
+    expect(roots.get('public-good')?.tuf?.timestamp).toBe(3);
     repository.serveOldTimestamp();
     await expect(refreshInstance(instance, store)).rejects.toThrow(
       /timestamp version 2 is less than current version 3/,
     );
-    clock += 60_000;
+    clock.now += 60_000;
     await roots.refresh();
     expect(roots.get('public-good')?.tuf?.timestamp).toBe(3);
     expect(decide(onNewShard, { trustRoot: roots }).accepted).toBe(true);
