@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { Attestation } from './attestation.ts';
+import { checkContents, signerContext, vexStatements } from './contents.ts';
 import { type Digests, digestsMatch } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { AttestationReport, EvaluationInput } from './evaluate.ts';
@@ -7,6 +8,7 @@ import { ANY_TYPE, ARTIFACT_SIGNATURE, type Requirement, type Rule } from './pol
 import { builderIdAllowed, normaliseRepository, provenanceFacts } from './provenance.ts';
 import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
 import type { TrustRootRef } from './trust.ts';
+import type { VexStatus } from './vulnerabilities.ts';
 
 /** An attestation after its signatures were verified: what requirements are checked against. */
 export interface CheckedAttestation {
@@ -43,7 +45,6 @@ export function checkRequirement(
   const ofType = checked.filter(
     ({ attestation, skipped }) => !skipped && requirementCovers(requirement, attestation),
   );
-  const inlineKeyIds = new Set(input.policy.inlineKeys.map((key) => key.keyId));
 
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
@@ -51,16 +52,13 @@ export function checkRequirement(
   const roots: TrustRootRef[] = [];
   const sources = new Set<string>();
   const refusals: Reason[] = [];
+  const curableFailures: Reason[] = [];
+  const vex = requirement.vulnerabilities?.honorVex
+    ? vexStatements(requirement.vulnerabilities.vexSigners, checked, input, notes)
+    : new Map<string, VexStatus>();
   for (const { attestation, verified, mismatch } of ofType) {
-    for (const { signer, trustRoot } of verified) {
-      const keyOrigin =
-        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId)
-          ? input.keys(signer.keyId)?.origin
-          : undefined;
-      const context = {
-        ...(keyOrigin ? { keyOrigin } : {}),
-        ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
-      };
+    for (const { signer, trustRoot, signingTimes } of verified) {
+      const context = signerContext(input, signer, trustRoot);
       if (!requirement.signers.some((allowed) => allowed.allows(signer, context))) {
         // A signer whose identity is allowed but whose certificate's claims are not: say which claim.
         const why = requirement.signers.map((allowed) => allowed.explain?.(signer, context)).find(Boolean);
@@ -90,6 +88,17 @@ export function checkRequirement(
         refusals.push(problem);
         continue;
       }
+      // Conditions and gates read what an allowed signer's verified statement says, and nothing else.
+      const gate = checkContents(requirement, attestation, where, input, {
+        signer,
+        instance: context.instance,
+        signingTimes,
+        vex,
+      });
+      if (gate) {
+        (gate.curable ? curableFailures : refusals).push(gate.reason);
+        continue;
+      }
       satisfied.set(signerKey(signer), signer);
       counted.push(signer);
       if (trustRoot) roots.push(trustRoot);
@@ -100,7 +109,7 @@ export function checkRequirement(
   // revocation of any of them must find this artifact.
   if (satisfied.size >= requirement.threshold)
     return { satisfied: true, signers: counted, sources: [...sources], trustRoots: roots };
-  const waits: Reason[] = [];
+  const waits: Reason[] = [...dedupe(curableFailures)];
   if (satisfied.size > 0 || requirement.threshold > 1) {
     waits.push({
       code: 'THRESHOLD_NOT_MET',
