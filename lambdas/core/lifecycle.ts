@@ -43,6 +43,8 @@ export const NOTES = {
   revokedBeforePromotion: 'key revoked before promotion',
   revoked: (keyId: string) => `key ${keyId} revoked`,
   auditNowFails: (keyId: string) => `key ${keyId} revoked: audit verdict now fail`,
+  policyChanged: (version: number | undefined, digest: string) =>
+    `re-evaluated under policy ${version === undefined ? 'bundled' : `version ${version}`} (${digest})`,
 } as const;
 
 export interface HistoryEntry {

@@ -7,8 +7,10 @@ import {
   DEFAULT_ATTESTATION_SUFFIXES,
   DEFAULT_LIMITS,
   type DigestAlgorithm,
+  type EventPublisher,
   type Limits,
   type Policy,
+  type PolicySource,
   type Reason,
   type SignFn,
   type TrustRoot,
@@ -44,7 +46,8 @@ export interface PipelineDeps {
   readonly records: RecordRepository;
   readonly index: AttestationIndexPort;
   readonly keys: KeySource;
-  readonly policy: Policy;
+  /** The policy, or where the current one comes from (read once per evaluation). */
+  readonly policy: Policy | PolicySource;
   /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
   readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */
@@ -58,6 +61,12 @@ export interface PipelineDeps {
   readonly attestationSuffixes?: readonly string[];
   readonly limits?: Limits;
   readonly now?: () => Date;
+  /** Decision events: where they go, and who hears of a failure to send them. */
+  readonly events?: {
+    readonly publish: EventPublisher;
+    readonly failed: (error: unknown) => void;
+    readonly pipelineOf?: (objectKey: string) => string | undefined;
+  };
 }
 
 /** What one step of the pipeline did with one object. */

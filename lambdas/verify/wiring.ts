@@ -3,8 +3,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { type AwsClients, awsClients } from '#adapters/clients.ts';
+import { eventBridgePublisher } from '#adapters/events.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
-import { kmsSigner } from '#adapters/kms.ts';
+import { getPublicKey, kmsSigner } from '#adapters/kms.ts';
+import { CurrentPolicy, S3PolicyStore } from '#adapters/policy-store.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
@@ -13,7 +15,9 @@ import {
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
+  type Policy,
   parsePolicy,
+  VouchError,
 } from '#core/index.ts';
 import { readVerifierConfig, type VerifierConfig } from './config.ts';
 import { createPipeline, type Outcome, type Pipeline, type PipelineDeps } from './pipeline.ts';
@@ -41,20 +45,13 @@ export function pipelineDeps(
   config: VerifierConfig,
   clients: AwsClients,
   env: NodeJS.ProcessEnv = process.env,
+  observe: Observability = powertools,
 ): PipelineDeps {
-  const policy = parsePolicy(readFileSync(config.policyPath), config.policyPath);
   const trustRoot = trustRootsFromEnv(
     { ...env, ...(config.trustedRootPath ? { VOUCH_TRUSTED_ROOT_PATH: config.trustedRootPath } : {}) },
     (bucket, prefix) => new S3TrustStore(clients.s3, bucket, prefix),
   );
-  const unconfigured = namedInstances(policy).filter(
-    (instance) => !trustRoot.configured().includes(instance),
-  );
-  if (unconfigured.length > 0) {
-    throw new Error(
-      `configuration: the policy trusts Sigstore instance(s) ${unconfigured.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
-    );
-  }
+  const policy = loadPolicy(config, clients, trustRoot.configured());
   return {
     s3: new S3Store(clients.s3),
     records: new RecordStore(clients.documents, config.tables.records),
@@ -70,7 +67,62 @@ export function pipelineDeps(
     deploymentBucket: config.deploymentBucket,
     pendingDeadlineSeconds: config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
     ...(config.digestAlgorithms ? { digestAlgorithms: config.digestAlgorithms } : {}),
+    ...(config.eventBus
+      ? {
+          events: {
+            publish: eventBridgePublisher(config.eventBus, env),
+            failed: (error: unknown) => {
+              observe.logger.error('decision events not published', { error: error as Error });
+              observe.metrics.addMetric('EventsFailed', MetricUnit.Count, 1);
+            },
+          },
+        }
+      : {}),
   };
+}
+
+/**
+ * The policy the verifier decides with — the one place it is loaded. Without a policy store, the bundled
+ * file, parsed now (a bad one stops the cold start). With one, the newest version signed by the policy
+ * key, read at each `prepare()` (cached, bounded staleness); the bundled file is parsed only if the store
+ * is empty (first boot). A policy trusting a Sigstore instance this verifier is not configured for is
+ * refused: the bundled one stops the cold start, a stored version is skipped.
+ */
+export function loadPolicy(
+  config: VerifierConfig,
+  clients: Pick<AwsClients, 's3' | 'kms'>,
+  configuredInstances: readonly string[],
+): Policy | CurrentPolicy {
+  const unconfigured = (policy: Policy) =>
+    namedInstances(policy).filter((instance) => !configuredInstances.includes(instance));
+  const bundled = () => {
+    const policy = parsePolicy(readFileSync(config.policyPath), config.policyPath);
+    const missing = unconfigured(policy);
+    if (missing.length > 0)
+      throw new Error(
+        `configuration: the policy trusts Sigstore instance(s) ${missing.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
+      );
+    return policy;
+  };
+  const store = config.policyStore;
+  if (!store) return bundled();
+  return new CurrentPolicy(
+    new S3PolicyStore(clients.s3, store.bucket, store.prefix),
+    bundled,
+    async () => (await getPublicKey(clients.kms, store.keyId)).publicKey,
+    {
+      ttlMs: (store.cacheSeconds ?? 60) * 1000,
+      maxStaleMs: (store.maxStaleSeconds ?? 900) * 1000,
+    },
+    (policy, where) => {
+      const missing = unconfigured(policy);
+      if (missing.length > 0)
+        throw new VouchError(
+          'UNSUPPORTED_FORMAT',
+          `${where}: trusts Sigstore instance(s) ${missing.join(', ')}, which this verifier is not configured for: refused`,
+        );
+    },
+  );
 }
 
 /** A pipeline, and what each invocation does before it (bring the Sigstore roots up to date). */
@@ -81,11 +133,27 @@ export interface Verifier {
 
 export function verifierFor(deps: PipelineDeps, observe: Observability = powertools): Verifier {
   const roots = deps.trustRoot instanceof CurrentTrustRoots ? deps.trustRoot : undefined;
+  const policy = deps.policy instanceof CurrentPolicy ? deps.policy : undefined;
+  const reported = new Set<string>();
   return {
     pipeline: createPipeline(deps),
     // A store that cannot be read at a cold start fails the invocation (retried), before any record.
     prepare: async () => {
       if (roots && (await roots.refresh())) reportTrustRoots(observe, roots);
+      if (!policy) return;
+      const changed = await policy.refresh();
+      const status = policy.status();
+      if (changed) {
+        observe.logger.info('policy version adopted', { ...status });
+        if (status.version !== undefined)
+          observe.metrics.addMetric('PolicyVersion', MetricUnit.Count, status.version);
+      }
+      const refused = status.refused.filter((why) => !reported.has(why));
+      for (const why of refused) {
+        reported.add(why);
+        observe.logger.warn('policy version refused', { why });
+        observe.metrics.addMetric('PolicyVersionsRefused', MetricUnit.Count, 1);
+      }
     },
   };
 }

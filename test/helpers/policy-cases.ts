@@ -83,3 +83,13 @@ export function decideWith(
 }
 
 export const codes = (reasons: readonly { code: string }[]) => reasons.map((r) => r.code);
+
+/** A small valid policy file, as `vouch policy sign` takes it. */
+export const POLICY_TEXT = `version: 1
+rules:
+  - name: releases
+    match: ["releases/**"]
+    require:
+      - type: https://slsa.dev/provenance/v1
+        signers: [{ registry: true }]
+`;
