@@ -9,6 +9,7 @@ import {
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { awsClients, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import { fileEventPublisher } from '#adapters/events.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
@@ -36,6 +37,7 @@ import { createSweepHandler } from '../lambdas/verify/schedule.ts';
 import { createStreamHandler } from '../lambdas/verify/stream.ts';
 import { type Observability, pipelineDeps, verifierFor } from '../lambdas/verify/wiring.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
+import { ensurePolicyKey, POLICY_KEY_ALIAS } from './policy-events.ts';
 import { createEventQueue } from './queue.ts';
 import {
   encodeEventKey,
@@ -89,6 +91,11 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly observe?: Observability;
   /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
   readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
+  /** Decision events go to this JSON Lines file (and to `printEvent`); none without it. */
+  readonly eventsFile?: string;
+  readonly printEvent?: (line: string) => void;
+  /** How long the verifier reuses a look at the policy store. @default 5 */
+  readonly policyCacheSeconds?: number;
 }
 
 /**
@@ -113,6 +120,12 @@ export async function startLocalGate(options: LocalGateOptions) {
     vsaKeyId: VSA_KEY_ALIAS,
     policyPath: options.policyPath,
     pendingDeadlineSeconds: options.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+    // Signed policies from the policy bucket (the bundled file while it is empty), as in AWS.
+    policyStore: {
+      bucket: stack.names.policyBucket,
+      keyId: POLICY_KEY_ALIAS,
+      cacheSeconds: options.policyCacheSeconds ?? 5,
+    },
   };
   // The verifier's environment, as its Lambda functions get it (and as `.vouch/env` gives it to the CLI).
   // It is passed to what needs it; nothing here writes into process.env.
@@ -135,10 +148,20 @@ export async function startLocalGate(options: LocalGateOptions) {
     { alias: SIGNING_KEY_ALIAS, ...DEFAULT_ROTATION },
   );
   const vsaKeyCreated = await ensureVsaKey(kms);
+  await ensurePolicyKey(kms);
 
   // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
-  const deps = pipelineDeps(config, awsClients(env), env);
   const observe = options.observe ?? quiet();
+  const built = pipelineDeps(config, awsClients(env), env, observe);
+  const deps: PipelineDeps = options.eventsFile
+    ? {
+        ...built,
+        events: {
+          publish: fileEventPublisher(options.eventsFile, options.printEvent),
+          failed: (error) => observe.logger.error('decision events not written', { error: error as Error }),
+        },
+      }
+    : built;
   const { pipeline, prepare } = verifierFor(options.wrapDeps ? options.wrapDeps(deps) : deps, observe);
   const context = { functionName: 'vouch-verifier-local' } as Context;
   const handlers = {

@@ -88,6 +88,9 @@ try {
     ports,
     observe: { ...observe, logger },
     wrapDeps: (deps) => ({ ...deps, records: localConsole.announcing(deps.records) }),
+    // Decision events, as EventBridge would carry them: one JSON line each, and a console line.
+    eventsFile: join(dataDir, 'events.jsonl'),
+    ...(noDemo ? { printEvent: (line: string) => console.log(line) } : {}),
   });
 } catch (error) {
   fail(error, portOptions);

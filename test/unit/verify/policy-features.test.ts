@@ -123,7 +123,9 @@ describe('decision events', () => {
     const h = harness({ policy: BUILT_BY_CI }, events);
     await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app', { builder: 'laptop' }));
     await h.upload('releases/app.tgz', 'app');
-    const [rejected] = events.map((e) => e.detail as { status: string; reasons: { message: string }[] });
+    const [rejected] = events.map(
+      (e) => e.detail as unknown as { status: string; reasons: { message: string }[] },
+    );
     expect(rejected?.status).toBe('rejected');
     expect(rejected?.reasons[0]?.message).toContain(`condition "predicate.builder == 'ci'" is false`);
   });
