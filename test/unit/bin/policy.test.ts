@@ -37,13 +37,20 @@ rules:
     const attest = async (predicate: Record<string, unknown>, key = ci) =>
       JSON.stringify(
         await signStatement(
-          createStatement([{ name: 'app.tgz', digests: { sha256 } }], 'https://slsa.dev/provenance/v1', predicate),
+          createStatement(
+            [{ name: 'app.tgz', digests: { sha256 } }],
+            'https://slsa.dev/provenance/v1',
+            predicate,
+          ),
           key.sign,
         ),
       );
     writeFileSync(join(dir, 'good.json'), await attest({ builder: { id: 'https://ci.example/builder' } }));
     writeFileSync(join(dir, 'laptop.json'), await attest({ builder: { id: 'https://laptop.example' } }));
-    writeFileSync(join(dir, 'stranger.json'), await attest({ builder: { id: 'https://ci.example/builder' } }, stranger));
+    writeFileSync(
+      join(dir, 'stranger.json'),
+      await attest({ builder: { id: 'https://ci.example/builder' } }, stranger),
+    );
     writeFileSync(
       join(dir, 'vouch-test.yaml'),
       `keys: [{ pem: keys/ci.pub, keyId: "${ci.keyId}" }]
@@ -111,12 +118,27 @@ describe('vouch policy sign | push | show (local stack)', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/REFUSED .* is version 1; the store holds version 1/);
 
-    const other = await vouch(['policy', 'sign', file, '--version', '2', '--key', 'alias/vouch-signing', '-o', join(root, 'other.json')], { env });
+    const other = await vouch(
+      [
+        'policy',
+        'sign',
+        file,
+        '--version',
+        '2',
+        '--key',
+        'alias/vouch-signing',
+        '-o',
+        join(root, 'other.json'),
+      ],
+      { env },
+    );
     expect(other.code).toBe(0);
     const refused = await vouch(['policy', 'push', join(root, 'other.json')], { env });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/REFUSED .*not signed by the policy key/);
-    expect(JSON.parse(readFileSync(bundle, 'utf8')).dsseEnvelope.payloadType).toBe('application/vnd.in-toto+json');
+    expect(JSON.parse(readFileSync(bundle, 'utf8')).dsseEnvelope.payloadType).toBe(
+      'application/vnd.in-toto+json',
+    );
   });
 
   it('refuses to sign a file that is not a valid policy (exit 2)', async () => {
