@@ -23,6 +23,8 @@ import {
   PIPELINE_KEY_ID,
   provenancePredicate,
   SECOND_KEY_ID,
+  scanPredicate,
+  VULNS,
 } from '../corpus/context.ts';
 import { deliverAll } from '../helpers/deliver.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
@@ -272,6 +274,41 @@ const CONTROLS: { name: string; readsFixtures?: boolean; build(): Promise<Corpus
         attestations: [
           ...flood,
           { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'flooded.bin', body)) },
+        ],
+      };
+    },
+  },
+  {
+    name: 'conditioned: provenance from the allowed builder, every condition holding',
+    async build() {
+      const key = 'conditioned/control/app.bin';
+      const body = 'control conditioned';
+      const predicate = { ...provenancePredicate(), materials: [{ uri: 'a' }, { uri: 'b' }] };
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(ctx.pipelineKey, 'app.bin', body, { predicate })),
+          },
+        ],
+      };
+    },
+  },
+  {
+    name: 'scanned: provenance and a fresh scan with nothing above high',
+    async build() {
+      const key = 'scanned/control/app.bin';
+      const body = 'control scanned';
+      const scan = await attest(ctx.pipelineKey, 'app.bin', body, {
+        predicateType: VULNS,
+        predicate: scanPredicate(['low', 'high', 'medium']),
+      });
+      return {
+        artifact: { key, body },
+        attestations: [
+          { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'app.bin', body)) },
+          { key: `${key}.scan.intoto.jsonl`, body: json(scan.dsseEnvelope) },
         ],
       };
     },
