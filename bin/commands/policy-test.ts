@@ -9,7 +9,7 @@ import {
   keyIdOf,
   parseAttestationFile,
   parseDigest,
-  parsePolicy,
+  parsePolicyAsync,
   publicKeyFromPem,
   type Reason,
   staticKeyLookup,
@@ -61,9 +61,9 @@ export async function policyTest(
   const base = resolve(dir);
   const spec = await loadSpec(join(base, TEST_FILE));
   const policyFile = values.policy ? resolve(values.policy) : join(base, spec.policy ?? 'policy.yaml');
-  let policy: ReturnType<typeof parsePolicy>;
+  let policy: Awaited<ReturnType<typeof parsePolicyAsync>>;
   try {
-    policy = parsePolicy(await readText(policyFile), basename(policyFile));
+    policy = await parsePolicyAsync(await readText(policyFile), basename(policyFile));
   } catch (error) {
     if (error instanceof VouchError) throw new UsageError(error.message);
     throw error;

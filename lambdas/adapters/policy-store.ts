@@ -153,7 +153,7 @@ export class CurrentPolicy implements PolicySource {
 
   constructor(
     private readonly store: PolicyStore | undefined,
-    private readonly bundled: () => Policy,
+    private readonly bundled: () => Policy | Promise<Policy>,
     private readonly publicKey: () => Promise<KeyObject>,
     options: CurrentPolicyOptions = {},
     /** Refuses a policy this verifier cannot apply (e.g. one trusting an unconfigured Sigstore instance). */
@@ -166,18 +166,16 @@ export class CurrentPolicy implements PolicySource {
   }
 
   current(): Policy {
-    if (!this.held) {
-      if (this.store) throw new Error('the policy has not been loaded from the store yet (refresh first)');
-      this.held = { policy: this.bundled() };
-    }
+    if (!this.held) throw new Error('the policy has not been loaded yet (refresh first)');
     return this.held.policy;
   }
 
   /** Looks at the store once the last look is older than the TTL (`force`: now); true when the policy changed. */
   async refresh(force = false): Promise<boolean> {
     if (!this.store) {
-      this.current();
-      return false;
+      if (this.held) return false;
+      this.held = { policy: await this.bundled() };
+      return true;
     }
     const now = this.now().getTime();
     if (!force && this.checkedAt !== undefined && now - this.checkedAt < this.ttlMs) return false;
@@ -216,7 +214,7 @@ export class CurrentPolicy implements PolicySource {
       let opened: OpenedPolicyBundle;
       try {
         this.key ??= this.publicKey();
-        opened = openPolicyBundle(content, await this.key, where);
+        opened = await openPolicyBundle(content, await this.key, where);
         this.validate(opened.policy, where);
       } catch (error) {
         if (!(error instanceof VouchError)) throw error;
@@ -242,7 +240,7 @@ export class CurrentPolicy implements PolicySource {
         throw new Error(
           `${store.describe()} holds ${versions.length} policy version(s) and none is validly signed by the policy key; the bundled policy is used only while the store is empty. ${this.refused.slice(-3).join('; ')}`,
         );
-      this.held = { policy: this.bundled() };
+      this.held = { policy: await this.bundled() };
     }
     this.checkedAt = this.now().getTime();
     return adopted !== undefined;

@@ -1,7 +1,8 @@
 export * from './async.ts';
 export * from './attestation.ts';
 export * from './certificate-claims.ts';
-export * from './conditions.ts';
+export * from './condition-engine.ts';
+export type { Condition, ConditionInput } from './conditions.ts';
 export * from './dead-letters.ts';
 export * from './defaults.ts';
 export * from './digest.ts';

@@ -3,7 +3,7 @@ import { parseAttestationFile } from './attestation.ts';
 import { VouchError } from './errors.ts';
 import { evaluate } from './evaluate.ts';
 import { keyIdOf, staticKeyLookup } from './keys.ts';
-import { compilePolicy, type Policy, parsePolicy } from './policy.ts';
+import { compilePolicy, type Policy, parsePolicyAsync } from './policy.ts';
 import { createStatement, type KeyedDsseBundleJson, type SignFn, signStatement } from './sign.ts';
 
 /**
@@ -52,7 +52,7 @@ export async function signPolicyBundle(
   what = 'policy',
 ): Promise<KeyedDsseBundleJson> {
   assertPolicyVersion(version);
-  parsePolicy(text, what);
+  await parsePolicyAsync(text, what);
   const statement = createStatement(
     [{ name: POLICY_SUBJECT, digests: { sha256: sha256(text) } }],
     POLICY_BUNDLE_TYPE,
@@ -69,11 +69,11 @@ export async function signPolicyBundle(
  * Verifies a policy bundle against the policy key and compiles the policy it holds. Throws a VouchError
  * saying why for anything unsigned, signed by another key, altered, malformed or not a valid policy.
  */
-export function openPolicyBundle(
+export async function openPolicyBundle(
   content: Buffer | string,
   publicKey: KeyObject,
   what = 'policy bundle',
-): OpenedPolicyBundle {
+): Promise<OpenedPolicyBundle> {
   const size = typeof content === 'string' ? Buffer.byteLength(content) : content.length;
   if (size > MAX_POLICY_BUNDLE_BYTES)
     throw new VouchError(
@@ -129,7 +129,7 @@ export function openPolicyBundle(
       `${what}: not signed by the policy key ${keyId}: ${decision.reasons.map((r) => r.message).join('; ')}`,
     );
   }
-  const policy = { ...parsePolicy(text, `${what} (version ${version})`), version };
+  const policy = { ...(await parsePolicyAsync(text, `${what} (version ${version})`)), version };
   const signature = decision.attestations[0]?.signatures[0];
   const signedBy =
     attestation.signatures[0]?.verificationMaterial.content.$case === 'publicKey'

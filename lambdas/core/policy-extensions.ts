@@ -1,4 +1,5 @@
-import { type Condition, compileCondition } from './conditions.ts';
+import { conditionEngine } from './condition-engine.ts';
+import type { Condition } from './conditions.ts';
 import { type Digests, digestsMatch, parseDigest } from './digest.ts';
 import type { Reason } from './errors.ts';
 import { VouchError } from './errors.ts';
@@ -124,7 +125,11 @@ export const parseTime = (text: string, where: string): Date => {
 };
 
 export const compileConditions = (sources: readonly string[] | undefined, where: string): Condition[] =>
-  (sources ?? []).map((source, index) => compileCondition(source, `${where}/conditions/${index}`));
+  sources === undefined
+    ? []
+    : sources.map((source, index) =>
+        conditionEngine().compileCondition(source, `${where}/conditions/${index}`),
+      );
 
 export function compileGate(
   spec: VulnerabilitySpec,

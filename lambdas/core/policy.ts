@@ -2,6 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
+import { ConditionEngineNotLoaded, loadConditionEngine } from './condition-engine.ts';
 import type { Condition } from './conditions.ts';
 import { VouchError } from './errors.ts';
 import { parseJson } from './json.ts';
@@ -166,7 +167,24 @@ export interface Policy {
   readonly spec: PolicySpec;
 }
 
-/** Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path. */
+/**
+ * `parsePolicy` for a policy that may hold conditions: loads the CEL engine first when it does (and
+ * only then).
+ */
+export async function parsePolicyAsync(content: string | Buffer, what = 'policy'): Promise<Policy> {
+  try {
+    return parsePolicy(content, what);
+  } catch (error) {
+    if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+  }
+  await loadConditionEngine();
+  return parsePolicy(content, what);
+}
+
+/**
+ * Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path;
+ * a policy with conditions needs the CEL engine loaded (`parsePolicyAsync`).
+ */
 export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
   const text = typeof content === 'string' ? content : content.toString('utf8');
   let value: unknown;

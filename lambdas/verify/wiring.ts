@@ -12,11 +12,13 @@ import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
 import { S3TrustStore } from '#adapters/trust-store.ts';
 import {
+  ConditionEngineNotLoaded,
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
   type Policy,
   parsePolicy,
+  parsePolicyAsync,
   VouchError,
 } from '#core/index.ts';
 import { readVerifierConfig, type VerifierConfig } from './config.ts';
@@ -95,8 +97,7 @@ export function loadPolicy(
 ): Policy | CurrentPolicy {
   const unconfigured = (policy: Policy) =>
     namedInstances(policy).filter((instance) => !configuredInstances.includes(instance));
-  const bundled = () => {
-    const policy = parsePolicy(readFileSync(config.policyPath), config.policyPath);
+  const checked = (policy: Policy) => {
     const missing = unconfigured(policy);
     if (missing.length > 0)
       throw new Error(
@@ -104,8 +105,20 @@ export function loadPolicy(
       );
     return policy;
   };
+  const bundled = async () =>
+    checked(await parsePolicyAsync(readFileSync(config.policyPath), config.policyPath));
   const store = config.policyStore;
-  if (!store) return bundled();
+  if (!store) {
+    try {
+      return checked(parsePolicy(readFileSync(config.policyPath), config.policyPath));
+    } catch (error) {
+      // A policy with conditions is compiled once the CEL engine is loaded, at the first prepare().
+      if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+      return new CurrentPolicy(undefined, bundled, async () => {
+        throw new Error('no policy key: there is no policy store');
+      });
+    }
+  }
   return new CurrentPolicy(
     new S3PolicyStore(clients.s3, store.bucket, store.prefix),
     bundled,

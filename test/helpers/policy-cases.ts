@@ -5,12 +5,16 @@ import {
   createStatement,
   type Decision,
   evaluate,
+  loadConditionEngine,
   type PolicySpec,
   parseAttestationFile,
   signStatement,
   staticKeyLookup,
 } from '#core/index.ts';
 import { type TestKey, testKey } from './keys.ts';
+
+// Policies here may hold conditions: the CEL engine is loaded once for every test that uses them.
+await loadConditionEngine();
 
 /** An artifact, keys and signed statements about it: what the policy-feature tests evaluate. */
 export const BYTES = Buffer.from('release bits for policy features');

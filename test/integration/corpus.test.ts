@@ -8,7 +8,7 @@ import { fetchVerified } from '#adapters/deployer.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
-import { loadTrustRoot, parsePolicy, type TrustRoot } from '#core/index.ts';
+import { loadTrustRoot, parsePolicyAsync, type TrustRoot } from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
@@ -104,7 +104,7 @@ beforeAll(async () => {
     records,
     index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
     keys: new RegistryKeyCache(registry),
-    policy: parsePolicy(CORPUS_POLICY, 'corpus policy'),
+    policy: await parsePolicyAsync(CORPUS_POLICY, 'corpus policy'),
     trustRoot: corpusTrustRoot(),
     vsaSigner: vsaKey.sign,
     stagingBucket: STAGING,

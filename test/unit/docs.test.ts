@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '#core/index.ts';
+import { loadConditionEngine, parsePolicy } from '#core/index.ts';
+
+await loadConditionEngine();
 
 const root = new URL('../../', import.meta.url);
 

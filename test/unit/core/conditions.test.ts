@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileCondition, DEFAULT_CONDITION_COST_LIMIT, parsePolicy, VouchError } from '#core/index.ts';
+import { compileCondition, DEFAULT_CONDITION_COST_LIMIT } from '#core/conditions.ts';
+import { parsePolicy, parsePolicyAsync, VouchError } from '#core/index.ts';
 import {
   codes,
   decideWith,
@@ -52,7 +53,7 @@ describe('#compileCondition', () => {
       expect(error).toMatch(message);
     });
 
-    it('names the requirement path when a policy file holds a bad condition', () => {
+    it('names the requirement path when a policy file holds a bad condition', async () => {
       const text = `version: 1
 rules:
   - name: releases
@@ -62,9 +63,11 @@ rules:
         signers: [{ registry: true }]
         conditions: ["predicate.buildType = 'x'"]
 `;
-      expect(() => parsePolicy(text, 'policy.yaml')).toThrow(
+      await expect(parsePolicyAsync(text, 'policy.yaml')).rejects.toThrow(
         /policy\.yaml: \/rules\/0\/require\/0\/conditions\/0: "predicate\.buildType = 'x'" does not parse/,
       );
+      // Loaded (by parsePolicyAsync or anyone), the engine serves synchronous compiles too.
+      expect(() => parsePolicy(text, 'policy.yaml')).toThrow(/does not parse/);
     });
 
     it('refuses conditions on a requirement that a plain signature could meet', () => {

@@ -12,9 +12,9 @@ import { POLICY_TEXT } from '../../helpers/policy-cases.ts';
 const policyKey = testKey('p256', 'arn:aws:kms:eu-west-1:000000000000:key/policy');
 const otherKey = testKey('p256', 'arn:aws:kms:eu-west-1:000000000000:key/other');
 
-const failure = (run: () => unknown) => {
+const failure = async (run: () => Promise<unknown>) => {
   try {
-    run();
+    await run();
   } catch (error) {
     expect(error).toBeInstanceOf(VouchError);
     return error as VouchError;
@@ -27,7 +27,7 @@ describe('#signPolicyBundle / #openPolicyBundle', () => {
     const bundle = JSON.stringify(
       await signPolicyBundle(POLICY_TEXT, 7, policyKey.sign, new Date('2026-06-01T00:00:00Z')),
     );
-    const opened = openPolicyBundle(bundle, policyKey.publicKey);
+    const opened = await openPolicyBundle(bundle, policyKey.publicKey);
     expect(opened.version).toBe(7);
     expect(opened.policy.version).toBe(7);
     expect(opened.createdAt).toBe('2026-06-01T00:00:00.000Z');
@@ -38,7 +38,7 @@ describe('#signPolicyBundle / #openPolicyBundle', () => {
 
   it('refuses a bundle signed by another key', async () => {
     const bundle = JSON.stringify(await signPolicyBundle(POLICY_TEXT, 1, otherKey.sign));
-    expect(failure(() => openPolicyBundle(bundle, policyKey.publicKey)).message).toMatch(
+    expect((await failure(() => openPolicyBundle(bundle, policyKey.publicKey))).message).toMatch(
       /not signed by the policy key/,
     );
   });
@@ -54,7 +54,7 @@ describe('#signPolicyBundle / #openPolicyBundle', () => {
         payload: Buffer.from(JSON.stringify(statement)).toString('base64'),
       },
     };
-    expect(failure(() => openPolicyBundle(JSON.stringify(tampered), policyKey.publicKey)).code).toBe(
+    expect((await failure(() => openPolicyBundle(JSON.stringify(tampered), policyKey.publicKey))).code).toBe(
       'SIGNATURE_INVALID',
     );
   });
@@ -67,18 +67,22 @@ describe('#signPolicyBundle / #openPolicyBundle', () => {
       predicate: { version: 2, createdAt: '2026-06-01T00:00:00Z', policy: POLICY_TEXT },
     } as const;
     const bundle = JSON.stringify(await signStatement(statement, policyKey.sign));
-    expect(failure(() => openPolicyBundle(bundle, policyKey.publicKey)).message).toMatch(
+    expect((await failure(() => openPolicyBundle(bundle, policyKey.publicKey))).message).toMatch(
       /not signed by the policy key/,
     );
   });
 
   it('refuses an unsigned policy file, another predicate type, a bad version', async () => {
-    expect(failure(() => openPolicyBundle(POLICY_TEXT, policyKey.publicKey)).code).toBe('PARSE_ERROR');
+    expect((await failure(() => openPolicyBundle(POLICY_TEXT, policyKey.publicKey))).code).toBe(
+      'PARSE_ERROR',
+    );
     const other = { ...JSON.parse(JSON.stringify(await signPolicyBundle(POLICY_TEXT, 1, policyKey.sign))) };
     const statement = JSON.parse(Buffer.from(other.dsseEnvelope.payload, 'base64').toString());
     statement.predicateType = 'https://slsa.dev/provenance/v1';
     const resigned = JSON.stringify(await signStatement(statement, policyKey.sign));
-    expect(failure(() => openPolicyBundle(resigned, policyKey.publicKey)).message).toMatch(/predicate type/);
+    expect((await failure(() => openPolicyBundle(resigned, policyKey.publicKey))).message).toMatch(
+      /predicate type/,
+    );
     await expect(signPolicyBundle(POLICY_TEXT, 0, policyKey.sign)).rejects.toThrow(/integer from 1/);
     await expect(signPolicyBundle(POLICY_TEXT, 1.5, policyKey.sign)).rejects.toThrow(/integer from 1/);
   });

@@ -4,6 +4,7 @@ import {
   createStatement,
   DETAIL_TYPES,
   EMPTY_TRUST_ROOT,
+  loadConditionEngine,
   type Policy,
   parsePolicy,
   parseS3Notification,
@@ -19,6 +20,7 @@ import { MemoryS3 } from '../../helpers/memory-s3.ts';
 // Conditions, exceptions, policy versions and decision events on the pipeline's in-memory ports; the
 // same paths through the real handler on the local servers are in test/integration/policy.test.ts.
 
+await loadConditionEngine();
 const PROVENANCE = 'https://slsa.dev/provenance/v1';
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const policy = (extra: string, version?: number): Policy => ({
