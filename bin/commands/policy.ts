@@ -115,7 +115,7 @@ async function sign(file: string, values: Values, io: Io): Promise<number> {
     bundle = await signPolicyBundle(
       text,
       version,
-      kmsSigner(cliClients.kms(), keyOf(values, io.env)),
+      kmsSigner(cliClients.kms(io.env), keyOf(values, io.env)),
       new Date(),
       file,
     );
@@ -137,7 +137,7 @@ async function openWithKey(
   io: Io,
   where: string,
 ): Promise<OpenedPolicyBundle> {
-  const { publicKey } = await getPublicKey(cliClients.kms(), keyOf(values, io.env));
+  const { publicKey } = await getPublicKey(cliClients.kms(io.env), keyOf(values, io.env));
   return openPolicyBundle(content, publicKey, where);
 }
 
