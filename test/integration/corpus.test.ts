@@ -164,8 +164,15 @@ async function listDeployment(prefix?: string): Promise<string[]> {
 }
 
 const statuses = (list: readonly ArtifactRecord[]) => list.map((record) => record.status);
-/** The reasons an artifact waits on: what more attestations could still satisfy. */
-const WAITING: readonly (string | undefined)[] = ['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET'];
+/**
+ * The reasons an artifact waits on: what more attestations could still satisfy (a scan's finding too,
+ * while a VEX statement from an allowed signer could still clear it).
+ */
+const WAITING: readonly (string | undefined)[] = [
+  'MISSING_ATTESTATION',
+  'THRESHOLD_NOT_MET',
+  'VULNERABILITY_FOUND',
+];
 /** The first reason of each record: the root cause, as `vouch status` prints it first. */
 const firstReasons = (list: readonly ArtifactRecord[]) => list.map((record) => record.reasons[0]?.code);
 /** Reasons and notes: what was seen, including junk that never decided and stays on the record. */
