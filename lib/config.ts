@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';
+import { DEFAULT_VERIFIER_BATCH_SIZE } from '../lambdas/core/defaults.ts';
 import { validateRotationConfig } from '../lambdas/core/rotation.ts';
 import { GITHUB_OIDC_HOST } from './access.ts';
 
@@ -70,8 +71,18 @@ export interface VouchConfig {
    * @default false
    */
   readonly reserveConcurrency: boolean;
-  /** Messages per verifier invocation. @default 5 */
+  /**
+   * Messages per verifier invocation (1..1000). The summaries an invocation promotes share one KMS
+   * signature, so larger batches sign less; above 10, SQS needs a batching window. @default 20
+   */
   readonly verifierBatchSize: number;
+  /**
+   * Longest the event source waits to fill a batch (seconds, 0..300): at least 1 when the batch size is
+   * over 10. Under load batches fill at once; at a trickle this is latency added. @default 1
+   */
+  readonly verifierBatchingWindowSeconds: number;
+  /** A verification summary is valid for this many days after it is signed (1..3650). @default 30 */
+  readonly vsaValidityDays: number;
   /** Deliveries before a message goes to the DLQ. @default 5 */
   readonly maxReceiveCount: number;
   /** Retention of every function's log group (days). @default 365 */
@@ -141,6 +152,8 @@ export const CONFIG_KEYS = [
   'verifierConcurrency',
   'reserveConcurrency',
   'verifierBatchSize',
+  'verifierBatchingWindowSeconds',
+  'vsaValidityDays',
   'maxReceiveCount',
   'logRetentionDays',
   'noncurrentVersionExpirationDays',
@@ -222,6 +235,12 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   }
 
   const logRetentionDays = int(input, 'logRetentionDays', 365, 1, 3653);
+  const verifierBatchSize = int(input, 'verifierBatchSize', DEFAULT_VERIFIER_BATCH_SIZE, 1, 1000);
+  const verifierBatchingWindowSeconds = int(input, 'verifierBatchingWindowSeconds', 1, 0, 300);
+  if (verifierBatchSize > 10 && verifierBatchingWindowSeconds < 1)
+    fail(
+      `verifierBatchSize ${verifierBatchSize} needs verifierBatchingWindowSeconds of at least 1 (SQS batches over 10 messages need a batching window); found ${verifierBatchingWindowSeconds}`,
+    );
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
     fail(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, found ${logRetentionDays}`);
   }
@@ -268,7 +287,9 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     // The event source needs at least 2; more than 1000 is beyond SQS's maximum concurrency.
     verifierConcurrency: int(input, 'verifierConcurrency', 10, 2, 1000),
     reserveConcurrency: bool(input, 'reserveConcurrency', false),
-    verifierBatchSize: int(input, 'verifierBatchSize', 5, 1, 10),
+    verifierBatchSize,
+    verifierBatchingWindowSeconds,
+    vsaValidityDays: int(input, 'vsaValidityDays', 30, 1, 3650),
     maxReceiveCount: int(input, 'maxReceiveCount', 5, 1, 1000),
     logRetentionDays,
     noncurrentVersionExpirationDays: int(input, 'noncurrentVersionExpirationDays', 90, 1, 36_500),

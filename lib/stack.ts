@@ -92,7 +92,9 @@ export class VouchStack extends Stack {
       concurrency: config.verifierConcurrency,
       reserveConcurrency: config.reserveConcurrency,
       batchSize: config.verifierBatchSize,
+      batchingWindow: Duration.seconds(config.verifierBatchingWindowSeconds),
       pendingDeadline: Duration.seconds(config.pendingDeadlineSeconds),
+      vsaValidity: Duration.days(config.vsaValidityDays),
       logRetention,
     });
 

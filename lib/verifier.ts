@@ -10,7 +10,13 @@ import { Construct } from 'constructs';
 import { ATTESTATION_INDEX_ACTIONS } from '../lambdas/adapters/attestation-index.ts';
 import { KEY_REGISTRY_READ_ACTIONS } from '../lambdas/adapters/key-registry.ts';
 import { RECORD_STORE_ACTIONS } from '../lambdas/adapters/records.ts';
-import { DEFAULT_PENDING_DEADLINE_SECONDS, KEY_PURPOSES, KEY_TAGS } from '../lambdas/core/defaults.ts';
+import {
+  DEFAULT_PENDING_DEADLINE_SECONDS,
+  DEFAULT_VERIFIER_BATCH_SIZE,
+  DEFAULT_VSA_VALIDITY_SECONDS,
+  KEY_PURPOSES,
+  KEY_TAGS,
+} from '../lambdas/core/defaults.ts';
 import { verifierEnvironment } from '../lambdas/verify/config.ts';
 import type { DeploymentBucket } from './deployment.ts';
 import { PROJECT_ROOT, VouchFunction } from './function.ts';
@@ -61,8 +67,16 @@ export interface VerifierProps {
    * @default false
    */
   readonly reserveConcurrency?: boolean;
-  /** @default 5 */
+  /**
+   * Messages per invocation: the summaries it promotes share one KMS signature. Above 10, SQS needs a
+   * batching window of at least a second.
+   * @default 20
+   */
   readonly batchSize?: number;
+  /** Longest the event source waits to fill a batch. @default Duration.seconds(1) */
+  readonly batchingWindow?: Duration;
+  /** How long a verification summary is valid after it is signed. @default Duration.days(30) */
+  readonly vsaValidity?: Duration;
   /** How long an artifact waits for its attestations before it is rejected. @default Duration.hours(1) */
   readonly pendingDeadline?: Duration;
   /** How often artifacts pending past their deadline are swept into rejections. @default Duration.minutes(15) */
@@ -95,6 +109,13 @@ export class Verifier extends Construct {
   constructor(scope: Construct, id: string, props: VerifierProps) {
     super(scope, id);
     const concurrency = props.concurrency ?? 10;
+    const batchSize = props.batchSize ?? DEFAULT_VERIFIER_BATCH_SIZE;
+    const batchingWindow = props.batchingWindow ?? Duration.seconds(1);
+    if (batchSize > 10 && batchingWindow.toSeconds() < 1) {
+      throw new Error(
+        `Verifier: a batch size of ${batchSize} needs a batching window of at least 1 second (SQS), found ${batchingWindow.toHumanString()}`,
+      );
+    }
     const policyAsset = relative(PROJECT_ROOT, props.policyFile);
     if (policyAsset.startsWith('..')) {
       throw new Error(
@@ -114,6 +135,7 @@ export class Verifier extends Construct {
         policyPath: '/var/task/policy.yaml',
         trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
         pendingDeadlineSeconds: props.pendingDeadline?.toSeconds() ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+        vsaValiditySeconds: props.vsaValidity?.toSeconds() ?? DEFAULT_VSA_VALIDITY_SECONDS,
       }),
       POWERTOOLS_SERVICE_NAME: 'vouch-verifier',
       POWERTOOLS_METRICS_NAMESPACE: 'Vouch',
@@ -141,7 +163,8 @@ export class Verifier extends Construct {
     );
     this.function.function.addEventSource(
       new lambdaEvents.SqsEventSource(props.staging.queue, {
-        batchSize: props.batchSize ?? 5,
+        batchSize,
+        ...(batchingWindow.toSeconds() > 0 ? { maxBatchingWindow: batchingWindow } : {}),
         reportBatchItemFailures: true,
         maxConcurrency: concurrency,
       }),

@@ -19,6 +19,7 @@ import {
   DEFAULT_PENDING_DEADLINE_SECONDS,
   DEFAULT_ROTATION,
   DEFAULT_SIGNING_KEY_ALIAS,
+  DEFAULT_VERIFIER_BATCH_SIZE,
   DEFAULT_VSA_KEY_ALIAS,
   digestStream,
   isAttestationKey,
@@ -73,6 +74,8 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly retryDelayMs?: number;
   /** Batches verified at once, as concurrent Lambda invocations. @default 1 */
   readonly concurrency?: number;
+  /** Messages per batch, as the SQS event source's batch size. @default DEFAULT_VERIFIER_BATCH_SIZE */
+  readonly batchSize?: number;
   /** @default 3600 */
   readonly pendingDeadlineSeconds?: number;
   /** Lets a test put something (a fault-injecting proxy) between the handler and a server. */
@@ -174,6 +177,7 @@ export async function startLocalGate(options: LocalGateOptions) {
     maxReceiveCount: options.maxReceiveCount ?? 3,
     retryDelayMs: options.retryDelayMs ?? 100,
     concurrency: options.concurrency ?? 1,
+    batchSize: options.batchSize ?? DEFAULT_VERIFIER_BATCH_SIZE,
   });
   const notifications: string[] = [];
   const counters = { notified: 0 };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { type FetchResult, fetchVerified } from '#adapters/deployer.ts';
+import { type FetchResult, fetchVerified, LegacySummary } from '#adapters/deployer.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { isMissing, S3Store } from '#adapters/s3-store.ts';
 import { publicKeyFromPem } from '#core/index.ts';
@@ -14,8 +14,8 @@ import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
 const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--allow-audit] [--json]
 
-Downloads a promoted artifact and writes FILE only if its verification summary (KEY.vsa.sigstore.json)
-is signed by the pipeline's VSA key and names exactly the downloaded bytes.
+Downloads a promoted artifact and writes FILE only if its verification summary (KEY.vsa.dsse.json)
+is signed by the pipeline's VSA key, names exactly the downloaded bytes under KEY, and has not expired.
 
   -o, --output FILE     where to write the artifact (written atomically); - for standard output,
                         written only once the whole artifact has been verified
@@ -25,7 +25,7 @@ is signed by the pipeline's VSA key and names exactly the downloaded bytes.
   --json                print the check as JSON (not with -o -)
 
 exit status: 0 verified and written; 1 refused (no such artifact, no or invalid summary, other bytes,
-FAILED), nothing written; 2 usage error; 3 AWS unavailable`;
+FAILED, expired), nothing written; 2 usage error; 3 AWS unavailable`;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -73,6 +73,10 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
         allowAudit: values['allow-audit'],
       });
     } catch (error) {
+      if (error instanceof LegacySummary) {
+        io.err(`vouch fetch: ${error.message}; nothing written`);
+        return EXIT.rejected;
+      }
       if (isMissing(error)) {
         io.err(
           `vouch fetch: ${uri} or its verification summary does not exist in the deployment bucket (not promoted, or pulled after a revocation); nothing written`,
@@ -84,7 +88,9 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else if (result.ok) {
       if (toStdout) await pipeline(createReadStream(output), io.stdout ?? process.stdout, { end: false });
-      say(`VERIFIED  ${uri} ${result.digest} → ${toStdout ? 'standard output' : values.output}`);
+      say(
+        `VERIFIED  ${uri} ${result.digest} → ${toStdout ? 'standard output' : values.output} (summary valid until ${result.validUntil})`,
+      );
     } else {
       say(
         `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,

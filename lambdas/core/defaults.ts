@@ -9,6 +9,16 @@ export const DEFAULT_VSA_KEY_ALIAS = 'alias/vouch-vsa';
 export const DEFAULT_PENDING_DEADLINE_SECONDS = 3600;
 /** How long a warm verifier trusts a key it read from the registry (a promotion reads it again). */
 export const DEFAULT_KEY_CACHE_SECONDS = 30;
+/**
+ * SQS messages per verifier invocation. The summaries of the artifacts one invocation promotes share a
+ * KMS signature: at 20 messages (an artifact and its attestation each), one signature covers about 10.
+ */
+export const DEFAULT_VERIFIER_BATCH_SIZE = 20;
+/**
+ * How long a verification summary is valid after it is signed: deployers refuse it afterwards, so a
+ * summary kept from before a revocation, or copied elsewhere, stops vouching for its artifact.
+ */
+export const DEFAULT_VSA_VALIDITY_SECONDS = 30 * 24 * 3600;
 
 export const DEFAULT_ROTATION = {
   keySpec: 'ECC_NIST_P256',

@@ -34,7 +34,8 @@ export type ReasonCode =
   | 'EXCEPTION_EXPIRED'
   // promotion and deployment
   | 'SUPERSEDED'
-  | 'VERIFICATION_FAILED';
+  | 'VERIFICATION_FAILED'
+  | 'VSA_EXPIRED';
 
 export interface Reason {
   readonly code: ReasonCode;

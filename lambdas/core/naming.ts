@@ -1,21 +1,19 @@
-import { createHash } from 'node:crypto';
-
 /**
  * Names Vouch writes in the deployment bucket, used by the promoter, `vouch fetch` and the local stack.
  * Object keys are capped at `maxPathBytes` (960) so these fit within S3's 1,024 bytes.
  */
 
-/** The verification summary (VSA) beside a promoted artifact. */
-export const vsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
-
-export const attestationCopyPrefix = (objectKey: string) => `${objectKey}.attestations/`;
+/**
+ * The verification summary (VSA) beside a promoted artifact: a DSSE envelope (what slsa-verifier's
+ * verify-vsa reads) with the copies of the attestations it rests on.
+ */
+export const vsaKey = (objectKey: string) => `${objectKey}.vsa.dsse.json`;
 
 /**
- * Where an input attestation's copy goes: named by the SHA-256 of its content, so no upload, whatever
- * its name, can overwrite another's copy, and the name says exactly which bytes it holds.
+ * Where summaries were written before they carried a validity period (a Sigstore bundle per artifact):
+ * never written now; a pull removes one left by an earlier version, and `vouch fetch` names it.
  */
-export const attestationCopyKey = (objectKey: string, content: Buffer) =>
-  `${attestationCopyPrefix(objectKey)}${createHash('sha256').update(content).digest('hex')}.json`;
+export const legacyVsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
 
 /** Where the promoter streams an unversioned artifact before it is moved into place (deployment bucket). */
 export const INCOMING_PREFIX = '.vouch/incoming/';

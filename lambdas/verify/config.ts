@@ -3,6 +3,7 @@ import { numberEnv, requireEnv } from '#adapters/config.ts';
 import {
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
+  DEFAULT_VSA_VALIDITY_SECONDS,
   type DigestAlgorithm,
   isDigestAlgorithm,
 } from '#core/index.ts';
@@ -21,6 +22,7 @@ export const VERIFIER_ENV = {
   policyPath: 'VOUCH_POLICY_PATH',
   trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
   pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
+  vsaValiditySeconds: 'VOUCH_VSA_VALIDITY_SECONDS',
   digestAlgorithms: 'VOUCH_DIGEST_ALGORITHMS',
   keyCacheSeconds: 'VOUCH_KEY_CACHE_SECONDS',
   policyBucket: 'VOUCH_POLICY_BUCKET',
@@ -55,6 +57,8 @@ export interface VerifierConfig {
   readonly trustedRootPath?: string;
   /** @default DEFAULT_PENDING_DEADLINE_SECONDS */
   readonly pendingDeadlineSeconds?: number;
+  /** How long a verification summary is valid after it is signed. @default DEFAULT_VSA_VALIDITY_SECONDS */
+  readonly vsaValiditySeconds?: number;
   /** @default ['sha256'] */
   readonly digestAlgorithms?: readonly DigestAlgorithm[];
   /** @default DEFAULT_KEY_CACHE_SECONDS */
@@ -96,6 +100,7 @@ export function readVerifierConfig(
       DEFAULT_PENDING_DEADLINE_SECONDS,
       env,
     ),
+    vsaValiditySeconds: numberEnv(VERIFIER_ENV.vsaValiditySeconds, DEFAULT_VSA_VALIDITY_SECONDS, env),
     digestAlgorithms: algorithms,
     keyCacheSeconds: numberEnv(VERIFIER_ENV.keyCacheSeconds, DEFAULT_KEY_CACHE_SECONDS, env),
     ...(policyBucket
@@ -127,6 +132,9 @@ export function verifierEnvironment(config: VerifierConfig): Record<string, stri
     [VERIFIER_ENV.pendingDeadlineSeconds]: String(
       config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
     ),
+    ...(config.vsaValiditySeconds !== undefined
+      ? { [VERIFIER_ENV.vsaValiditySeconds]: String(config.vsaValiditySeconds) }
+      : {}),
     ...(config.digestAlgorithms
       ? { [VERIFIER_ENV.digestAlgorithms]: config.digestAlgorithms.join(',') }
       : {}),

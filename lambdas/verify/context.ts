@@ -6,6 +6,7 @@ import {
   type ArtifactStatus,
   DEFAULT_ATTESTATION_SUFFIXES,
   DEFAULT_LIMITS,
+  DEFAULT_VSA_VALIDITY_SECONDS,
   type DigestAlgorithm,
   type EventPublisher,
   type Limits,
@@ -16,6 +17,7 @@ import {
   type TrustRoot,
   type TrustRootSet,
 } from '#core/index.ts';
+import { createSummarySigner, type SummarySigner } from './summaries.ts';
 
 /** The record repository, as the pipeline uses it. */
 export type RecordRepository = Pick<
@@ -52,6 +54,8 @@ export interface PipelineDeps {
   readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */
   readonly vsaSigner: SignFn;
+  /** How long a verification summary is valid after it is signed. @default DEFAULT_VSA_VALIDITY_SECONDS */
+  readonly vsaValiditySeconds?: number;
   readonly stagingBucket: string;
   readonly deploymentBucket: string;
   /** How long an artifact with no attestation yet waits before it is rejected. */
@@ -82,6 +86,8 @@ export interface Outcome {
 /** The dependencies with every default filled in: what each step of the pipeline is built from. */
 export interface StepContext {
   readonly deps: PipelineDeps;
+  /** Signs the summaries of the artifacts an invocation promotes together. */
+  readonly summaries: SummarySigner;
   readonly algorithms: readonly DigestAlgorithm[];
   readonly suffixes: readonly string[];
   readonly limits: Limits;
@@ -89,12 +95,19 @@ export interface StepContext {
 }
 
 export function contextOf(deps: PipelineDeps): StepContext {
+  const now = deps.now ?? (() => new Date());
   return {
     deps,
+    summaries: createSummarySigner({
+      sign: deps.vsaSigner,
+      now,
+      validitySeconds: deps.vsaValiditySeconds ?? DEFAULT_VSA_VALIDITY_SECONDS,
+      resourceUri: `s3://${deps.stagingBucket}`,
+    }),
     algorithms: deps.digestAlgorithms ?? ['sha256'],
     suffixes: deps.attestationSuffixes ?? DEFAULT_ATTESTATION_SUFFIXES,
     limits: deps.limits ?? DEFAULT_LIMITS,
-    now: deps.now ?? (() => new Date()),
+    now,
   };
 }
 

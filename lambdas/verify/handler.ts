@@ -38,11 +38,48 @@ export function createQueueHandler(
       // A processor per invocation: it holds the batch's records and failures, and invocations of one
       // handler may overlap (the local queue runs several at once; one Lambda environment never does).
       const processor = new BatchProcessor(EventType.SQS);
-      return await processPartialResponse(event, processRecord, processor, { context });
+      // The batch's summaries are signed together (one KMS call for the artifacts promoted at once).
+      return await pipeline.invocation(() =>
+        processPartialResponse(event, attestationsFirst(event.Records, processRecord), processor, {
+          context,
+        }),
+      );
     } finally {
       metrics.publishStoredMetrics();
     }
   };
+
+  /**
+   * An artifact and its attestation often arrive in one batch. Indexed first, the attestation is there
+   * when the artifact is assessed: one assessment that promotes, not a pending record, a wake-up and a
+   * second assessment. Artifacts wait for the batch's attestations to be handled, whatever their outcome.
+   */
+  function attestationsFirst(records: readonly SQSRecord[], handle: (record: SQSRecord) => Promise<void>) {
+    const first = new Set(records.filter(isAttestationMessage));
+    let remaining = first.size;
+    let release = () => {};
+    const indexed = remaining === 0 ? Promise.resolve() : new Promise<void>((resolve) => (release = resolve));
+    return async (record: SQSRecord) => {
+      if (!first.has(record)) {
+        await indexed;
+        return handle(record);
+      }
+      try {
+        return await handle(record);
+      } finally {
+        if (--remaining === 0) release();
+      }
+    };
+  }
+
+  function isAttestationMessage(record: SQSRecord): boolean {
+    try {
+      const events = parseS3Notification(record.body);
+      return events.length > 0 && events.every(pipeline.isAttestation);
+    } catch {
+      return false;
+    }
+  }
 }
 
 let configured: ReturnType<typeof createQueueHandler> | undefined;

@@ -44,7 +44,11 @@ export function createPipeline(given: PipelineDeps) {
    * `owner` names the delivery (the SQS message ID): a redelivery of the same message may take back the
    * promotion claim its failed attempt left, while a duplicate event (another message) may not.
    */
-  async function handle(event: ObjectEvent, owner: string = randomUUID()): Promise<Outcome> {
+  function handle(event: ObjectEvent, owner: string = randomUUID()): Promise<Outcome> {
+    return ctx.summaries.track(() => route(event, owner));
+  }
+
+  async function route(event: ObjectEvent, owner: string): Promise<Outcome> {
     if (event.bucket !== deps.stagingBucket) return ignored(event.key);
     if (event.keyError) return artifacts.refuseKey(event, event.keyError);
     try {
@@ -57,7 +61,18 @@ export function createPipeline(given: PipelineDeps) {
       : artifacts.verifyArtifact(event, owner);
   }
 
-  return { handle, sweepPending, expiringSoon, recheckKey };
+  /** Whether an event is about an attestation: an invocation handles those before its artifacts. */
+  const isAttestation = (event: ObjectEvent) =>
+    event.bucket === deps.stagingBucket && isAttestationKey(event.key, ctx.suffixes);
+
+  return {
+    handle,
+    sweepPending,
+    expiringSoon,
+    recheckKey,
+    isAttestation,
+    invocation: ctx.summaries.invocation,
+  };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;

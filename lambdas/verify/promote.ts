@@ -1,21 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   type ArtifactRecord,
-  attestationCopyKey,
   type Decision,
   decisionFields,
   digestsMatch,
   INCOMING_PREFIX,
   isFlagged,
   keySignaturesStillValid,
+  legacyVsaKey,
   NOTES,
   type ObjectVersion,
   PROMOTION_LEASE_MS,
   primaryDigest,
   type Reason,
   sequenceOrder,
-  signStatement,
-  verificationSummary,
+  summaryEntry,
+  summaryFile,
   vsaKey,
 } from '#core/index.ts';
 import { type Assessment, type Assessor, artifactOf, type GatheredInput } from './assess.ts';
@@ -25,7 +25,7 @@ import type { Outcome, StepContext } from './context.ts';
  * Promotion: confirm the keys → claim the record → claim the key in the deployment bucket → copy exactly
  * the verified bytes (VSA first) → record it promoted → release the key. And its undoing: pull.
  */
-export function createPromoter({ deps, algorithms, now }: StepContext, assessor: Assessor) {
+export function createPromoter({ deps, algorithms, now, summaries }: StepContext, assessor: Assessor) {
   const outcome = (record: ArtifactRecord, status: ArtifactRecord['status'], reasons?: readonly Reason[]) =>
     ({ objectKey: record.objectKey, kind: 'artifact', status, ...(reasons ? { reasons } : {}) }) as const;
 
@@ -175,13 +175,6 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
     };
     // The summary lands first: an artifact is never visible without the attestation deployers check.
     await writeSummary(record, decision, inputs);
-    for (const input of inputs) {
-      await deps.s3.put(
-        deps.deploymentBucket,
-        attestationCopyKey(record.objectKey, input.content),
-        input.content,
-      );
-    }
     if (source.versionId) {
       await deps.s3.copyVersion(source, deps.deploymentBucket, record.objectKey, metadata);
       return undefined;
@@ -191,8 +184,6 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
     if (!digestsMatch(record.digests, landed as Record<string, string>)) {
       await deps.s3.delete(deps.deploymentBucket, incoming);
       await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
-      for (const input of inputs)
-        await deps.s3.delete(deps.deploymentBucket, attestationCopyKey(record.objectKey, input.content));
       const reasons: Reason[] = [
         {
           code: 'SUBJECT_MISMATCH',
@@ -213,19 +204,29 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
     return undefined;
   }
 
-  /** Signs and writes the VSA deployers check for this record's promoted bytes. */
+  /**
+   * Writes the VSA deployers check for this record's promoted bytes: the summary signed for the batch it
+   * was promoted in, with copies of the attestations it rests on, in one object.
+   */
   async function writeSummary(record: ArtifactRecord, decision: Decision, inputs: readonly GatheredInput[]) {
-    const statement = verificationSummary({
-      decision,
-      resourceUri: `s3://${record.bucket}/${record.objectKey}`,
-      subjectName: record.objectKey,
-      inputAttestations: inputs.map((input) => ({
-        uri: `s3://${input.version.bucket}/${input.version.key}`,
-        digest: { sha256: createHash('sha256').update(input.content).digest('hex') },
-      })),
-    });
-    const bundle = await signStatement(statement, deps.vsaSigner);
-    await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(bundle)}\n`);
+    const uri = (input: GatheredInput) => `s3://${input.version.bucket}/${input.version.key}`;
+    const { envelope } = await summaries.sign(
+      summaryEntry({
+        decision,
+        resourceUri: `s3://${record.bucket}/${record.objectKey}`,
+        subjectName: record.objectKey,
+        inputAttestations: inputs.map((input) => ({
+          uri: uri(input),
+          digest: { sha256: createHash('sha256').update(input.content).digest('hex') },
+        })),
+      }),
+    );
+    const file = summaryFile(
+      envelope,
+      record.objectKey,
+      inputs.map((input) => ({ uri: uri(input), content: input.content })),
+    );
+    await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(file)}\n`);
   }
 
   /** Whether the copy in the deployment bucket is this record's. */
@@ -238,6 +239,7 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
   async function pull(record: ArtifactRecord): Promise<void> {
     if (!(await isDeployed(record))) return;
     await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
+    await deps.s3.delete(deps.deploymentBucket, legacyVsaKey(record.objectKey));
     await deps.s3.delete(deps.deploymentBucket, record.objectKey);
   }
 

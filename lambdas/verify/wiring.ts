@@ -68,6 +68,7 @@ export function pipelineDeps(
     stagingBucket: config.stagingBucket,
     deploymentBucket: config.deploymentBucket,
     pendingDeadlineSeconds: config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+    ...(config.vsaValiditySeconds !== undefined ? { vsaValiditySeconds: config.vsaValiditySeconds } : {}),
     ...(config.digestAlgorithms ? { digestAlgorithms: config.digestAlgorithms } : {}),
     ...(config.eventBus
       ? {

@@ -418,6 +418,9 @@ describe('buckets, queues and tables', () => {
     full.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 10 },
+      // Twenty messages (about ten artifacts) share one VSA signature; over 10 needs a batching window.
+      BatchSize: 20,
+      MaximumBatchingWindowInSeconds: 1,
     });
   });
 
@@ -779,6 +782,7 @@ describe('functions', () => {
         Variables: Match.objectLike({
           VOUCH_POLICY_PATH: '/var/task/policy.yaml',
           VOUCH_VSA_KEY_ID: { 'Fn::GetAtt': [logicalIds.vsaKey, 'Arn'] },
+          VOUCH_VSA_VALIDITY_SECONDS: String(30 * 24 * 3600),
         }),
       },
     });

@@ -76,13 +76,13 @@ describe('a verifier killed mid-way', () => {
         const transition = deps.records.transition.bind(deps.records);
         return {
           ...deps,
-          // The first VSA signature of each artifact "crashes": its record already says verified.
+          // The first VSA signature naming each artifact "crashes": its record already says verified.
           vsaSigner: async (message) => {
-            const statement = message.toString('utf8');
-            const key = /"name":"([^"]+)"/.exec(statement)?.[1] ?? '';
-            if (!killed.has(key)) {
-              killed.add(key);
-              throw new Error(`killed before promoting ${key}`);
+            const payload = message.toString('utf8').replace(/^DSSEv1 \d+ \S+ \d+ /, '');
+            const keys: string[] = JSON.parse(payload).subject.map((s: { name: string }) => s.name);
+            if (keys.some((key) => !killed.has(key))) {
+              for (const key of keys) killed.add(key);
+              throw new Error(`killed before promoting ${keys.join(', ')}`);
             }
             return deps.vsaSigner(message);
           },

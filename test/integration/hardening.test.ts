@@ -8,12 +8,14 @@ import { KEY_REGISTRY_READ_ACTIONS, KeyRegistry, RegistryKeyCache } from '#adapt
 import { RECORD_STORE_ACTIONS, RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import {
-  attestationCopyPrefix,
+  attestationCopyProblems,
   createStatement,
   loadTrustRoot,
   parseAttestationFile,
   parsePolicy,
+  readSummaryFile,
   signStatement,
+  summaryEntryFor,
   VSA_PREDICATE_TYPE,
   vsaKey,
 } from '#core/index.ts';
@@ -339,7 +341,7 @@ describe('a revocation and a warm key cache', () => {
 });
 
 describe('what a promotion writes', () => {
-  it('lists in the VSA only the attestations the promotion rests on, and names copies by content', async () => {
+  it('lists in the VSA only the attestations the promotion rests on, and carries a copy of each', async () => {
     const signer = await registeredKey();
     const handler = verifierHandlers(deps());
     const bytes = 'vsa inputs';
@@ -349,7 +351,7 @@ describe('what a promotion writes', () => {
       bytes,
     );
     await put('elsewhere/inputs.bin.sigstore.json', junk);
-    // Two genuine attestations with one file name, in two folders: neither copy may overwrite the other.
+    // Two genuine attestations with one file name, in two folders: each is listed and copied.
     const genuine = [
       await provenance(signer, 'inputs.bin', bytes),
       await provenance(signer, 'inputs.bin', bytes),
@@ -363,27 +365,23 @@ describe('what a promotion writes', () => {
     const store = new S3Store(s3.client);
     const vsa = await store.readSmall(DEPLOYMENT, vsaKey('releases/inputs.bin'), 1 << 20);
     if (!('content' in vsa)) throw new Error('no VSA');
-    const [summary] = parseAttestationFile(vsa.content, 'vsa').attestations;
-    expect(summary?.kind === 'statement' && summary.statement.predicateType).toBe(VSA_PREDICATE_TYPE);
-    const inputs =
-      summary?.kind === 'statement'
-        ? (summary.statement.predicate?.inputAttestations as { digest: { sha256: string } }[])
-        : [];
+    const file = readSummaryFile(vsa.content, 'vsa');
+    const [summary] = parseAttestationFile(file.envelope, 'vsa').attestations;
+    if (summary?.kind !== 'statement') throw new Error('no statement');
+    expect(summary.statement.predicateType).toBe(VSA_PREDICATE_TYPE);
+    const entry = summaryEntryFor(summary.statement, 'releases/inputs.bin');
+    const inputs = entry?.inputAttestations as { digest: { sha256: string } }[];
     expect(inputs.map((i) => i.digest.sha256).sort()).toEqual(genuine.map((g) => sha256(g)).sort());
-    for (const content of genuine) {
-      expect(
-        await store.head(
-          DEPLOYMENT,
-          `${attestationCopyPrefix('releases/inputs.bin')}${sha256(content)}.json`,
-        ),
-      ).toBeDefined();
-    }
+    expect(file.attestations.map((copy) => Buffer.from(copy.content, 'base64').toString()).sort()).toEqual(
+      [...genuine].sort(),
+    );
+    expect(attestationCopyProblems(summary.statement, 'releases/inputs.bin', file.attestations)).toEqual([]);
+    // Nothing else is written beside it: the copies travel inside the summary.
     expect(
-      await store.head(DEPLOYMENT, `${attestationCopyPrefix('releases/inputs.bin')}${sha256(junk)}.json`),
+      await store.head(DEPLOYMENT, `releases/inputs.bin.attestations/${sha256(junk)}.json`),
     ).toBeUndefined();
   });
 });
-
 describe('rollback, on a versioned staging bucket', () => {
   it('never promotes an older upload verified late over a newer promoted version', async () => {
     const signer = await registeredKey();

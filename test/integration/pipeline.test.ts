@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
@@ -10,12 +10,15 @@ import {
   compilePolicy,
   createStatement,
   evaluate,
+  legacyVsaKey,
   loadTrustRoot,
   parseAttestationFile,
   parsePolicy,
   type SignFn,
   signStatement,
   staticKeyLookup,
+  summaryEntryFor,
+  VOUCH_VERIFIER_ID,
   VSA_PREDICATE_TYPE,
   vsaKey,
 } from '#core/index.ts';
@@ -50,8 +53,11 @@ const signingKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/pipel
 const vsaSigningKey = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/vsa');
 /** Runs inside promotion, between verification and the copy: the place an overwrite race would strike. */
 let duringPromotion: () => Promise<void> = async () => {};
+/** Every VSA signature made (one KMS `Sign` each in AWS). */
+const vsaSignatures: Buffer[] = [];
 const vsaSigner: SignFn = async (message) => {
   await duringPromotion();
+  vsaSignatures.push(message);
   return vsaSigningKey.sign(message);
 };
 
@@ -165,7 +171,12 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
     const statement = vsa.attestations[0]?.kind === 'statement' ? vsa.attestations[0].statement : undefined;
     expect(statement?.predicate).toMatchObject({
       verificationResult: 'PASSED',
+      resourceUri: `s3://${STAGING}`,
+    });
+    expect(statement && summaryEntryFor(statement, 'releases/app-1.0.0.tar.gz')).toMatchObject({
       resourceUri: `s3://${STAGING}/releases/app-1.0.0.tar.gz`,
+      rules: ['releases'],
+      keyIds: [signingKey.keyId],
     });
   });
 
@@ -311,6 +322,61 @@ describe('the verifier pipeline (s3rver + dynalite, real handler)', () => {
   });
 });
 
+describe('verification summaries signed by the batch', () => {
+  it('signs once for the artifacts one invocation promotes; each summary still binds its own key', async () => {
+    const artifacts = ['a', 'b', 'c'].map((n) => ({
+      key: `releases/batch/${n}.tar.gz`,
+      bytes: `batch ${n}`,
+    }));
+    for (const { key, bytes } of artifacts) {
+      await put(
+        STAGING,
+        `${key}.sigstore.json`,
+        await provenanceFor([{ name: key.split('/').pop() ?? '', bytes }]),
+      );
+      await put(STAGING, key, bytes);
+    }
+    // All six events in one SQS batch, artifacts before their attestations: one invocation.
+    const bodies = s3.notifications.splice(0).reverse();
+    expect(bodies).toHaveLength(6);
+    const before = vsaSignatures.length;
+    expect(await deliverAll(handlers.queue, bodies, 6)).toEqual([]);
+    expect(vsaSignatures.length - before).toBe(1);
+
+    const files = await Promise.all(artifacts.map(({ key }) => get(DEPLOYMENT, vsaKey(key))));
+    const envelopes = files.map((file) => JSON.parse(file.toString()));
+    expect(new Set(envelopes.map((e) => e.payload)).size).toBe(1);
+    for (const [i, { key, bytes }] of artifacts.entries()) {
+      expect((await latest(key))?.status).toBe('promoted');
+      expect(envelopes[i].vouch.artifact).toBe(key);
+      // What slsa-verifier's verify-vsa does with the file: a DSSE envelope (other fields ignored), one
+      // signature by the VSA key under its key ID, the artifact's digest among the subjects, PASSED, the
+      // verifier's ID and the resource URI deployers pass to it.
+      const { payloadType, payload, signatures } = envelopes[i];
+      expect(payloadType).toBe('application/vnd.in-toto+json');
+      expect(signatures).toHaveLength(1);
+      expect(signatures[0].keyid).toBe(vsaSigningKey.keyId);
+      const body = Buffer.from(payload, 'base64');
+      const pae = Buffer.concat([
+        Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${body.length} `),
+        body,
+      ]);
+      expect(verify('sha256', pae, vsaSigningKey.publicKey, Buffer.from(signatures[0].sig, 'base64'))).toBe(
+        true,
+      );
+      const statement = JSON.parse(body.toString());
+      expect(statement.subject.map((s: { digest: { sha256: string } }) => s.digest.sha256)).toContain(
+        sha256(bytes),
+      );
+      expect(statement.predicate).toMatchObject({
+        verifier: { id: VOUCH_VERIFIER_ID },
+        resourceUri: `s3://${STAGING}`,
+        verificationResult: 'PASSED',
+      });
+    }
+  });
+});
+
 describe('vouch fetch against the deployment bucket', () => {
   it('writes a promoted artifact whose bytes match its VSA, and refuses (writing nothing) once they are altered', async () => {
     const { mkdtempSync, existsSync, readFileSync } = await import('node:fs');
@@ -373,6 +439,48 @@ describe('vouch fetch against the deployment bucket', () => {
     expect(result.problems.map((p) => p.code)).toContain('SUBJECT_MISMATCH');
     expect(result.problems[0]?.message).toMatch(/issued for "releases\/scratch\/app-7.tar.gz"/);
     expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it('refuses a summary past its validity period with VSA_EXPIRED, writing nothing', async () => {
+    const { mkdtempSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-fetch-'));
+    const fetch = (now: Date, output: string) =>
+      fetchVerified({
+        store: new S3Store(s3.client),
+        bucket: DEPLOYMENT,
+        key: 'releases/app-1.0.0.tar.gz',
+        output: join(dir, output),
+        vsaPublicKey: vsaSigningKey.publicKey,
+        now,
+      });
+    const fresh = await fetch(new Date(), 'fresh');
+    expect(fresh.ok).toBe(true);
+    const validUntil = Date.parse(fresh.validUntil ?? '');
+    // The stack's default: 30 days from signing.
+    expect(validUntil - Date.now()).toBeGreaterThan(29 * 24 * 3600_000);
+    const late = await fetch(new Date(validUntil + 1000), 'late');
+    expect(late.ok).toBe(false);
+    expect(late.problems.map((p) => p.code)).toEqual(['VSA_EXPIRED']);
+    expect(existsSync(join(dir, 'late'))).toBe(false);
+  });
+
+  it('names a summary from before summaries expired, and refuses it', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    await put(DEPLOYMENT, 'releases/old-1.tar.gz', 'old bytes');
+    await put(DEPLOYMENT, legacyVsaKey('releases/old-1.tar.gz'), '{}');
+    await expect(
+      fetchVerified({
+        store: new S3Store(s3.client),
+        bucket: DEPLOYMENT,
+        key: 'releases/old-1.tar.gz',
+        output: join(mkdtempSync(join(tmpdir(), 'vouch-fetch-')), 'out'),
+        vsaPublicKey: vsaSigningKey.publicKey,
+      }),
+    ).rejects.toThrow(/before summaries carried a validity period/);
   });
 
   it('refuses a VSA signed by another key', async () => {

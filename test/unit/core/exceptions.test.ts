@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expiringExceptions, parsePolicy, verificationSummary } from '#core/index.ts';
+import { expiringExceptions, parsePolicy, summaryEntry, verificationSummary } from '#core/index.ts';
 import { codes, decideWith, PROVENANCE, policyWith, SHA256, signed, T0 } from '../../helpers/policy-cases.ts';
 
 const GITHUB = 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1';
@@ -36,13 +36,20 @@ describe('exceptions', () => {
   it('are recorded in the VSA', async () => {
     const policy = policyWith(failing, { exceptions: [exception()] });
     const decision = decideWith([await signed(PROVENANCE, { buildType: 'by-hand' })], policy);
-    const vsa = verificationSummary({
+    const entry = summaryEntry({
       decision,
       resourceUri: 's3://b/releases/app.tar.gz',
       subjectName: 'releases/app.tar.gz',
       inputAttestations: [],
     });
-    expect((vsa.predicate as { vouch: { exceptions: unknown[] } }).vouch.exceptions).toHaveLength(1);
+    const vsa = verificationSummary([entry], {
+      issuedAt: T0,
+      validUntil: new Date(T0.getTime() + 3600_000),
+      resourceUri: 's3://b',
+    });
+    // Each artifact's entry in the batch's summary carries the exceptions its verdict used.
+    const { artifacts } = (vsa.predicate as { vouch: { artifacts: { exceptions?: unknown[] }[] } }).vouch;
+    expect(artifacts[0]?.exceptions).toHaveLength(1);
   });
 
   it('are ignored once expired, with a note', async () => {

@@ -21,6 +21,9 @@ describe('loadConfig', () => {
       reserveConcurrency: false,
       signerPrincipalArns: [],
       codeSigning: false,
+      verifierBatchSize: 20,
+      verifierBatchingWindowSeconds: 1,
+      vsaValidityDays: 30,
     });
     expect(config.policyFile).toBe(`${PROJECT_ROOT}policies/default.yaml`);
     expect(config.github).toBeUndefined();
@@ -62,6 +65,12 @@ describe('loadConfig', () => {
     [{ alarmEmail: 'ops' }, /alarmEmail must be an email address/],
     [{ signerPrincipalArns: ['acme/app'] }, /signerPrincipalArns must hold IAM role or user ARNs/],
     [{ codeSigning: 'yes' }, /codeSigning must be true or false/],
+    [
+      { verifierBatchSize: 20, verifierBatchingWindowSeconds: 0 },
+      /verifierBatchSize 20 needs verifierBatchingWindowSeconds of at least 1/,
+    ],
+    [{ verifierBatchSize: 1001 }, /verifierBatchSize must be an integer 1\.\.1000/],
+    [{ vsaValidityDays: 0 }, /vsaValidityDays must be an integer 1\.\.3650/],
     [
       {
         github: {

@@ -40,6 +40,8 @@ function gatedPipeline() {
       if (event.key.startsWith('fail')) throw new Error(`fault on ${event.key}`);
       return { objectKey: event.key, kind: 'artifact', status: 'verified' };
     },
+    isAttestation: (event: ObjectEvent) => event.key.endsWith('.sigstore.json'),
+    invocation: <T>(fn: () => Promise<T>) => fn(),
   } as unknown as Pipeline;
   const release = async (key: string) => {
     for (let i = 0; i < 100 && !waiting.has(key); i++) await new Promise((r) => setTimeout(r, 1));
@@ -64,6 +66,30 @@ describe('the queue handler', () => {
     expect(await first).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
     expect(await second).toEqual({ batchItemFailures: [] });
     expect(handled.map(({ key }) => key).sort()).toEqual(['a1', 'b1', 'b2', 'fail-a2']);
+  });
+
+  it('handles the attestations of a batch before its artifacts, whatever their order and outcome', async () => {
+    const { pipeline, handled, release } = gatedPipeline();
+    const handler = createQueueHandler(pipeline, silent);
+    const done = handler(
+      batch(
+        message('m1', 'app.tar.gz'),
+        message('m2', 'app.tar.gz.sigstore.json'),
+        message('m3', 'fail-tool.tar.gz.sigstore.json'),
+      ),
+      context,
+    );
+    // The artifact is released first, but reaches the pipeline only once both attestations were handled.
+    const artifact = release('app.tar.gz');
+    await release('fail-tool.tar.gz.sigstore.json');
+    await release('app.tar.gz.sigstore.json');
+    await artifact;
+    expect(await done).toEqual({ batchItemFailures: [{ itemIdentifier: 'm3' }] });
+    expect(handled.map(({ key }) => key)).toEqual([
+      'fail-tool.tar.gz.sigstore.json',
+      'app.tar.gz.sigstore.json',
+      'app.tar.gz',
+    ]);
   });
 
   it("hands the pipeline each record's message ID, which owns the promotion claim", async () => {
