@@ -14,7 +14,8 @@ export type DynamoAction =
   | 'PutItem'
   | 'BatchWriteItem'
   | 'UpdateItem'
-  | 'DeleteItem';
+  | 'DeleteItem'
+  | 'Scan';
 
 const LAYOUTS = { records: RECORDS_TABLE, index: INDEX_TABLE, keys: KEYS_TABLE } as const;
 
@@ -102,8 +103,9 @@ export class VouchTables extends Construct {
       table.addGlobalSecondaryIndex({
         indexName: index.indexName,
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
-        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
+        ...(index.sortKey ? { sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING } } : {}),
+        projectionType:
+          index.projection === 'KEYS_ONLY' ? dynamodb.ProjectionType.KEYS_ONLY : dynamodb.ProjectionType.ALL,
       });
     }
     return table;

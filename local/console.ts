@@ -45,11 +45,14 @@ export function createConsole(options: ConsoleOptions) {
         claimPromotion: records.claimPromotion.bind(records),
         releasePromotion: records.releasePromotion.bind(records),
         claimDeployment: records.claimDeployment.bind(records),
-        settleDeployment: records.settleDeployment.bind(records),
         byKey: records.byKey.bind(records),
-        byStatus: records.byStatus.bind(records),
-        async create(record) {
-          const created = await records.create(record);
+        byLegacyStatus: records.byLegacyStatus.bind(records),
+        byKeyId: records.byKeyId.bind(records),
+        markDue: records.markDue.bind(records),
+        dueBefore: records.dueBefore.bind(records),
+        clearDue: records.clearDue.bind(records),
+        async create(record, claim) {
+          const created = await records.create(record, claim);
           if (created) announce(record.status, record.objectKey, first(record.reasons));
           return created;
         },

@@ -3,10 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type AttributeValue,
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  PutItemCommand,
   ResourceInUseException,
+  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
@@ -170,7 +174,11 @@ export const encodeEventKey = (key: string) =>
     .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
     .join('/');
 
-/** Creates a table (unless it exists) and waits until it and its indexes are ACTIVE. */
+/**
+ * Creates a table (unless it exists) and waits until it and its indexes are ACTIVE. A table an earlier
+ * version created without an index the layout now has is made again with its items (dynalite cannot add
+ * an index to a table), so a restart on an old data directory loses nothing.
+ */
 export async function ensureTable(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
   try {
     await client.send(new CreateTableCommand(createTableInput(layout, name)));
@@ -178,6 +186,10 @@ export async function ensureTable(client: DynamoDBClient, layout: TableLayout, n
     // Already there from an earlier start on the same data directory.
     if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
       throw error;
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+    if (layout.globalIndexes.some((index) => !present.has(index.indexName)))
+      await recreate(client, layout, name);
   }
   // dynalite answers CreateTable before the table and its indexes are ACTIVE (as DynamoDB does); a query
   // in that window fails with ResourceNotFoundException.
@@ -207,4 +219,27 @@ async function keepIncomingDirectory(endpoint: string, bucket: string): Promise<
   } finally {
     client.destroy();
   }
+}
+
+/** Copies a table's items aside, makes the table again from its layout, and puts the items back. */
+async function recreate(client: DynamoDBClient, layout: TableLayout, name: string): Promise<void> {
+  const items: Record<string, AttributeValue>[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: name, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  await client.send(new DeleteTableCommand({ TableName: name }));
+  for (;;) {
+    try {
+      await client.send(new CreateTableCommand(createTableInput(layout, name)));
+      break;
+    } catch (error) {
+      // dynalite deletes asynchronously: the name is free a moment later.
+      if ((error as Error).name !== 'ResourceInUseException') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+  for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
 }

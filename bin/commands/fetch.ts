@@ -88,9 +88,8 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
     if (values.json) io.out(JSON.stringify(result, null, 2));
     else if (result.ok) {
       if (toStdout) await pipeline(createReadStream(output), io.stdout ?? process.stdout, { end: false });
-      say(
-        `VERIFIED  ${uri} ${result.digest} → ${toStdout ? 'standard output' : values.output} (summary valid until ${result.validUntil})`,
-      );
+      say(`VERIFIED  ${uri} ${result.digest} → ${toStdout ? 'standard output' : values.output}`);
+      say(`  its verification summary is valid until ${result.validUntil}`);
     } else {
       say(
         `REFUSED  ${uri} ${result.digest} (verification summary: ${result.verificationResult ?? 'invalid'}); nothing written`,

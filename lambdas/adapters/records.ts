@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -6,44 +5,86 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ALLOWED_FROM, type ArtifactRecord, type ArtifactStatus, type RecordPatch } from '#core/lifecycle.ts';
+import {
+  ALLOWED_FROM,
+  type ArtifactRecord,
+  type ArtifactStatus,
+  isFinal,
+  type RecordPatch,
+} from '#core/lifecycle.ts';
+import { claimSlot, type SlotClaim, type SlotOutcome } from './deployment-slot.ts';
+import { type DueEntry, DueList } from './due-list.ts';
 import { conditionally, queryAll } from './dynamo.ts';
+import {
+  digestPk,
+  getRecords,
+  legacyStatusPk,
+  recordPk as pk,
+  scanRecords,
+  recordSk as sk,
+  sortByUpdate,
+  strip,
+  toItem,
+  unique,
+} from './record-items.ts';
+
+export type { DueEntry } from './due-list.ts';
 
 /** Every DynamoDB action this store performs: what the stack grants the functions that use it. */
-export const RECORD_STORE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'Query'] as const;
+export const RECORD_STORE_ACTIONS = [
+  'GetItem',
+  'BatchGetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+] as const;
 
-const pk = (key: string) => `OBJ#${key}`;
-const sk = (version: string) => `V#${version}`;
-const digestPk = (digest: string) => `DIGEST#${digest}`;
-const statusPk = (status: ArtifactStatus) => `STATUS#${status}`;
-/** Beside a key's version records: which version holds the key in the deployment bucket. */
-const DEPLOYED_SK = 'DEPLOYED';
-/** Ordered by time; the key's hash keeps it unique and under DynamoDB's 1024-byte sort key limit. */
-const statusSk = (at: string, objectKey: string) =>
-  `${at}#${createHash('sha256').update(objectKey).digest('hex').slice(0, 32)}`;
-
+/**
+ * Decision records: one item per artifact version, written as few times as its story allows. On the
+ * happy path a record is created already `verified` and holding its promotion claim, then moved to
+ * `promoted`: two writes, each of one item under 1 KB, plus its entry in the digest index (keys only,
+ * never rewritten). Nothing on that path writes a status index: records that need the scheduled sweep
+ * (pending ones, promotions that failed or were held back) get a due entry of their own instead, and
+ * the revocation re-check scans. Before this layout, records were indexed by status (gsi2) and digest
+ * (gsi1, all attributes); both are still read, for records written then.
+ */
 export class RecordStore {
+  private readonly due: DueList;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.due = new DueList(db, tableName);
+  }
 
-  async get(objectKey: string, version: string): Promise<ArtifactRecord | undefined> {
+  async get(objectKey: string, version: string, consistent = false): Promise<ArtifactRecord | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: pk(objectKey), sk: sk(version) } }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: pk(objectKey), sk: sk(version) },
+        ...(consistent ? { ConsistentRead: true } : {}),
+      }),
     );
     return Item ? strip(Item) : undefined;
   }
 
-  /** Creates the record for a version; false if it exists already (a duplicate event). */
-  async create(record: ArtifactRecord): Promise<boolean> {
+  /**
+   * Creates the record for a version; false if it exists already (a duplicate event). A `verified` record
+   * is created holding the promotion claim of `claim` (one write where a claim would take another).
+   */
+  async create(record: ArtifactRecord, claim?: { owner: string; until: string }): Promise<boolean> {
     return conditionally(() =>
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            ...keys(record.objectKey, record.version, record.digest, record.status, record.updatedAt),
-            ...record,
+            ...toItem(record),
+            ...(claim && record.status === 'verified'
+              ? { promotionOwner: claim.owner, promotionUntil: claim.until }
+              : {}),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -62,45 +103,15 @@ export class RecordStore {
     patch: RecordPatch,
     note?: string,
   ): Promise<boolean> {
-    const at = patch.updatedAt ?? new Date().toISOString();
-    const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
-    const values: Record<string, unknown> = {
-      ':to': to,
-      ':entry': [{ status: to, at, ...(note ? { note } : {}) }],
-      ':empty': [],
-      ':gsi2pk': statusPk(to),
-      ':gsi2sk': statusSk(at, objectKey),
-      ':updatedAt': at,
-    };
-    const sets = [
-      '#status = :to',
-      '#history = list_append(if_not_exists(#history, :empty), :entry)',
-      'gsi2pk = :gsi2pk',
-      'gsi2sk = :gsi2sk',
-      'updatedAt = :updatedAt',
-    ];
-    for (const [field, value] of Object.entries(patch)) {
-      if (field === 'updatedAt' || value === undefined) continue;
-      names[`#${field}`] = field;
-      values[`:${field}`] = value;
-      sets.push(`#${field} = :${field}`);
-    }
     const from = ALLOWED_FROM[to];
-    from.forEach((status, i) => {
-      values[`:from${i}`] = status;
+    return this.appendHistory(objectKey, version, patch, {
+      entry: { status: to, ...(note ? { note } : {}) },
+      sets: ['#status = :to'],
+      values: { ':to': to, ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])) },
+      condition: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+      // A record written under the status index leaves it: the index would say its old status.
+      remove: 'gsi2pk, gsi2sk',
     });
-    return conditionally(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: pk(objectKey), sk: sk(version) },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
   }
 
   /** Updates a record's fields and history without moving it, if it is still in `status`. */
@@ -111,15 +122,37 @@ export class RecordStore {
     patch: RecordPatch,
     note: string,
   ) {
+    return this.appendHistory(objectKey, version, patch, {
+      entry: { status, note },
+      sets: [],
+      values: { ':status': status },
+      condition: '#status = :status',
+    });
+  }
+
+  /** One conditional update: the patch's fields, a history entry, and the change's own clauses. */
+  private appendHistory(
+    objectKey: string,
+    version: string,
+    patch: RecordPatch,
+    change: {
+      entry: { status: ArtifactStatus; note?: string };
+      sets: readonly string[];
+      values: Record<string, unknown>;
+      condition: string;
+      remove?: string;
+    },
+  ): Promise<boolean> {
     const at = patch.updatedAt ?? new Date().toISOString();
     const names: Record<string, string> = { '#status': 'status', '#history': 'history' };
     const values: Record<string, unknown> = {
-      ':status': status,
-      ':entry': [{ status, at, note }],
+      ...change.values,
+      ':entry': [{ ...change.entry, at }],
       ':empty': [],
       ':updatedAt': at,
     };
     const sets = [
+      ...change.sets,
       '#history = list_append(if_not_exists(#history, :empty), :entry)',
       'updatedAt = :updatedAt',
     ];
@@ -134,8 +167,8 @@ export class RecordStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: pk(objectKey), sk: sk(version) },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk) AND #status = :status',
+          UpdateExpression: `SET ${sets.join(', ')}${change.remove ? ` REMOVE ${change.remove}` : ''}`,
+          ConditionExpression: `attribute_exists(pk) AND ${change.condition}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
@@ -199,107 +232,87 @@ export class RecordStore {
   }
 
   /**
-   * Claims the object key in the deployment bucket for one recorded version, in S3's upload order: a
-   * version may take it if nothing newer was ever promoted there and no other version holds it now.
-   * `superseded`: a newer upload of the key is (or was) promoted; `busy`: another version is mid-copy.
+   * Claims the object key in the deployment bucket for one recorded version, in S3's upload order (see
+   * deployment-slot.ts): `superseded` when a newer upload of the key is (or was) promoted, `busy` while
+   * another version's claim is alive. A finished promotion needs no write to let the key go.
    */
-  async claimDeployment(
-    objectKey: string,
-    claim: { version: string; sequencer: string; at: string; until: string },
-  ): Promise<'claimed' | 'superseded' | 'busy'> {
-    const owner = `${objectKey}#${claim.version}`;
-    const claimed = await conditionally(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
-          UpdateExpression: 'SET leaseOwner = :owner, leaseUntil = :until',
-          ConditionExpression:
-            '(attribute_not_exists(leaseUntil) OR leaseUntil < :at OR leaseOwner = :owner) AND ' +
-            '(attribute_not_exists(sequencer) OR version = :version OR sequencer < :sequencer)',
-          ExpressionAttributeValues: {
-            ':owner': owner,
-            ':until': claim.until,
-            ':at': claim.at,
-            ':version': claim.version,
-            ':sequencer': claim.sequencer,
-          },
-        }),
-      ),
-    );
-    if (claimed) return 'claimed';
-    const { Item } = await this.db.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
-        ConsistentRead: true,
-      }),
-    );
-    const newer =
-      typeof Item?.sequencer === 'string' &&
-      Item.version !== claim.version &&
-      Item.sequencer >= claim.sequencer;
-    return newer ? 'superseded' : 'busy';
+  async claimDeployment(objectKey: string, claim: SlotClaim): Promise<SlotOutcome> {
+    return claimSlot(this.db, this.tableName, pk(objectKey), objectKey, claim, async (version) => {
+      const record = await this.get(objectKey, version, true);
+      return record?.status;
+    });
   }
 
-  /** Records which version now holds the key, and lets the claim go. */
-  async settleDeployment(objectKey: string, version: string, sequencer: string): Promise<boolean> {
-    return conditionally(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: pk(objectKey), sk: DEPLOYED_SK },
-          UpdateExpression: 'SET version = :version, sequencer = :sequencer REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'leaseOwner = :owner',
-          ExpressionAttributeValues: {
-            ':owner': `${objectKey}#${version}`,
-            ':version': version,
-            ':sequencer': sequencer,
-          },
-        }),
-      ),
-    );
-  }
-
+  /** Records by digest: the digest index (keys only) then the records, and those of the index before it. */
   async byDigest(digest: string): Promise<ArtifactRecord[]> {
-    return this.query({
+    const keys = await queryAll(this.db, {
+      TableName: this.tableName,
+      IndexName: 'gsi3',
+      KeyConditionExpression: 'gsi3pk = :pk',
+      ExpressionAttributeValues: { ':pk': digestPk(digest) },
+    });
+    const legacy = await this.query({
       IndexName: 'gsi1',
       KeyConditionExpression: 'gsi1pk = :pk',
       ExpressionAttributeValues: { ':pk': digestPk(digest) },
     });
+    return sortByUpdate(unique([...(await getRecords(this.db, this.tableName, keys)), ...legacy]));
   }
 
-  /** Records in a status, optionally only those updated at or after `since` (ISO). */
-  async byStatus(status: ArtifactStatus, since?: string): Promise<ArtifactRecord[]> {
+  /**
+   * Records in a status. Open ones (pending, verified) are found through their due entries and the status
+   * index of earlier records; decided ones by a scan, as the revocation re-check does.
+   */
+  async byStatus(status: ArtifactStatus): Promise<ArtifactRecord[]> {
+    if (isFinal(status)) return scanRecords(this.db, this.tableName, [status]);
+    const due = await this.due.before();
+    const records = unique([
+      ...(await getRecords(
+        this.db,
+        this.tableName,
+        due.map((e) => ({ pk: pk(e.objectKey), sk: sk(e.version) })),
+      )),
+      ...(await this.byLegacyStatus(status)),
+    ]);
+    return sortByUpdate(records.filter((record) => record.status === status));
+  }
+
+  /** Records written before due entries, still in the status index (gsi2) in `status`. */
+  async byLegacyStatus(status: ArtifactStatus): Promise<ArtifactRecord[]> {
     return this.query({
       IndexName: 'gsi2',
-      KeyConditionExpression: since ? 'gsi2pk = :pk AND gsi2sk >= :since' : 'gsi2pk = :pk',
-      ExpressionAttributeValues: since
-        ? { ':pk': statusPk(status), ':since': since }
-        : { ':pk': statusPk(status) },
+      KeyConditionExpression: 'gsi2pk = :pk',
+      ExpressionAttributeValues: { ':pk': legacyStatusPk(status) },
     });
+  }
+
+  /**
+   * Every record in one of `statuses` that one of `keyId`'s signatures vouched for: a scan (parallel,
+   * filtered by DynamoDB), read only after a revocation. Each record is read once, whatever it says.
+   */
+  async byKeyId(keyId: string, statuses: readonly ArtifactStatus[]): Promise<ArtifactRecord[]> {
+    return scanRecords(this.db, this.tableName, statuses, keyId);
+  }
+
+  /** Marks a record as due for the sweep at `due` (ISO): idempotent, one small item. */
+  markDue(objectKey: string, version: string, due: string): Promise<void> {
+    return this.due.mark(objectKey, version, due);
+  }
+
+  /** Due entries at or before `at` (ISO). */
+  dueBefore(at: string): Promise<DueEntry[]> {
+    return this.due.before(at);
+  }
+
+  /** Removes a due entry once the sweep has settled its record. */
+  clearDue(entry: DueEntry): Promise<void> {
+    return this.due.clear(entry);
   }
 
   private async query(
     input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
   ): Promise<ArtifactRecord[]> {
     const items = await queryAll(this.db, { TableName: this.tableName, ...input });
-    return items.map(strip).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    return sortByUpdate(items.map(strip));
   }
-}
-
-function keys(objectKey: string, version: string, digest: string, status: ArtifactStatus, at: string) {
-  return {
-    pk: pk(objectKey),
-    sk: sk(version),
-    gsi1pk: digestPk(digest),
-    gsi1sk: at,
-    gsi2pk: statusPk(status),
-    gsi2sk: statusSk(at, objectKey),
-  };
-}
-
-function strip(item: Record<string, unknown>): ArtifactRecord {
-  const { pk: _a, sk: _b, gsi1pk: _c, gsi1sk: _d, gsi2pk: _e, gsi2sk: _f, ...record } = item;
-  return record as unknown as ArtifactRecord;
 }

@@ -11,11 +11,21 @@ export interface TableLayout {
   readonly globalIndexes: readonly {
     readonly indexName: string;
     readonly partitionKey: string;
-    readonly sortKey: string;
+    readonly sortKey?: string;
+    /**
+     * What an index entry holds. With every attribute, any change to an item rewrites its entries; with the
+     * keys only, an entry is written once and a lookup reads the items. @default 'ALL'
+     */
+    readonly projection?: 'ALL' | 'KEYS_ONLY';
   }[];
 }
 
-/** Decisions, one item per artifact version, plus their transition history. Queried by key, digest and status. */
+/**
+ * Decisions, one item per artifact version, plus their transition history, the deployment claims and the
+ * sweep's due entries. Queried by key, and by digest through gsi3 (keys only: written once per record).
+ * gsi1 (by digest) and gsi2 (by status) index the records written before gsi3, and are read for those
+ * only: CloudFormation adds or removes one index per update, so they go in a later release.
+ */
 export const RECORDS_TABLE: TableLayout = {
   name: 'records',
   partitionKey: 'pk',
@@ -23,6 +33,7 @@ export const RECORDS_TABLE: TableLayout = {
   globalIndexes: [
     { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     { indexName: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+    { indexName: 'gsi3', partitionKey: 'gsi3pk', projection: 'KEYS_ONLY' },
   ],
 };
 
@@ -44,16 +55,16 @@ export const KEYS_TABLE: TableLayout = {
 
 export const TABLES = [RECORDS_TABLE, INDEX_TABLE, KEYS_TABLE] as const;
 
-/** CreateTable input for a layout: on-demand, string keys, every index projecting all attributes. */
+/** CreateTable input for a layout: on-demand, string keys, each index with its projection. */
 export function createTableInput(layout: TableLayout, tableName: string) {
   const attributes = new Set<string>([
     layout.partitionKey,
     layout.sortKey,
-    ...layout.globalIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+    ...layout.globalIndexes.flatMap((i) => (i.sortKey ? [i.partitionKey, i.sortKey] : [i.partitionKey])),
   ]);
-  const keySchema = (partitionKey: string, sortKey: string) => [
+  const keySchema = (partitionKey: string, sortKey?: string) => [
     { AttributeName: partitionKey, KeyType: 'HASH' as const },
-    { AttributeName: sortKey, KeyType: 'RANGE' as const },
+    ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' as const }] : []),
   ];
   return {
     TableName: tableName,
@@ -68,7 +79,7 @@ export function createTableInput(layout: TableLayout, tableName: string) {
           GlobalSecondaryIndexes: layout.globalIndexes.map((index) => ({
             IndexName: index.indexName,
             KeySchema: keySchema(index.partitionKey, index.sortKey),
-            Projection: { ProjectionType: 'ALL' as const },
+            Projection: { ProjectionType: index.projection ?? ('ALL' as const) },
           })),
         }
       : {}),

@@ -94,12 +94,18 @@ export interface ArtifactRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly deadline?: string;
+  /** Written by releases before 2026-11-26 only: always the object key. */
   readonly promotedKey?: string;
+  /** The delivery promoting it, and until when that claim holds (a lapsed claim may be taken over). */
+  readonly promotionOwner?: string;
+  readonly promotionUntil?: string;
   readonly history: readonly HistoryEntry[];
 }
 
 /** Fields a record may change on a move; the rest are fixed when it is created. */
-export type RecordPatch = Partial<Omit<ArtifactRecord, 'objectKey' | 'version' | 'status' | 'history'>>;
+export type RecordPatch = Partial<
+  Omit<ArtifactRecord, 'objectKey' | 'version' | 'status' | 'history' | 'promotionOwner' | 'promotionUntil'>
+>;
 
 /**
  * The status a decision gives an artifact: verified when accepted; pending while all that is wrong is an

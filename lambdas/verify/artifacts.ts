@@ -8,6 +8,7 @@ import {
   NOTES,
   newRecord,
   type ObjectEvent,
+  PROMOTION_LEASE_MS,
   primaryDigest,
   type Reason,
   refusalRecord,
@@ -69,11 +70,15 @@ export function createArtifactSteps(ctx: StepContext, assessor: Assessor, promot
       at,
       pendingDeadlineSeconds: deps.pendingDeadlineSeconds,
     });
-    if (!(await deps.records.create(record))) {
+    // Verified: created holding its promotion claim, one write where a claim would be another.
+    const claim = { owner, until: new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString() };
+    if (!(await deps.records.create(record, record.status === 'verified' ? claim : undefined))) {
       const winner = await deps.records.get(record.objectKey, record.version);
       return winner ? resume(winner, owner) : { objectKey: event.key, kind: 'artifact' };
     }
     if (record.status === 'pending') {
+      // Due at its deadline: the sweep rejects it then, unless attestations settle it first.
+      await deps.records.markDue(record.objectKey, record.version, record.deadline ?? record.createdAt);
       for (const digest of formatDigests(digests)) await deps.index.addWaiter(digest, record);
       // An attestation indexed while this artifact was being verified may have looked for waiters before
       // ours existed. Waiter written, then index read here; index written, then waiters read there: with
@@ -81,7 +86,7 @@ export function createArtifactSteps(ctx: StepContext, assessor: Assessor, promot
       if ((await deps.index.attestationsFor(formatDigests(digests))).length > 0)
         return evaluateRecorded(record, owner);
     }
-    if (record.status === 'verified') return promoter.promote(record, assessment, owner);
+    if (record.status === 'verified') return promoter.promote(record, assessment, owner, { claimed: true });
     return outcome(record);
   }
 

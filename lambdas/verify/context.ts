@@ -29,9 +29,12 @@ export type RecordRepository = Pick<
   | 'claimPromotion'
   | 'releasePromotion'
   | 'claimDeployment'
-  | 'settleDeployment'
   | 'byKey'
-  | 'byStatus'
+  | 'byLegacyStatus'
+  | 'byKeyId'
+  | 'markDue'
+  | 'dueBefore'
+  | 'clearDue'
 >;
 
 /** The attestation index, as the pipeline uses it. */

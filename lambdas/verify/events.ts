@@ -26,9 +26,12 @@ export function publishingEvents(
     claimPromotion: records.claimPromotion.bind(records),
     releasePromotion: records.releasePromotion.bind(records),
     claimDeployment: records.claimDeployment.bind(records),
-    settleDeployment: records.settleDeployment.bind(records),
     byKey: records.byKey.bind(records),
-    byStatus: records.byStatus.bind(records),
+    byLegacyStatus: records.byLegacyStatus.bind(records),
+    byKeyId: records.byKeyId.bind(records),
+    markDue: records.markDue.bind(records),
+    dueBefore: records.dueBefore.bind(records),
+    clearDue: records.clearDue.bind(records),
     async create(record) {
       const created = await records.create(record);
       if (created) await announce(record.objectKey, record.version);

@@ -35,7 +35,12 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
    * key if the digest still matches: an overwrite after verification never reaches deployers. `owner`
    * names the delivery: its own redelivery may take back the claim a failed attempt left.
    */
-  async function promote(record: ArtifactRecord, assessment: Assessment, owner: string): Promise<Outcome> {
+  async function promote(
+    record: ArtifactRecord,
+    assessment: Assessment,
+    owner: string,
+    options: { readonly claimed?: boolean } = {},
+  ): Promise<Outcome> {
     const { decision } = assessment;
     // The decision may rest on keys read from a cache: confirm them against the registry as it is now,
     // so a revocation written since never lets an artifact through on a signature it invalidates.
@@ -45,16 +50,16 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
     }
     const at = now();
     const until = new Date(at.getTime() + PROMOTION_LEASE_MS).toISOString();
-    const claim = await deps.records.claimPromotion(
-      record.objectKey,
-      record.version,
-      owner,
-      at.toISOString(),
-      until,
-    );
+    // A record created verified holds its claim already: it was taken in the same write.
+    const claim = options.claimed
+      ? 'first'
+      : await deps.records.claimPromotion(record.objectKey, record.version, owner, at.toISOString(), until);
     if (!claim) {
-      // Another delivery (a duplicate event) is promoting it, or it is promoted already.
+      // Another delivery (a duplicate event) is promoting it, or it is promoted already. If that one
+      // dies holding its claim, the sweep finishes the promotion once the claim lapses.
       const current = await deps.records.get(record.objectKey, record.version);
+      if (current?.status === 'verified')
+        await deps.records.markDue(record.objectKey, record.version, current.promotionUntil ?? until);
       return outcome(record, current?.status ?? record.status);
     }
     try {
@@ -69,13 +74,13 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
       if (slot === 'busy') {
         throw new Error(`another version of ${record.objectKey} is being promoted; this one will be retried`);
       }
-      const result = await promoteClaimed(record, assessment, claim === 'again');
-      if (result.status !== 'rejected')
-        await deps.records.settleDeployment(record.objectKey, record.version, sequencer);
-      return result;
+      // No write follows to give the key back: the record moving to promoted (or rejected) ends the claim.
+      return await promoteClaimed(record, assessment, claim === 'again');
     } catch (error) {
-      // A failure we live to see gives the claim back, so another delivery need not wait for it to lapse.
+      // A failure we live to see gives the claim back, so another delivery need not wait for it to lapse,
+      // and marks the record due: if no redelivery finishes it, the sweep does.
       await deps.records.releasePromotion(record.objectKey, record.version, owner).catch(() => false);
+      await deps.records.markDue(record.objectKey, record.version, until).catch(() => undefined);
       throw error;
     }
   }
@@ -138,7 +143,6 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
       if (rejected) return rejected;
     }
     const moved = await deps.records.transition(record.objectKey, record.version, 'promoted', {
-      promotedKey: record.objectKey,
       updatedAt: now().toISOString(),
     });
     if (moved) return outcome(record, 'promoted', decision.reasons);

@@ -13,11 +13,10 @@ import type { Promoter } from './promote.ts';
 export function createRecheck({ deps, now }: StepContext, assessor: Assessor, promoter: Promoter) {
   async function recheckKey(keyId: string): Promise<Outcome[]> {
     deps.keys.invalidate([keyId]);
-    const affected: ArtifactRecord[] = [];
-    for (const status of ['verified', 'promoted'] as const) {
-      for (const record of await deps.records.byStatus(status))
-        if (record.keyIds?.includes(keyId)) affected.push(record);
-    }
+    // A scan: revocations are rare, and no index is written for them on every promotion.
+    const affected: ArtifactRecord[] = (await deps.records.byKeyId(keyId, ['verified', 'promoted'])).filter(
+      (record) => record.keyIds?.includes(keyId),
+    );
     // Each artifact on its own: one that cannot be re-checked never leaves the others promoted.
     return eachIsolated(affected, (record) => recheck(record, keyId));
   }

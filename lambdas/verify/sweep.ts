@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type ArtifactRecord,
   DETAIL_TYPES,
   EVENT_SCHEMA_VERSION,
   eachIsolated,
   expiringExceptions,
+  isFinal,
   type Policy,
   type PolicyException,
   policyOf,
@@ -12,6 +14,9 @@ import {
 } from '#core/index.ts';
 import type { ArtifactSteps } from './artifacts.ts';
 import type { Outcome, StepContext } from './context.ts';
+
+/** Later than any due time (ISO strings sort by time). */
+const MAX_DUE = '9999-12-31T23:59:59.999Z';
 
 /** How far ahead the sweep warns of exceptions about to expire. */
 export const EXCEPTION_WARNING_MS = 7 * 24 * 3_600_000;
@@ -34,28 +39,47 @@ const exceptionExpiringEvent = (exception: PolicyException, policy: Policy): Vou
 /**
  * Run on a schedule: rejects pending artifacts whose deadline has passed, evaluates again the pending
  * ones last evaluated under another policy (a new signed version), and finishes promotions left
- * `verified` for longer than `STALE_VERIFIED_MS` (a crash after recording, whose message then ran out of
- * retries): nothing stays verified-but-not-promoted.
+ * `verified` once their claim has lapsed (a crash after recording, whose message then ran out of
+ * retries): nothing stays verified-but-not-promoted. It reads the records that have a due entry — each
+ * pending record (due at its deadline, or now if the policy changed since it was evaluated), each
+ * promotion that failed or was held back (due when its claim lapses) — and those of earlier releases
+ * still in the status index; a due entry goes once its record is decided.
  */
 export function createSweep({ deps, now }: StepContext, artifacts: ArtifactSteps) {
   async function sweepPending(): Promise<Outcome[]> {
     const at = now();
     const policy = policyOf(deps.policy);
-    const pending = await deps.records.byStatus('pending');
-    const due = pending.filter(
+    // Every due entry, not only those due by now: a pending record evaluated under another policy (a new
+    // signed version) is due now whatever its deadline, and every pending record has an entry.
+    const entries = await deps.records.dueBefore(MAX_DUE);
+    const found = new Map<string, ArtifactRecord>();
+    const id = (r: { objectKey: string; version: string }) => `${r.objectKey}\u0000${r.version}`;
+    for (const entry of entries) {
+      const record = await deps.records.get(entry.objectKey, entry.version);
+      if (record) found.set(id(record), record);
+    }
+    for (const status of ['pending', 'verified'] as const)
+      for (const record of await deps.records.byLegacyStatus(status)) found.set(id(record), record);
+
+    const records = [...found.values()];
+    const due = records.filter(
       (record) =>
-        (record.deadline !== undefined && new Date(record.deadline) <= at) ||
-        record.policyDigest !== policy.digest,
+        record.status === 'pending' &&
+        ((record.deadline !== undefined && new Date(record.deadline) <= at) ||
+          record.policyDigest !== policy.digest),
     );
-    const stale = (await deps.records.byStatus('verified')).filter(
-      (record) => at.getTime() - new Date(record.updatedAt).getTime() >= STALE_VERIFIED_MS,
-    );
+    const stale = records.filter((record) => record.status === 'verified' && abandoned(record, at));
     // One record's fault (a hostile input, a throttled call) never stops the sweep of the others.
     const owner = `sweep-${randomUUID()}`;
     const outcomes = await Promise.allSettled([
       eachIsolated(due, (record) => artifacts.evaluateRecorded(record, owner)),
       eachIsolated(stale, (record) => artifacts.resume(record, owner)),
     ]);
+    // Due entries whose record is decided by now (here, or since they were written) are done with.
+    await eachIsolated(entries, async (entry) => {
+      const record = await deps.records.get(entry.objectKey, entry.version);
+      if (!record || isFinal(record.status)) await deps.records.clearDue(entry);
+    });
     const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
     if (failed.length > 0)
       throw new AggregateError(failed, `sweep: ${failed.map((f) => (f as Error).message).join('; ')}`);
@@ -86,4 +110,10 @@ export function createSweep({ deps, now }: StepContext, artifacts: ArtifactSteps
   }
 
   return { sweepPending, expiringSoon };
+}
+
+/** Verified, and its promotion claim (or, without one, its last update) older than a lease: abandoned. */
+function abandoned(record: ArtifactRecord, at: Date): boolean {
+  if (record.promotionUntil !== undefined) return new Date(record.promotionUntil) < at;
+  return at.getTime() - new Date(record.updatedAt).getTime() >= STALE_VERIFIED_MS;
 }

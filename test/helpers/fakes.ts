@@ -1,5 +1,6 @@
 import type { IndexedAttestation, Waiter } from '#adapters/attestation-index.ts';
 import { type KeyRecord, RegistryKeyCache } from '#adapters/key-registry.ts';
+import type { DueEntry } from '#adapters/records.ts';
 import { ALLOWED_FROM, type ArtifactRecord, type ArtifactStatus, type RecordPatch } from '#core/index.ts';
 import type { AttestationIndexPort, RecordRepository } from '../../lambdas/verify/context.ts';
 
@@ -18,10 +19,18 @@ interface Stored extends ArtifactRecord {
 
 export class MemoryRecords implements RecordRepository {
   private readonly items = new Map<string, Stored>();
-  private readonly deployed = new Map<
+  private readonly slots = new Map<
     string,
-    { version?: string; sequencer?: string; leaseOwner?: string; leaseUntil?: string }
+    {
+      version?: string;
+      sequencer?: string;
+      leaseOwner?: string;
+      leaseVersion?: string;
+      leaseSequencer?: string;
+      leaseUntil?: string;
+    }
   >();
+  private readonly due = new Map<string, DueEntry>();
 
   private id = (objectKey: string, version: string) => `${objectKey}\u0000${version}`;
 
@@ -29,15 +38,25 @@ export class MemoryRecords implements RecordRepository {
     return [...this.items.values()].map(clone);
   }
 
+  /** The due entries the sweep will read. */
+  dueEntries(): DueEntry[] {
+    return [...this.due.values()].map(clone);
+  }
+
   async get(objectKey: string, version: string) {
     const item = this.items.get(this.id(objectKey, version));
     return item ? clone(item) : undefined;
   }
 
-  async create(record: ArtifactRecord) {
+  async create(record: ArtifactRecord, claim?: { owner: string; until: string }) {
     const id = this.id(record.objectKey, record.version);
     if (this.items.has(id)) return false;
-    this.items.set(id, clone(record));
+    this.items.set(id, {
+      ...clone(record),
+      ...(claim && record.status === 'verified'
+        ? { promotionOwner: claim.owner, promotionUntil: claim.until }
+        : {}),
+    });
     return true;
   }
 
@@ -101,38 +120,66 @@ export class MemoryRecords implements RecordRepository {
     return true;
   }
 
+  /** As lambdas/adapters/deployment-slot.ts: a claim ends with its record (promoted, rejected) or lapses. */
   async claimDeployment(
     objectKey: string,
     claim: { version: string; sequencer: string; at: string; until: string },
   ): Promise<'claimed' | 'superseded' | 'busy'> {
     const owner = `${objectKey}#${claim.version}`;
-    const slot = this.deployed.get(objectKey) ?? {};
-    const leaseFree =
-      slot.leaseUntil === undefined || slot.leaseUntil < claim.at || slot.leaseOwner === owner;
-    const inOrder =
-      slot.sequencer === undefined || slot.version === claim.version || slot.sequencer < claim.sequencer;
-    if (leaseFree && inOrder) {
-      this.deployed.set(objectKey, { ...slot, leaseOwner: owner, leaseUntil: claim.until });
-      return 'claimed';
+    const slot = this.slots.get(objectKey) ?? {};
+    let settled = { version: slot.version, sequencer: slot.sequencer };
+    const newer = () =>
+      settled.sequencer !== undefined &&
+      settled.version !== claim.version &&
+      settled.sequencer >= claim.sequencer;
+    if (slot.leaseOwner && slot.leaseOwner !== owner && slot.leaseVersion) {
+      const state = this.items.get(this.id(objectKey, slot.leaseVersion))?.status;
+      const lapsed = (slot.leaseUntil ?? '') < claim.at;
+      const ended = state === 'promoted' || state === 'rejected' || state === undefined;
+      if (
+        (state === 'promoted' || state === 'quarantined') &&
+        (settled.sequencer ?? '') < (slot.leaseSequencer ?? '')
+      )
+        settled = { version: slot.leaseVersion, sequencer: slot.leaseSequencer };
+      if (!ended && !lapsed) return newer() ? 'superseded' : 'busy';
     }
-    const newer =
-      slot.sequencer !== undefined && slot.version !== claim.version && slot.sequencer >= claim.sequencer;
-    return newer ? 'superseded' : 'busy';
-  }
-
-  async settleDeployment(objectKey: string, version: string, sequencer: string) {
-    const slot = this.deployed.get(objectKey);
-    if (slot?.leaseOwner !== `${objectKey}#${version}`) return false;
-    this.deployed.set(objectKey, { version, sequencer });
-    return true;
+    if (newer()) return 'superseded';
+    this.slots.set(objectKey, {
+      ...settled,
+      leaseOwner: owner,
+      leaseVersion: claim.version,
+      leaseSequencer: claim.sequencer,
+      leaseUntil: claim.until,
+    });
+    return 'claimed';
   }
 
   async byKey(objectKey: string) {
     return this.sorted([...this.items.values()].filter((item) => item.objectKey === objectKey));
   }
 
-  async byStatus(status: ArtifactStatus) {
-    return this.sorted([...this.items.values()].filter((item) => item.status === status));
+  async byLegacyStatus(_status: ArtifactStatus): Promise<ArtifactRecord[]> {
+    return [];
+  }
+
+  async byKeyId(keyId: string, statuses: readonly ArtifactStatus[]) {
+    return this.sorted(
+      [...this.items.values()].filter(
+        (item) => statuses.includes(item.status) && (item.keyIds ?? []).includes(keyId),
+      ),
+    );
+  }
+
+  async markDue(objectKey: string, version: string, due: string) {
+    this.due.set(`${this.id(objectKey, version)}\u0000${due}`, { objectKey, version, due });
+  }
+
+  async dueBefore(at: string) {
+    return [...this.due.values()].filter((entry) => entry.due <= at).map(clone);
+  }
+
+  async clearDue(entry: DueEntry) {
+    this.due.delete(`${this.id(entry.objectKey, entry.version)}\u0000${entry.due}`);
   }
 
   private sorted(items: readonly Stored[]): ArtifactRecord[] {

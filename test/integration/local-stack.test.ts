@@ -1,9 +1,18 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { describe, expect, it } from 'vitest';
+import { createTableInput, RECORDS_TABLE } from '#adapters/tables.ts';
 import { LOCAL_CREDENTIALS, startLocalStack } from '../../local/stack.ts';
 
 const s3For = (endpoint: string) =>
@@ -36,6 +45,61 @@ describe('local stack', () => {
       expect(await object.Body?.transformToString()).toBe('still here');
     } finally {
       again.destroy();
+      await second.close();
+    }
+  });
+
+  it('keeps the records of a data directory whose table predates an index, and adds the index', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vouch-stack-'));
+    const first = await startLocalStack({ dataDir });
+    const old = new DynamoDBClient({
+      endpoint: first.endpoints.dynamodb,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    // The records table as an earlier version made it: no digest index (gsi3).
+    await old.send(new DeleteTableCommand({ TableName: first.names.recordsTable }));
+    const earlier = {
+      ...RECORDS_TABLE,
+      globalIndexes: RECORDS_TABLE.globalIndexes.filter((i) => i.indexName !== 'gsi3'),
+    };
+    for (;;) {
+      try {
+        await old.send(new CreateTableCommand(createTableInput(earlier, first.names.recordsTable)));
+        break;
+      } catch {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    await old.send(
+      new PutItemCommand({
+        TableName: first.names.recordsTable,
+        Item: { pk: { S: 'OBJ#kept' }, sk: { S: 'V#1' }, gsi3pk: { S: 'DIGEST#sha256:aa' } },
+      }),
+    );
+    old.destroy();
+    await first.close();
+
+    const second = await startLocalStack({ dataDir });
+    const client = new DynamoDBClient({
+      endpoint: second.endpoints.dynamodb,
+      region: 'us-east-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: second.names.recordsTable }));
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['gsi1', 'gsi2', 'gsi3']);
+      const { Items } = await client.send(
+        new QueryCommand({
+          TableName: second.names.recordsTable,
+          IndexName: 'gsi3',
+          KeyConditionExpression: 'gsi3pk = :d',
+          ExpressionAttributeValues: { ':d': { S: 'DIGEST#sha256:aa' } },
+        }),
+      );
+      expect(Items?.map((item) => item.pk?.S)).toEqual(['OBJ#kept']);
+    } finally {
+      client.destroy();
       await second.close();
     }
   });

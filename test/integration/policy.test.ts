@@ -187,8 +187,10 @@ describe('exceptions and phase-in (real handler)', () => {
         }
       ).content.toString(),
     );
-    const predicate = JSON.parse(Buffer.from(summary.dsseEnvelope.payload, 'base64').toString()).predicate;
-    expect(predicate.vouch.exceptions[0].approvedBy).toBe('sec@example.com');
+    // The summary file is the batch's DSSE envelope; this artifact's entry carries the exception it used.
+    const predicate = JSON.parse(Buffer.from(summary.payload, 'base64').toString()).predicate;
+    const entry = predicate.vouch.artifacts.find((a: { name: string }) => a.name === 'hotfix/app.tgz');
+    expect(entry.exceptions[0].approvedBy).toBe('sec@example.com');
   });
 
   it('promotes and flags an artifact failing a rule before its enforceFrom', async () => {

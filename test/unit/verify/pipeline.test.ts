@@ -109,6 +109,49 @@ describe('createPipeline', () => {
     });
   });
 
+  describe('on the happy path (attestation first, versioned staging)', () => {
+    it('writes two objects and the record three times: created verified with its claim, key claimed, promoted', async () => {
+      const h = harness();
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app'));
+      const writes: string[] = [];
+      for (const method of [
+        'create',
+        'transition',
+        'annotate',
+        'claimPromotion',
+        'releasePromotion',
+        'claimDeployment',
+        'markDue',
+        'clearDue',
+      ] as const) {
+        const original = (h.records[method] as (...args: unknown[]) => Promise<unknown>).bind(h.records);
+        (h.records as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+          writes.push(method);
+          return original(...args);
+        };
+      }
+      h.s3.requests.length = 0;
+      await h.upload('releases/app.tgz', 'app');
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      expect(writes).toEqual(['create', 'claimDeployment', 'transition']);
+      const s3Writes = h.s3.requests.filter((r) => !['open', 'head'].includes(r.op));
+      expect(s3Writes.map((r) => `${r.op} ${r.to ?? r.key}`)).toEqual([
+        `put ${vsaKey('releases/app.tgz')}`,
+        `copyVersion ${DEPLOYMENT}/releases/app.tgz`,
+      ]);
+    });
+
+    it('promotes the next upload of the same key at once: the finished promotion let the key go', async () => {
+      const h = harness();
+      for (const bytes of ['version 1', 'version 2']) {
+        await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', bytes));
+        await h.upload('releases/app.tgz', bytes);
+      }
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted', 'promoted']);
+      expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')?.toString()).toBe('version 2');
+    });
+  });
+
   describe('when the artifact arrives first', () => {
     it('waits (pending), and promotes when its attestation arrives', async () => {
       const h = harness();
@@ -118,14 +161,19 @@ describe('createPipeline', () => {
       expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
     });
 
-    it('is rejected by the sweep once its deadline has passed', async () => {
+    it('is rejected by the sweep once its deadline has passed, and no longer due', async () => {
       const h = harness();
       await h.upload('releases/app.tgz', 'app');
+      const [record] = await h.records.byKey('releases/app.tgz');
+      expect(h.records.dueEntries()).toEqual([
+        { objectKey: 'releases/app.tgz', version: record?.version, due: record?.deadline },
+      ]);
       await h.pipeline.sweepPending();
       expect(await h.status('releases/app.tgz')).toEqual(['pending']);
       h.clock.offsetMs = 2 * 3600 * 1000;
       await h.pipeline.sweepPending();
       expect(await h.status('releases/app.tgz')).toEqual(['rejected']);
+      expect(h.records.dueEntries()).toEqual([]);
     });
   });
 
@@ -188,6 +236,10 @@ describe('createPipeline', () => {
       };
       await expect(h.deliver(event, 'message-1')).rejects.toThrow(/KMS unavailable/);
       expect(await h.status('releases/app.tgz')).toEqual(['verified']);
+      // Due for the sweep when its claim would have lapsed, should no redelivery come.
+      expect(h.records.dueEntries()).toEqual([
+        expect.objectContaining({ objectKey: 'releases/app.tgz', due: expect.any(String) }),
+      ]);
       await h.deliver(event, 'message-1');
       expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
       expect(h.copies()).toHaveLength(1);

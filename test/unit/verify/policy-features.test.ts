@@ -160,9 +160,13 @@ exceptions:
     expect(record?.status).toBe('promoted');
     expect(record?.exceptions?.[0]).toMatchObject({ rule: 'releases', approvedBy: 'sec@acme.example' });
     const vsa = JSON.parse(h.s3.latest('deployment', vsaKey('releases/hotfix/app.tgz'))?.toString() ?? '{}');
-    const predicate = JSON.parse(Buffer.from(vsa.dsseEnvelope.payload, 'base64').toString()).predicate;
-    expect(predicate.vouch.exceptions[0].reason).toBe('INC-7 hand-built hotfix');
-    expect(predicate.vouch.policyVersion).toBe(2);
+    // The summary file is the batch's DSSE envelope; this artifact's entry carries what its verdict used.
+    const predicate = JSON.parse(Buffer.from(vsa.payload, 'base64').toString()).predicate;
+    const entry = predicate.vouch.artifacts.find(
+      (a: { name: string }) => a.name === 'releases/hotfix/app.tgz',
+    );
+    expect(entry.exceptions[0].reason).toBe('INC-7 hand-built hotfix');
+    expect(entry.policyVersion).toBe(2);
     expect(events.some((e) => e.detailType === DETAIL_TYPES.exceptionUsed)).toBe(true);
   });
 
