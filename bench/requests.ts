@@ -45,8 +45,7 @@ const MEMORY_OPERATIONS: Record<string, string> = {
   put: 'PutObject',
   delete: 'DeleteObject',
   copyVersion: 'CopyObject',
-  copyWithin: 'CopyObject',
-  streamCopy: 'StreamCopy',
+  streamVerified: 'StreamVerified',
 };
 
 const perArtifact = (counts: Map<string, number>, artifacts: number, only?: (op: string) => boolean) =>

@@ -58,8 +58,9 @@ export class DeploymentBucket extends Construct {
   private readonly encryptionKey: kms.IKey;
 
   /**
-   * What promotion does in the bucket: write promoted objects and VSAs, read back its own incoming copies
-   * and remove failed ones, with the encryption key. The bucket policy lets only its `writer` do it.
+   * What promotion does in the bucket: write promoted objects and VSAs (an unversioned artifact as a
+   * multipart upload it completes only once the bytes streamed verified, aborting it otherwise), remove
+   * the VSAs of failed ones, with the encryption key. The bucket policy lets only its `writer` do it.
    */
   public grantPromote(grantee: iam.IGrantable): iam.Grant {
     this.encryptionKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');

@@ -12,12 +12,9 @@ import {
   ResourceInUseException,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver, { type S3rverEvent } from 's3rver';
-import { s3Client } from '#adapters/clients.ts';
 import { createTableInput, TABLES, type TableLayout } from '#adapters/tables.ts';
-import { INCOMING_PREFIX } from '#core/index.ts';
 import { type KmsServer, startKmsServer } from './kms/server.ts';
 
 export interface LocalStackOptions {
@@ -82,7 +79,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ],
   });
   const s3Address = await s3.run();
-  await keepIncomingDirectory(`http://${host}:${s3Address.port}`, names.deploymentBucket);
   const dynamo = dynalite({
     path: join(dataDir, 'dynamodb'),
     createTableMs: 0,
@@ -198,26 +194,6 @@ export async function ensureTable(client: DynamoDBClient, layout: TableLayout, n
     const indexes = Table?.GlobalSecondaryIndexes ?? [];
     if (Table?.TableStatus === 'ACTIVE' && indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/**
- * s3rver quirk: deleting an object removes its directory once empty, racing a concurrent write into the
- * same directory (ENOENT, and an unhandled stream error that takes the process down). The promoter writes
- * and deletes under one incoming prefix all the time, so a permanent object there keeps the directory.
- */
-async function keepIncomingDirectory(endpoint: string, bucket: string): Promise<void> {
-  const client = s3Client({}, { endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  try {
-    await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: `${INCOMING_PREFIX}.keep`,
-        Body: 's3rver directory keeper',
-      }),
-    );
-  } finally {
-    client.destroy();
   }
 }
 

@@ -14,6 +14,3 @@ export const vsaKey = (objectKey: string) => `${objectKey}.vsa.dsse.json`;
  * never written now; a pull removes one left by an earlier version, and `vouch fetch` names it.
  */
 export const legacyVsaKey = (objectKey: string) => `${objectKey}.vsa.sigstore.json`;
-
-/** Where the promoter streams an unversioned artifact before it is moved into place (deployment bucket). */
-export const INCOMING_PREFIX = '.vouch/incoming/';

@@ -1,10 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   type ArtifactRecord,
   type Decision,
   decisionFields,
   digestsMatch,
-  INCOMING_PREFIX,
   isFlagged,
   keySignaturesStillValid,
   legacyVsaKey,
@@ -31,8 +30,8 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
 
   /**
    * Copies exactly the verified bytes. A versioned source is copied by version (immutable). Otherwise the
-   * object is streamed into a private incoming prefix while being digested again, and only moved to its
-   * key if the digest still matches: an overwrite after verification never reaches deployers. `owner`
+   * object is streamed into place while being digested again, and completes there only if the digest
+   * still matches: an overwrite after verification never reaches deployers. `owner`
    * names the delivery: its own redelivery may take back the claim a failed attempt left.
    */
   async function promote(
@@ -183,15 +182,22 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
       await deps.s3.copyVersion(source, deps.deploymentBucket, record.objectKey, metadata);
       return undefined;
     }
-    const incoming = `${INCOMING_PREFIX}${randomUUID()}`;
-    const landed = await deps.s3.streamCopy(source, deps.deploymentBucket, incoming, algorithms);
-    if (!digestsMatch(record.digests, landed as Record<string, string>)) {
-      await deps.s3.delete(deps.deploymentBucket, incoming);
+    // Unversioned: the bytes are digested again as they stream into place, and appear there only if
+    // they are the ones verified. An overwrite since leaves nothing behind but the summary, removed here.
+    const landed = await deps.s3.streamVerified(
+      source,
+      deps.deploymentBucket,
+      record.objectKey,
+      algorithms,
+      metadata,
+      (digests) => digestsMatch(record.digests, digests as Record<string, string>),
+    );
+    if (!landed.written) {
       await deps.s3.delete(deps.deploymentBucket, vsaKey(record.objectKey));
       const reasons: Reason[] = [
         {
           code: 'SUBJECT_MISMATCH',
-          message: `the staging object changed after verification (now ${primaryDigest(landed)}); not promoted`,
+          message: `the staging object changed after verification (now ${primaryDigest(landed.digests)}); not promoted`,
         },
       ];
       await deps.records.transition(
@@ -203,8 +209,6 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
       );
       return outcome(record, 'rejected', reasons);
     }
-    await deps.s3.copyWithin(deps.deploymentBucket, incoming, record.objectKey, metadata);
-    await deps.s3.delete(deps.deploymentBucket, incoming);
     return undefined;
   }
 

@@ -73,15 +73,16 @@ export function countPromotions(counts: Map<string, number>) {
   return (deps: PipelineDeps): PipelineDeps => {
     const s3 = deps.s3;
     const copyVersion = s3.copyVersion.bind(s3);
-    const copyWithin = s3.copyWithin.bind(s3);
+    const streamVerified = s3.streamVerified.bind(s3);
     const bump = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
     s3.copyVersion = async (source, bucket, key, metadata) => {
       await copyVersion(source, bucket, key, metadata);
       bump(key);
     };
-    s3.copyWithin = async (bucket, from, to, metadata) => {
-      await copyWithin(bucket, from, to, metadata);
-      bump(to);
+    s3.streamVerified = async (source, bucket, key, algorithms, metadata, accept) => {
+      const result = await streamVerified(source, bucket, key, algorithms, metadata, accept);
+      if (result.written) bump(key);
+      return result;
     };
     return deps;
   };

@@ -13,7 +13,7 @@ interface StoredVersion {
 
 /** One request the pipeline made, with the version and conditions it named. */
 export interface StoreRequest {
-  readonly op: 'open' | 'head' | 'put' | 'delete' | 'copyVersion' | 'copyWithin' | 'streamCopy';
+  readonly op: 'open' | 'head' | 'put' | 'delete' | 'copyVersion' | 'streamVerified';
   readonly bucket: string;
   readonly key: string;
   readonly versionId?: string;
@@ -134,29 +134,28 @@ export class MemoryS3 implements ObjectStore {
     this.store(bucket, key, version.body, metadata);
   }
 
-  async copyWithin(bucket: string, from: string, to: string, metadata: Record<string, string>) {
-    this.requests.push({ op: 'copyWithin', bucket, key: from, to: `${bucket}/${to}` });
-    this.store(bucket, to, this.find(bucket, from).body, metadata);
-  }
-
-  async streamCopy(
+  /** As S3Store.streamVerified: the bytes land at the key only if `accept` takes their digests. */
+  async streamVerified(
     source: ObjectVersion,
     bucket: string,
     key: string,
     algorithms: readonly DigestAlgorithm[],
+    metadata: Record<string, string>,
+    accept: (digests: Digests) => boolean,
   ) {
     this.requests.push({
-      op: 'streamCopy',
+      op: 'streamVerified',
       bucket: source.bucket,
       key: source.key,
       ...(source.versionId ? { versionId: source.versionId } : {}),
       to: `${bucket}/${key}`,
     });
     const { body } = this.find(source.bucket, source.key, source.versionId);
-    this.store(bucket, key, body, {});
     const digests: Digests = {};
     for (const algorithm of algorithms) digests[algorithm] = createHash(algorithm).update(body).digest('hex');
-    return digests;
+    const written = accept(digests);
+    if (written) this.store(bucket, key, body, metadata);
+    return { digests, written };
   }
 
   private find(bucket: string, key: string, versionId?: string): StoredVersion {

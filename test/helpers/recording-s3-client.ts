@@ -21,7 +21,8 @@ const s3Error = (name: string, message = name) => Object.assign(new Error(messag
  * An S3 client for the adapter's tests: a versioned bucket in memory that records every command sent
  * (name and input, as the SDK would serialize them) and answers as S3 does for the requests S3Store
  * makes — versions, `CopySource` with `?versionId=`, `CopySourceIfMatch`, byte ranges of a multipart
- * copy. `fail` makes the next command of a name fail once. Cast to S3Client where S3Store wants one.
+ * copy, parts of a streamed upload (each answered a turn of the event loop later, so that parts sent
+ * at once are seen at once). `fail` makes the next command of a name fail once. Cast to S3Client where S3Store wants one.
  */
 export class RecordingS3Client {
   readonly sent: SentCommand[] = [];
@@ -31,6 +32,9 @@ export class RecordingS3Client {
     { bucket: string; key: string; metadata: Record<string, string>; parts: Map<number, Buffer> }
   >();
   private readonly failures = new Map<string, Error>();
+  private partsInFlight = 0;
+  /** The most UploadPart requests that were ever on their way at once. */
+  maxPartsInFlight = 0;
 
   asClient(): S3Client {
     return this as unknown as S3Client;
@@ -106,6 +110,17 @@ export class RecordingS3Client {
         const part = source.body.subarray(start, end + 1);
         upload.parts.set(input.PartNumber, part);
         return { CopyPartResult: { ETag: `"${md5(part)}"` } };
+      }
+      case 'UploadPartCommand': {
+        const upload = this.uploads.get(input.UploadId);
+        if (!upload) throw s3Error('NoSuchUpload');
+        this.partsInFlight++;
+        this.maxPartsInFlight = Math.max(this.maxPartsInFlight, this.partsInFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        this.partsInFlight--;
+        const part = Buffer.from(input.Body);
+        upload.parts.set(input.PartNumber, part);
+        return { ETag: `"${md5(part)}"` };
       }
       case 'CompleteMultipartUploadCommand': {
         const upload = this.uploads.get(input.UploadId);

@@ -62,7 +62,15 @@ describe('S3Store writing to a bucket with Object Lock default retention', () =>
     const bytes = randomBytes(64 * 1024);
     const source = await staged('small.bin', bytes);
     const before = proxy.writes.length;
-    const digests = await store.streamCopy(source, DEPLOYMENT, '.vouch/incoming/small.bin', ['sha256']);
+    const { digests, written } = await store.streamVerified(
+      source,
+      DEPLOYMENT,
+      'releases/small.bin',
+      ['sha256'],
+      {},
+      (d) => d.sha256 === sha256(bytes),
+    );
+    expect(written).toBe(true);
     expect(digests.sha256).toBe(sha256(bytes));
     expect(proxy.writes.slice(before)).toHaveLength(1);
     expect(proxy.writes.slice(before).every((w) => w.checksum)).toBe(true);
@@ -72,13 +80,44 @@ describe('S3Store writing to a bucket with Object Lock default retention', () =>
     const bytes = randomBytes(17 * 1024 * 1024);
     const source = await staged('large.bin', bytes);
     const before = proxy.writes.length;
-    const digests = await store.streamCopy(source, DEPLOYMENT, '.vouch/incoming/large.bin', ['sha256']);
+    const { digests, written } = await store.streamVerified(
+      source,
+      DEPLOYMENT,
+      'releases/large.bin',
+      ['sha256'],
+      { 'vouch-digest': 'x' },
+      () => true,
+    );
+    expect(written).toBe(true);
     expect(digests.sha256).toBe(sha256(bytes));
     const parts = proxy.writes.slice(before);
     expect(parts.length).toBe(3);
     expect(parts.every((w) => w.checksum && w.path.includes('partNumber='))).toBe(true);
-    expect((await store.head(DEPLOYMENT, '.vouch/incoming/large.bin'))?.size).toBe(bytes.length);
+    const landed = await store.head(DEPLOYMENT, 'releases/large.bin');
+    expect(landed?.size).toBe(bytes.length);
+    expect(landed?.metadata).toMatchObject({ 'vouch-digest': 'x' });
   });
+
+  it.each([
+    ['in one part', 64 * 1024],
+    ['in parts', 17 * 1024 * 1024],
+  ])(
+    'leaves nothing at the key when the streamed bytes are not the ones verified (%s)',
+    async (_what, size) => {
+      const bytes = randomBytes(size);
+      const source = await staged(`changed-${size}.bin`, bytes);
+      const { written } = await store.streamVerified(
+        source,
+        DEPLOYMENT,
+        `releases/changed-${size}.bin`,
+        ['sha256'],
+        {},
+        () => false,
+      );
+      expect(written).toBe(false);
+      expect(await store.head(DEPLOYMENT, `releases/changed-${size}.bin`)).toBeUndefined();
+    },
+  );
 
   it('copies the exact staged version with a checksummed copy', async () => {
     const source = await staged('versioned.bin', Buffer.from('staged bytes'));
@@ -86,18 +125,6 @@ describe('S3Store writing to a bucket with Object Lock default retention', () =>
     // s3rver keeps no versions: the copy names one as against a versioned bucket, the proxy drops it.
     await store.copyVersion({ ...source, versionId: 'v1' }, DEPLOYMENT, 'releases/versioned.bin', {});
     expect((await store.head(DEPLOYMENT, 'releases/versioned.bin'))?.size).toBe(12);
-    expect(proxy.writes.slice(before).map((w) => w.checksum)).toEqual([true]);
-  });
-
-  it('moves an incoming copy into place with a checksummed copy', async () => {
-    await store.put(DEPLOYMENT, '.vouch/incoming/moved.bin', Buffer.from('verified bytes'), {}, 'x');
-    const before = proxy.writes.length;
-    await store.copyWithin(DEPLOYMENT, '.vouch/incoming/moved.bin', 'releases/moved.bin', {
-      'vouch-digest': 'sha256:abc',
-    });
-    expect((await store.head(DEPLOYMENT, 'releases/moved.bin'))?.metadata).toMatchObject({
-      'vouch-digest': 'sha256:abc',
-    });
     expect(proxy.writes.slice(before).map((w) => w.checksum)).toEqual([true]);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
@@ -244,6 +245,113 @@ describe('S3Store', () => {
           Math.max(...ranges.map(([start, end]) => (end as number) - (start as number) + 1)),
         ).toBeLessThanOrEqual(5 * GiB);
         expect(ranges.at(-1)?.[1]).toBe(size - 1);
+      });
+    });
+  });
+
+  describe('#streamVerified', () => {
+    const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+    /** The latest object, unversioned as the pipeline sees it: whatever bytes are there when read. */
+    function unversioned(s3: RecordingS3Client, key: string): ObjectVersion {
+      const { versionId: _none, ...source } = digested(s3, key, s3.latest(STAGING, key)?.versionId as string);
+      return source;
+    }
+
+    describe('when the bytes streamed are the ones verified', () => {
+      it('uploads in parts, at most two on their way, and completes at the key with the metadata', async () => {
+        const s3 = new RecordingS3Client();
+        const bytes = randomBytes(10 * 1024 + 7);
+        s3.upload(STAGING, 'releases/app.tgz', bytes);
+        let offered: string | undefined;
+        const { written, digests } = await new S3Store(s3.asClient(), S3_COPY_LIMITS, 1024).streamVerified(
+          unversioned(s3, 'releases/app.tgz'),
+          DEPLOYMENT,
+          'releases/app.tgz',
+          ['sha256'],
+          { 'vouch-record': 'r' },
+          (d) => {
+            offered = d.sha256;
+            return d.sha256 === sha256(bytes);
+          },
+        );
+        expect(written).toBe(true);
+        expect(offered).toBe(sha256(bytes));
+        expect(digests.sha256).toBe(sha256(bytes));
+        const parts = s3.named('UploadPartCommand').map((c) => c.input);
+        expect(parts.map((p) => p.Body.length)).toEqual([...Array(10).fill(1024), 7]);
+        expect(parts.every((p) => p.ChecksumAlgorithm === WRITE_CHECKSUM)).toBe(true);
+        expect(s3.maxPartsInFlight).toBe(2);
+        expect(s3.sent.at(-1)?.name).toBe('CompleteMultipartUploadCommand');
+        const landed = s3.latest(DEPLOYMENT, 'releases/app.tgz');
+        expect(sha256(landed?.body as Buffer)).toBe(sha256(bytes));
+        expect(landed?.metadata).toEqual({ 'vouch-record': 'r' });
+      });
+
+      it('writes an object that fits one part with one checksummed PutObject', async () => {
+        const s3 = new RecordingS3Client();
+        s3.upload(STAGING, 'releases/small.txt', 'small bytes');
+        const { written } = await new S3Store(s3.asClient()).streamVerified(
+          unversioned(s3, 'releases/small.txt'),
+          DEPLOYMENT,
+          'releases/small.txt',
+          ['sha256'],
+          { 'vouch-record': 'r' },
+          (d) => d.sha256 === sha256('small bytes'),
+        );
+        expect(written).toBe(true);
+        expect(s3.sent.map((c) => c.name)).toEqual(['GetObjectCommand', 'PutObjectCommand']);
+        expect(s3.named('PutObjectCommand')[0]?.input).toMatchObject({
+          Bucket: DEPLOYMENT,
+          Key: 'releases/small.txt',
+          Metadata: { 'vouch-record': 'r' },
+          ChecksumAlgorithm: WRITE_CHECKSUM,
+        });
+      });
+    });
+
+    describe('when the bytes streamed are not the ones verified (the key was overwritten since)', () => {
+      it.each([
+        ['in parts', 4 * 1024],
+        ['in one part', 100],
+      ])('leaves nothing at the key and no upload open (%s)', async (_how, size) => {
+        const s3 = new RecordingS3Client();
+        s3.upload(STAGING, 'releases/app.tgz', randomBytes(size));
+        const { written, digests } = await new S3Store(s3.asClient(), S3_COPY_LIMITS, 1024).streamVerified(
+          unversioned(s3, 'releases/app.tgz'),
+          DEPLOYMENT,
+          'releases/app.tgz',
+          ['sha256'],
+          {},
+          () => false,
+        );
+        expect(written).toBe(false);
+        expect(digests.sha256).toMatch(/^[0-9a-f]{64}$/);
+        expect(s3.versions(DEPLOYMENT, 'releases/app.tgz')).toEqual([]);
+        expect(s3.named('CompleteMultipartUploadCommand')).toEqual([]);
+        expect(s3.named('PutObjectCommand')).toEqual([]);
+        expect(s3.openUploads).toBe(0);
+      });
+    });
+
+    describe('when a part fails', () => {
+      it('aborts the upload and fails, leaving nothing at the key', async () => {
+        const s3 = new RecordingS3Client();
+        s3.upload(STAGING, 'releases/app.tgz', randomBytes(4 * 1024));
+        s3.fail('UploadPartCommand', Object.assign(new Error('slow down'), { name: 'SlowDown' }));
+        await expect(
+          new S3Store(s3.asClient(), S3_COPY_LIMITS, 1024).streamVerified(
+            unversioned(s3, 'releases/app.tgz'),
+            DEPLOYMENT,
+            'releases/app.tgz',
+            ['sha256'],
+            {},
+            () => true,
+          ),
+        ).rejects.toMatchObject({ name: 'SlowDown' });
+        expect(s3.named('AbortMultipartUploadCommand')).toHaveLength(1);
+        expect(s3.named('CompleteMultipartUploadCommand')).toEqual([]);
+        expect(s3.openUploads).toBe(0);
+        expect(s3.versions(DEPLOYMENT, 'releases/app.tgz')).toEqual([]);
       });
     });
   });

@@ -91,7 +91,7 @@ function harness(options: { versioned?: boolean; overrides?: Partial<PipelineDep
         ),
       ),
     status: async (key: string) => (await records.byKey(key)).map((record) => record.status),
-    copies: () => s3.requests.filter((r) => r.op === 'copyVersion' || r.op === 'copyWithin'),
+    copies: () => s3.requests.filter((r) => r.op === 'copyVersion' || r.op === 'streamVerified'),
   };
 }
 
