@@ -73,7 +73,7 @@ export interface VouchConfig {
   readonly reserveConcurrency: boolean;
   /**
    * Messages per verifier invocation (1..1000). The summaries an invocation promotes share one KMS
-   * signature, so larger batches sign less; above 10, SQS needs a batching window. @default 20
+   * signature, so larger batches sign less; above 10, SQS needs a batching window. @default 100
    */
   readonly verifierBatchSize: number;
   /**

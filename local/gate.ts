@@ -76,6 +76,8 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly concurrency?: number;
   /** Messages per batch, as the SQS event source's batch size. @default DEFAULT_VERIFIER_BATCH_SIZE */
   readonly batchSize?: number;
+  /** As the SQS event source's maximum batching window. @default 0 (batches of whatever is ready) */
+  readonly batchingWindowMs?: number;
   /** @default 3600 */
   readonly pendingDeadlineSeconds?: number;
   /** Lets a test put something (a fault-injecting proxy) between the handler and a server. */
@@ -178,6 +180,7 @@ export async function startLocalGate(options: LocalGateOptions) {
     retryDelayMs: options.retryDelayMs ?? 100,
     concurrency: options.concurrency ?? 1,
     batchSize: options.batchSize ?? DEFAULT_VERIFIER_BATCH_SIZE,
+    ...(options.batchingWindowMs ? { batchingWindowMs: options.batchingWindowMs } : {}),
   });
   const notifications: string[] = [];
   const counters = { notified: 0 };

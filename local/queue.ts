@@ -37,6 +37,11 @@ export interface QueueOptions {
   readonly retryDelayMs?: number;
   /** Batches in flight at once, as concurrent Lambda invocations behind an SQS event source. @default 1 */
   readonly concurrency?: number;
+  /**
+   * As the event source's maximum batching window: a batch smaller than `batchSize` waits until its
+   * oldest message has been ready this long. @default 0 (a batch of whatever is ready, at once)
+   */
+  readonly batchingWindowMs?: number;
 }
 
 interface Message {
@@ -44,6 +49,8 @@ interface Message {
   readonly body: string;
   attempts: number;
   lastError: string;
+  /** When it (last) became ready to receive. */
+  readyAt: number;
 }
 
 /**
@@ -59,6 +66,9 @@ export function createEventQueue(options: QueueOptions) {
   const stats = { received: 0, succeeded: 0, retried: 0, deadLettered: 0 };
   let delayed = 0;
   const concurrency = options.concurrency ?? 1;
+  const windowMs = options.batchingWindowMs ?? 0;
+  /** A pump is due when the oldest ready message's window ends. */
+  let windowDue = false;
   let inFlight = 0;
   let idle: (() => void)[] = [];
   let sequence = 0;
@@ -86,6 +96,7 @@ export function createEventQueue(options: QueueOptions) {
     delayed++;
     setTimeout(() => {
       delayed--;
+      message.readyAt = Date.now();
       ready.push(message);
       pump();
     }, retryDelayMs * message.attempts);
@@ -114,6 +125,17 @@ export function createEventQueue(options: QueueOptions) {
 
   function pump() {
     while (inFlight < concurrency && ready.length > 0) {
+      const wait = ready.length < batchSize ? (ready[0] as Message).readyAt + windowMs - Date.now() : 0;
+      if (wait > 0) {
+        if (!windowDue) {
+          windowDue = true;
+          setTimeout(() => {
+            windowDue = false;
+            pump();
+          }, wait);
+        }
+        break;
+      }
       const batch = ready.splice(0, batchSize);
       inFlight++;
       void runBatch(batch).finally(() => {
@@ -126,7 +148,7 @@ export function createEventQueue(options: QueueOptions) {
 
   return {
     send(body: string) {
-      ready.push({ messageId: `local-${++sequence}`, body, attempts: 0, lastError: '' });
+      ready.push({ messageId: `local-${++sequence}`, body, attempts: 0, lastError: '', readyAt: Date.now() });
       queueMicrotask(pump);
     },
     /** Resolves once nothing is queued, delayed or in flight. */

@@ -418,8 +418,8 @@ describe('buckets, queues and tables', () => {
     full.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 10 },
-      // Twenty messages (about ten artifacts) share one VSA signature; over 10 needs a batching window.
-      BatchSize: 20,
+      // A hundred messages (about fifty artifacts) share one VSA signature; over 10 needs a batching window.
+      BatchSize: 100,
       MaximumBatchingWindowInSeconds: 1,
     });
   });

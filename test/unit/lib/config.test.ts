@@ -21,7 +21,7 @@ describe('loadConfig', () => {
       reserveConcurrency: false,
       signerPrincipalArns: [],
       codeSigning: false,
-      verifierBatchSize: 20,
+      verifierBatchSize: 100,
       verifierBatchingWindowSeconds: 1,
       vsaValidityDays: 30,
     });

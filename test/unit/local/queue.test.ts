@@ -1,5 +1,5 @@
 import type { SQSEvent } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEventQueue } from '../../../local/queue.ts';
 
 describe('local event queue (SQS stand-in)', () => {
@@ -13,6 +13,41 @@ describe('local event queue (SQS stand-in)', () => {
     await queue.drain();
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
     expect(queue.stats.succeeded).toBe(3);
+  });
+
+  describe('with a batching window', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('holds a short batch until its oldest message has waited the window, and sends a full one at once', async () => {
+      vi.useFakeTimers();
+      const batches: string[][] = [];
+      const queue = createEventQueue({
+        handler: async (event: SQSEvent) => void batches.push(event.Records.map((r) => r.body)),
+        batchSize: 3,
+        batchingWindowMs: 1000,
+      });
+      queue.send('a');
+      await vi.advanceTimersByTimeAsync(600);
+      expect(batches).toEqual([]);
+      queue.send('b');
+      await vi.advanceTimersByTimeAsync(399);
+      expect(batches).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(batches).toEqual([['a', 'b']]);
+
+      for (const body of ['c', 'd', 'e', 'f']) queue.send(body);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(batches).toEqual([
+        ['a', 'b'],
+        ['c', 'd', 'e'],
+      ]);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(batches).toEqual([['a', 'b'], ['c', 'd', 'e'], ['f']]);
+      const drained = queue.drain();
+      await vi.runAllTimersAsync();
+      await drained;
+      expect(queue.stats.succeeded).toBe(6);
+    });
   });
 
   it('redelivers only the messages reported as batch item failures', async () => {
