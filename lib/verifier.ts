@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,6 +11,7 @@ import { Construct } from 'constructs';
 import { ATTESTATION_INDEX_ACTIONS } from '../lambdas/adapters/attestation-index.ts';
 import { KEY_REGISTRY_READ_ACTIONS } from '../lambdas/adapters/key-registry.ts';
 import { RECORD_STORE_ACTIONS } from '../lambdas/adapters/records.ts';
+import { ConditionEngineNotLoaded } from '../lambdas/core/condition-engine.ts';
 import {
   DEFAULT_PENDING_DEADLINE_SECONDS,
   DEFAULT_VERIFIER_BATCH_SIZE,
@@ -17,6 +19,8 @@ import {
   KEY_PURPOSES,
   KEY_TAGS,
 } from '../lambdas/core/defaults.ts';
+import { parsePolicy, policyDigest } from '../lambdas/core/policy.ts';
+
 import { verifierEnvironment } from '../lambdas/verify/config.ts';
 import type { DeploymentBucket } from './deployment.ts';
 import { PROJECT_ROOT, VouchFunction } from './function.ts';
@@ -24,6 +28,20 @@ import type { VouchKeys } from './keys.ts';
 import { acknowledge, logicalId, OBJECT_WILDCARD_REASON, SCHEDULER_INVOKE_REASON } from './nag.ts';
 import type { StagingBucket } from './staging.ts';
 import type { VouchTables } from './tables.ts';
+
+/**
+ * The policy file checked against its schema (synth is synchronous: a policy with conditions is
+ * schema-checked, and its CEL compiled at the verifier's first invocation, which loads the engine).
+ */
+function synthChecked(bytes: Buffer, what: string): { digest: string } {
+  try {
+    return parsePolicy(bytes, what);
+  } catch (error) {
+    // Thrown only once the schema check has passed, when compiling needs the CEL engine.
+    if (error instanceof ConditionEngineNotLoaded) return { digest: policyDigest(bytes) };
+    throw error;
+  }
+}
 
 export interface VerifierProps {
   /**
@@ -122,6 +140,9 @@ export class Verifier extends Construct {
         `Verifier: the policy file must be inside the project (${PROJECT_ROOT}), found ${props.policyFile}`,
       );
     }
+    // Validated here, at synth: a policy that does not load never deploys, and the verifier's cold start
+    // only compiles the file it was given (exactly these bytes) instead of validating it again.
+    const policy = synthChecked(readFileSync(props.policyFile), policyAsset);
     const environment = {
       ...verifierEnvironment({
         stagingBucket: props.staging.bucket.bucketName,
@@ -133,6 +154,7 @@ export class Verifier extends Construct {
         },
         vsaKeyId: props.keys.vsaKey.keyArn,
         policyPath: '/var/task/policy.yaml',
+        policySchemaValidated: policy.digest,
         trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
         pendingDeadlineSeconds: props.pendingDeadline?.toSeconds() ?? DEFAULT_PENDING_DEADLINE_SECONDS,
         vsaValiditySeconds: props.vsaValidity?.toSeconds() ?? DEFAULT_VSA_VALIDITY_SECONDS,

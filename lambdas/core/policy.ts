@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { ConditionEngineNotLoaded, loadConditionEngine } from './condition-engine.ts';
@@ -129,10 +129,16 @@ export const POLICY_SCHEMA = {
   },
 } as const;
 
-// verbose: errors carry the schema they failed, so a message can list the keys allowed where one was not.
-const validatePolicy = new Ajv({ allErrors: false, strict: true, verbose: true }).compile<PolicySpec>(
-  POLICY_SCHEMA,
-);
+/**
+ * The schema's validator, compiled on first use: compiling it is most of what loading this module would
+ * otherwise cost (a verifier cold start whose policy synth already validated never compiles it).
+ */
+let policyValidator: ValidateFunction<PolicySpec> | undefined;
+const schemaValidator = () =>
+  // verbose: errors carry the schema they failed, so a message can list the keys allowed where one was not.
+  (policyValidator ??= new Ajv({ allErrors: false, strict: true, verbose: true }).compile<PolicySpec>(
+    POLICY_SCHEMA,
+  ));
 
 export interface Requirement {
   readonly types: readonly string[];
@@ -167,26 +173,39 @@ export interface Policy {
   readonly spec: PolicySpec;
 }
 
+export interface ParseOptions {
+  /**
+   * The digest of a file whose schema was checked already (by `cdk synth`, which bundles the file with
+   * the verifier): exactly those bytes skip the schema check; any other bytes get it.
+   */
+  readonly schemaValidated?: string;
+}
+
 /**
  * `parsePolicy` for a policy that may hold conditions: loads the CEL engine first when it does (and
  * only then).
  */
-export async function parsePolicyAsync(content: string | Buffer, what = 'policy'): Promise<Policy> {
+export async function parsePolicyAsync(
+  content: string | Buffer,
+  what = 'policy',
+  options: ParseOptions = {},
+): Promise<Policy> {
   try {
-    return parsePolicy(content, what);
+    return parsePolicy(content, what, options);
   } catch (error) {
     if (!(error instanceof ConditionEngineNotLoaded)) throw error;
   }
   await loadConditionEngine();
-  return parsePolicy(content, what);
+  return parsePolicy(content, what, options);
 }
 
 /**
  * Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path;
- * a policy with conditions needs the CEL engine loaded (`parsePolicyAsync`).
+ * a policy with conditions needs the CEL engine loaded (`parsePolicyAsync`). See ParseOptions.
  */
-export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
+export function parsePolicy(content: string | Buffer, what = 'policy', options: ParseOptions = {}): Policy {
   const text = typeof content === 'string' ? content : content.toString('utf8');
+  const digest = policyDigest(text);
   let value: unknown;
   try {
     // A bounded alias count stops "billion laughs" expansion of YAML anchors.
@@ -199,11 +218,17 @@ export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
       cause: error,
     });
   }
-  if (!validatePolicy(value)) {
-    throw new VouchError('PARSE_ERROR', `${what}: ${schemaProblem(validatePolicy.errors ?? [])}`);
+  if (options.schemaValidated !== digest) {
+    const validate = schemaValidator();
+    if (!validate(value))
+      throw new VouchError('PARSE_ERROR', `${what}: ${schemaProblem(validate.errors ?? [])}`);
   }
-  return compilePolicy(value, `sha256:${createHash('sha256').update(text).digest('hex')}`, what);
+  return compilePolicy(value as PolicySpec, digest, what);
 }
+
+/** `sha256:<hex>` of a policy file's text, as every decision records it. */
+export const policyDigest = (text: string | Buffer) =>
+  `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 const SIGNER_SHAPES =
   '{ registry: true }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';

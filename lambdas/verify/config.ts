@@ -20,6 +20,7 @@ export const VERIFIER_ENV = {
   keysTable: 'VOUCH_KEYS_TABLE',
   vsaKeyId: 'VOUCH_VSA_KEY_ID',
   policyPath: 'VOUCH_POLICY_PATH',
+  policySchemaValidated: 'VOUCH_POLICY_SCHEMA_VALIDATED',
   trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
   pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
   vsaValiditySeconds: 'VOUCH_VSA_VALIDITY_SECONDS',
@@ -53,6 +54,11 @@ export interface VerifierConfig {
   /** The KMS key (ARN or alias) that signs verification summaries. */
   readonly vsaKeyId: string;
   readonly policyPath: string;
+  /**
+   * The digest (`sha256:<hex>`) of the policy file as `cdk synth` validated it against the schema: a file
+   * with exactly that digest is only compiled at a cold start, not validated again. @default none
+   */
+  readonly policySchemaValidated?: string;
   /** @default the pinned Sigstore public-good root bundled with the function */
   readonly trustedRootPath?: string;
   /** @default DEFAULT_PENDING_DEADLINE_SECONDS */
@@ -72,8 +78,8 @@ export interface VerifierConfig {
 /** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
 export function readVerifierConfig(
   env: NodeJS.ProcessEnv = process.env,
-): Required<Omit<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus'>> &
-  Pick<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus'> {
+): Required<Omit<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus' | 'policySchemaValidated'>> &
+  Pick<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus' | 'policySchemaValidated'> {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);
@@ -84,6 +90,7 @@ export function readVerifierConfig(
       `configuration: ${VERIFIER_ENV.policyBucket} needs ${VERIFIER_ENV.policyKeyId}, the key policy bundles are signed with`,
     );
   const eventBus = env[VERIFIER_ENV.eventBus];
+  const policySchemaValidated = env[VERIFIER_ENV.policySchemaValidated];
   return {
     stagingBucket: requireEnv(VERIFIER_ENV.stagingBucket, env),
     deploymentBucket: requireEnv(VERIFIER_ENV.deploymentBucket, env),
@@ -94,6 +101,7 @@ export function readVerifierConfig(
     },
     vsaKeyId: requireEnv(VERIFIER_ENV.vsaKeyId, env),
     policyPath: requireEnv(VERIFIER_ENV.policyPath, env),
+    ...(policySchemaValidated ? { policySchemaValidated } : {}),
     ...(trustedRootPath ? { trustedRootPath } : {}),
     pendingDeadlineSeconds: numberEnv(
       VERIFIER_ENV.pendingDeadlineSeconds,
@@ -128,6 +136,9 @@ export function verifierEnvironment(config: VerifierConfig): Record<string, stri
     [VERIFIER_ENV.keysTable]: config.tables.keys,
     [VERIFIER_ENV.vsaKeyId]: config.vsaKeyId,
     [VERIFIER_ENV.policyPath]: config.policyPath,
+    ...(config.policySchemaValidated
+      ? { [VERIFIER_ENV.policySchemaValidated]: config.policySchemaValidated }
+      : {}),
     ...(config.trustedRootPath ? { [VERIFIER_ENV.trustedRootPath]: config.trustedRootPath } : {}),
     [VERIFIER_ENV.pendingDeadlineSeconds]: String(
       config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,

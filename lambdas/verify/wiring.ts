@@ -106,12 +106,15 @@ export function loadPolicy(
       );
     return policy;
   };
+  // The bundled file's schema was checked by cdk synth: exactly those bytes skip it (no schema compiled
+  // at a cold start); any other bytes, and every version read from the policy store, are validated.
+  const synthChecked = config.policySchemaValidated ? { schemaValidated: config.policySchemaValidated } : {};
   const bundled = async () =>
-    checked(await parsePolicyAsync(readFileSync(config.policyPath), config.policyPath));
+    checked(await parsePolicyAsync(readFileSync(config.policyPath), config.policyPath, synthChecked));
   const store = config.policyStore;
   if (!store) {
     try {
-      return checked(parsePolicy(readFileSync(config.policyPath), config.policyPath));
+      return checked(parsePolicy(readFileSync(config.policyPath), config.policyPath, synthChecked));
     } catch (error) {
       // A policy with conditions is compiled once the CEL engine is loaded, at the first prepare().
       if (!(error instanceof ConditionEngineNotLoaded)) throw error;

@@ -1,12 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { policyDigest } from '../../lambdas/core/policy.ts';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
+import { PROJECT_ROOT } from '../../lib/function.ts';
 import { PROTECTED_KEY_ACTIONS } from '../../lib/keys.ts';
 import {
   actionMatches,
@@ -783,6 +785,8 @@ describe('functions', () => {
           VOUCH_POLICY_PATH: '/var/task/policy.yaml',
           VOUCH_VSA_KEY_ID: { 'Fn::GetAtt': [logicalIds.vsaKey, 'Arn'] },
           VOUCH_VSA_VALIDITY_SECONDS: String(30 * 24 * 3600),
+          // Validated at synth: exactly these bytes are only compiled at a cold start.
+          VOUCH_POLICY_SCHEMA_VALIDATED: policyDigest(readFileSync('policies/default.yaml')),
         }),
       },
     });
@@ -790,6 +794,18 @@ describe('functions', () => {
       Description: Match.stringLikeRegexp('^Vouch key rotation'),
       Architectures: ['arm64'],
     });
+  });
+
+  it('refuses to synthesize with a policy that does not load, naming what is wrong', () => {
+    const dir = mkdtempSync(join(PROJECT_ROOT, '.vouch-policy-test-'));
+    try {
+      writeFileSync(join(dir, 'policy.yaml'), 'version: 1\nrules: []\n');
+      expect(() => synth({ policyFile: join(dir, 'policy.yaml') }, { bundle: false })).toThrow(
+        /policy\.yaml: \/rules must NOT have fewer than 1 items/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('bundles the policy and the pinned trusted root with the verifier', () => {

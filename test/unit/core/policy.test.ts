@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keyIdOf, parsePolicy, VouchError } from '#core/index.ts';
+import { keyIdOf, parsePolicy, policyDigest, VouchError } from '#core/index.ts';
 
 const valid = `
 version: 1
@@ -36,6 +36,23 @@ describe('#parsePolicy', () => {
     expect(policy.rules[0]?.matches('releases/tmp/x')).toBe(false);
     expect(policy.rules[0]?.matches('docs/x')).toBe(false);
     expect(policy.rules[0]?.mode).toBe('enforce');
+  });
+
+  describe('when synth validated the file already (schemaValidated: its digest)', () => {
+    // A key the schema refuses but compiling ignores shows which check ran.
+    const unchecked = `${valid}\nextra: 1`;
+
+    it('only compiles exactly those bytes', () => {
+      const policy = parsePolicy(unchecked, 'policy.yaml', { schemaValidated: policyDigest(unchecked) });
+      expect(policy.digest).toBe(policyDigest(unchecked));
+      expect(policy.rules[0]?.matches('releases/v1/app.tar.gz')).toBe(true);
+    });
+
+    it('validates any other bytes as ever', () => {
+      expect(() => parsePolicy(unchecked, 'policy.yaml', { schemaValidated: policyDigest(valid) })).toThrow(
+        /unknown key "extra"/,
+      );
+    });
   });
 
   it('accepts the same policy written as JSON', () => {
