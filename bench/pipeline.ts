@@ -147,7 +147,8 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
   const others = [...calls].filter(([op]) => op !== 'Sign');
   const otherCalls = others.reduce((sum, [, n]) => sum + n, 0);
   const verifications = totals.vouch.count;
-  if (signs !== verifications)
+  // Summaries are signed by the batch: at least one Sign, never more than one per promotion.
+  if (signs < 1 || signs > verifications)
     throw new Error(`bench pipeline: ${signs} KMS Sign calls for ${verifications} promotions`);
   return [
     {
@@ -155,7 +156,8 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
       value: rate(totals.vouch),
       unit: 'artifacts/s',
       baseline: { name: 'bare copy-on-event, same servers', value: rate(totals.bare) },
-      target: { atLeast: 0.8 },
+      // #15: at least half the bare pipeline's throughput, by cutting requests.
+      target: { atLeast: 0.5 },
       note: `upload→all promoted: Vouch ${totals.vouch.ms.toFixed(0)} ms (uploads done at ${totals.vouch.uploadMs.toFixed(0)} ms), bare ${totals.bare.ms.toFixed(0)} ms (uploads done at ${totals.bare.uploadMs.toFixed(0)} ms); ${UPLOAD_CONCURRENCY} uploads and ${HANDLER_CONCURRENCY} batches in flight, ABBA rounds`,
     },
     {
@@ -163,7 +165,7 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
       value: otherCalls / verifications,
       unit: 'calls',
       target: { atMost: 0 },
-      note: `local KMS, ${verifications} artifacts after warm-up: every op but Sign counted (${others.map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}); Sign = the promoter's VSA signature: ${signs} = ${(signs / verifications).toFixed(2)} per promotion`,
+      note: `local KMS, ${verifications} artifacts after warm-up: every op but Sign counted (${others.map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}); Sign = the VSA signatures, one per verifier batch: ${signs} = ${(signs / verifications).toFixed(2)} per promotion (no batching window here)`,
     },
   ];
 }
