@@ -23,6 +23,15 @@ const UPLOAD_CONCURRENCY = positive('VOUCH_BENCH_UPLOAD_CONCURRENCY', 4);
 const HANDLER_CONCURRENCY = positive('VOUCH_BENCH_HANDLER_CONCURRENCY', 4);
 const WARM_UP = 4;
 
+/** Artifacts per latency run, at each upload concurrency. */
+const LATENCY_ARTIFACTS = positive('VOUCH_BENCH_LATENCY_ARTIFACTS', 32);
+const promotedAt = new Map<string, number>();
+
+const percentile = (values: readonly number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+};
+
 interface Artifact {
   readonly key: string;
   readonly bytes: Buffer;
@@ -40,10 +49,25 @@ interface Artifact {
 export async function pipelineFigures(): Promise<Figure[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vouch-bench-'));
   const gate = await startLocalGate({
+    // When each artifact's promotion was decided, from the verifier's own decision log.
+    observe: {
+      logger: {
+        info: (message: string, ...extra: unknown[]) => {
+          const data = extra[0] as { objectKey?: string; status?: string } | undefined;
+          if (message === 'decision' && data?.status === 'promoted' && data.objectKey)
+            promotedAt.set(data.objectKey, performance.now());
+        },
+        warn: () => undefined,
+        error: () => undefined,
+      },
+      metrics: { addMetric: () => undefined, publishStoredMetrics: () => undefined },
+    },
     dataDir,
     policyPath: new URL('../policies/example.yaml', import.meta.url).pathname,
     delivery: 'manual',
     separateProcess: process.env.VOUCH_BENCH_ONE_PROCESS === undefined,
+    // Messages per verifier batch (default: the stack's); batches here take whatever is ready (no window).
+    ...(process.env.VOUCH_BENCH_BATCH_SIZE ? { batchSize: positive('VOUCH_BENCH_BATCH_SIZE', 1) } : {}),
     concurrency: HANDLER_CONCURRENCY,
     maxReceiveCount: 3,
   });
@@ -98,7 +122,12 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
       }),
     );
 
-  const run = async (side: 'bare' | 'vouch', artifacts: readonly Artifact[]) => {
+  const uploadedAt = new Map<string, number>();
+  const run = async (
+    side: 'bare' | 'vouch',
+    artifacts: readonly Artifact[],
+    uploads = UPLOAD_CONCURRENCY,
+  ) => {
     const queue = side === 'bare' ? bare : gate.queue;
     const start = performance.now();
     let next = 0;
@@ -107,9 +136,10 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
         const artifact = artifacts[i] as Artifact;
         await store.put(stack.names.stagingBucket, `${artifact.key}.sigstore.json`, artifact.attestation);
         await store.put(stack.names.stagingBucket, artifact.key, artifact.bytes, {}, 'application/gzip');
+        uploadedAt.set(artifact.key, performance.now());
       }
     };
-    await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, uploader));
+    await Promise.all(Array.from({ length: uploads }, uploader));
     const uploadMs = performance.now() - start;
     for (const artifact of artifacts)
       await waitFor(queue, () => deployed(gate, artifact.key, side === 'vouch'));
@@ -142,6 +172,24 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
   }
   const calls = new Map(stack.kms.calls);
 
+  // Upload → promoted latency: from the artifact's PUT answered to the verifier's decision, one upload
+  // at a time and sixteen at once.
+  const latency: Figure[] = [];
+  for (const uploads of [1, 16]) {
+    const artifacts = await make('vouch', LATENCY_ARTIFACTS);
+    await run('vouch', artifacts, uploads);
+    const ms = artifacts.map(
+      ({ key }) => (promotedAt.get(key) ?? Number.NaN) - (uploadedAt.get(key) ?? Number.NaN),
+    );
+    if (ms.some(Number.isNaN)) throw new Error('bench pipeline: a promotion without its decision time');
+    latency.push({
+      name: `upload→promoted latency, ${uploads} upload${uploads > 1 ? 's' : ''} at once, p50`,
+      value: percentile(ms, 50),
+      unit: 'ms',
+      note: `p99 ${percentile(ms, 99).toFixed(0)} ms over ${ms.length} artifacts of ${ARTIFACT_KIB} KiB (no batching window locally)`,
+    });
+  }
+
   const rate = (t: { count: number; ms: number }) => (t.count * 1000) / t.ms;
   const signs = calls.get('Sign') ?? 0;
   const others = [...calls].filter(([op]) => op !== 'Sign');
@@ -167,6 +215,7 @@ async function measure(gate: LocalGate): Promise<Figure[]> {
       target: { atMost: 0 },
       note: `local KMS, ${verifications} artifacts after warm-up: every op but Sign counted (${others.map(([op, n]) => `${op} ${n}`).join(', ') || 'none'}); Sign = the VSA signatures, one per verifier batch: ${signs} = ${(signs / verifications).toFixed(2)} per promotion (no batching window here)`,
     },
+    ...latency,
   ];
 }
 
