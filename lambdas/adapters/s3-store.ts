@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createLimiter } from '#core/async.ts';
 import type { DigestAlgorithm, Digests } from '#core/digest.ts';
 import type { ObjectVersion } from '#core/objects.ts';
 import {
@@ -20,6 +21,9 @@ import {
 } from './s3-multipart.ts';
 
 export type { CopyLimits, ObjectVersion };
+
+/** Streamed uploads one store runs at once: 4 × three 8 MiB parts, about 100 MiB at most. */
+export const MAX_CONCURRENT_STREAMS = 4;
 export { S3_COPY_LIMITS, WRITE_CHECKSUM };
 
 export const isMissing = (error: unknown) =>
@@ -38,6 +42,11 @@ export class S3Store {
     readonly copyLimits: CopyLimits = S3_COPY_LIMITS,
     /** Parts of a streamed upload, at most two of which are held in memory. */
     readonly uploadPartBytes = DEFAULT_UPLOAD_PART_BYTES,
+    /**
+     * Streamed uploads at once, each holding up to three parts: a batch of a hundred messages promoting
+     * from an unversioned bucket must not hold a hundred artifacts' parts.
+     */
+    private readonly streams = createLimiter(MAX_CONCURRENT_STREAMS),
   ) {}
 
   /** Opens an object for streaming; the version returned is the one actually read. */
@@ -162,13 +171,15 @@ export class S3Store {
     metadata: Record<string, string>,
     accept: (digests: Digests) => boolean,
   ): Promise<{ digests: Digests; written: boolean }> {
-    const { body } = await this.open(source.bucket, source.key, source.versionId);
-    return uploadVerified(
-      this.client,
-      body,
-      { bucket, key, metadata, algorithms, accept },
-      this.uploadPartBytes,
-    );
+    return this.streams(async () => {
+      const { body } = await this.open(source.bucket, source.key, source.versionId);
+      return uploadVerified(
+        this.client,
+        body,
+        { bucket, key, metadata, algorithms, accept },
+        this.uploadPartBytes,
+      );
+    });
   }
 }
 

@@ -39,3 +39,24 @@ export async function eachIsolated<T, R>(items: readonly T[], fn: (item: T) => P
   }
   return results;
 }
+
+/**
+ * At most `limit` calls of `run` in flight at once; the others wait their turn, in order. For work whose
+ * memory adds up per call (a streamed upload holds its parts), shared by every caller in the process.
+ */
+export function createLimiter(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async function run<T>(fn: () => Promise<T>): Promise<T> {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      // The turn passes straight to the next waiter (active unchanged), or is given back.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { S3_COPY_LIMITS, S3Store, WRITE_CHECKSUM } from '#adapters/s3-store.ts';
+import { MAX_CONCURRENT_STREAMS, S3_COPY_LIMITS, S3Store, WRITE_CHECKSUM } from '#adapters/s3-store.ts';
 import type { ObjectVersion } from '#core/index.ts';
 import { RecordingS3Client } from '../../helpers/recording-s3-client.ts';
 
@@ -330,6 +330,25 @@ describe('S3Store', () => {
         expect(s3.named('CompleteMultipartUploadCommand')).toEqual([]);
         expect(s3.named('PutObjectCommand')).toEqual([]);
         expect(s3.openUploads).toBe(0);
+      });
+    });
+
+    describe('when many are promoted at once (a batch of a hundred messages)', () => {
+      it(`streams at most ${MAX_CONCURRENT_STREAMS} at a time, so their parts in memory stay bounded`, async () => {
+        const s3 = new RecordingS3Client();
+        const store = new S3Store(s3.asClient(), S3_COPY_LIMITS, 1024);
+        const keys = Array.from({ length: 10 }, (_, i) => `releases/app-${i}.tgz`);
+        for (const key of keys) s3.upload(STAGING, key, randomBytes(4 * 1024));
+        const results = await Promise.all(
+          keys.map((key) =>
+            store.streamVerified(unversioned(s3, key), DEPLOYMENT, key, ['sha256'], {}, () => true),
+          ),
+        );
+        expect(results.every((r) => r.written)).toBe(true);
+        // Two parts on their way per stream at most: ten unbounded streams would have twenty.
+        expect(s3.maxPartsInFlight).toBeGreaterThan(2);
+        expect(s3.maxPartsInFlight).toBeLessThanOrEqual(2 * MAX_CONCURRENT_STREAMS);
+        for (const key of keys) expect(s3.latest(DEPLOYMENT, key)?.body.length).toBe(4 * 1024);
       });
     });
 
