@@ -8,11 +8,11 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { type FetchResult, fetchVerified, LegacySummary } from '#adapters/deployer.ts';
 import { getPublicKey } from '#adapters/kms.ts';
 import { isMissing, S3Store } from '#adapters/s3-store.ts';
-import { publicKeyFromPem } from '#core/index.ts';
+import { keyIdOf, publicKeyFromPem } from '#core/index.ts';
 import { cliClients } from '../aws.ts';
 import { EXIT, type Io, parse, UsageError } from '../cli.ts';
 
-const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--allow-audit] [--json]
+const USAGE = `usage: vouch fetch s3://BUCKET/KEY -o FILE [--key VSA_PUBLIC_KEY.pem | --vsa-key KMS_KEY] [--vsa-key-id KEYID] [--allow-audit] [--json]
 
 Downloads a promoted artifact and writes FILE only if its verification summary (KEY.vsa.dsse.json)
 is signed by the pipeline's VSA key, names exactly the downloaded bytes under KEY, and has not expired.
@@ -21,6 +21,8 @@ is signed by the pipeline's VSA key, names exactly the downloaded bytes under KE
                         written only once the whole artifact has been verified
   --key PEMFILE         the pipeline's VSA public key
   --vsa-key KMS_KEY     or read it from KMS (default: $VOUCH_VSA_KEY_ID or alias/vouch-vsa)
+  --vsa-key-id KEYID    refuse unless that key is this one (the keyid every summary's signature
+                        carries): pins the key while reading it through an alias
   --allow-audit         accept an artifact promoted in audit mode although it failed verification
   --json                print the check as JSON (not with -o -)
 
@@ -31,6 +33,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   key: { type: 'string' },
   'vsa-key': { type: 'string' },
+  'vsa-key-id': { type: 'string' },
   'allow-audit': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -52,12 +55,17 @@ export async function fetchCommand(args: string[], io: Io): Promise<number> {
     throw new UsageError('-o - writes the artifact to standard output: leave out --json');
   // With the artifact on standard output, everything else goes to standard error.
   const say = toStdout ? io.err : io.out;
+  const kmsKey = values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa';
   const vsaPublicKey = values.key
     ? await readPublicKey(values.key)
-    : await vsaKeyFromKms(
-        cliClients.kms(io.env),
-        values['vsa-key'] ?? io.env.VOUCH_VSA_KEY_ID ?? 'alias/vouch-vsa',
-      );
+    : await vsaKeyFromKms(cliClients.kms(io.env), kmsKey);
+  const pinned = values['vsa-key-id'];
+  if (pinned !== undefined && keyIdOf(vsaPublicKey) !== pinned) {
+    io.err(
+      `vouch fetch: the VSA key ${values.key ? `in ${values.key}` : `KMS returned for ${kmsKey}`} is ${keyIdOf(vsaPublicKey)}, not the pinned ${pinned}; nothing written`,
+    );
+    return EXIT.rejected;
+  }
   // To standard output only what has been verified: the bytes wait in a private temporary file first.
   const scratch = toStdout ? await mkdtemp(join(tmpdir(), 'vouch-fetch-')) : undefined;
   const output = scratch ? join(scratch, 'artifact') : values.output;
