@@ -127,10 +127,30 @@ export function trustRootFromJson(json: unknown, what = 'trusted root'): TrustRo
   }
   try {
     const { publicKey: _unused, ...root } = toTrustMaterial(TrustedRoot.fromJSON(json));
+    for (const authority of root.certificateAuthorities)
+      for (const cert of authority.certChain) keepDer(cert);
     return root;
   } catch (error) {
     throw new VouchError('PARSE_ERROR', `${what}: invalid (${(error as Error).message})`, { cause: error });
   }
+}
+
+/**
+ * A trusted certificate's DER, encoded once. @sigstore/verify compares certificates by re-encoding both
+ * to DER every time (X509Certificate.equals), and checks a chain by re-encoding each issuer's TBS part:
+ * for the root's own certificates, which never change once parsed, that was a third of every keyless
+ * verification. Only these long-lived objects get it (never a bundle's certificate, which sigstore clones
+ * and edits to check SCTs); the buffers handed out are copies, so no caller can alter the kept ones.
+ */
+function keepDer(cert: { root: Asn1Encodable; tbsCertificate: Asn1Encodable }): void {
+  for (const node of [cert.root, cert.tbsCertificate]) {
+    const der = node.toDER();
+    Object.defineProperty(node, 'toDER', { value: () => Buffer.from(der), enumerable: false });
+  }
+}
+
+interface Asn1Encodable {
+  toDER(): Buffer;
 }
 
 /** The JSON paths of authorities whose validity window is missing or has no start. */

@@ -1,3 +1,4 @@
+import { X509Certificate } from '@sigstore/core';
 import { describe, expect, it } from 'vitest';
 import { loadTrustRoot, trustRootFromJson, VouchError } from '#core/index.ts';
 import { decide, firstSignature, statementAbout, tampered } from '../../helpers/decide.ts';
@@ -47,6 +48,28 @@ describe('trustRootFromJson', () => {
     const root = structuredClone(testInstance().trustedRoot);
     delete root.tlogs[0]?.publicKey.validFor;
     expect(refusal(() => trustRootFromJson(root)).message).toContain('tlogs[0] has no validFor.start');
+  });
+});
+
+describe("the root's certificates, encoded once", () => {
+  it('give the DER a fresh parse gives, as a copy no caller can alter', () => {
+    const root = loadTrustRoot();
+    const certs = root.certificateAuthorities.flatMap((authority) => authority.certChain);
+    expect(certs.length).toBeGreaterThan(0);
+    for (const cert of certs) {
+      const der = cert.root.toDER();
+      const fresh = X509Certificate.parse(Buffer.from(der));
+      expect(der.equals(fresh.root.toDER())).toBe(true);
+      expect(cert.tbsCertificate.toDER().equals(fresh.tbsCertificate.toDER())).toBe(true);
+      expect(cert.equals(fresh)).toBe(true);
+      der[0] = (der[0] as number) ^ 0xff;
+      expect(cert.root.toDER().equals(fresh.root.toDER())).toBe(true);
+      // The chain still checks: each certificate against its issuer (the next), the root against itself.
+    }
+    for (const authority of root.certificateAuthorities) {
+      const chain = authority.certChain;
+      for (const [i, cert] of chain.entries()) expect(cert.verify(chain[i + 1] ?? cert)).toBe(true);
+    }
   });
 });
 
