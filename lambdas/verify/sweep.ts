@@ -53,13 +53,20 @@ export function createSweep({ deps, now }: StepContext, artifacts: ArtifactSteps
     // signed version) is due now whatever its deadline, and every pending record has an entry.
     const entries = await deps.records.dueBefore(MAX_DUE);
     const found = new Map<string, ArtifactRecord>();
+    // Records with an entry due by now (a promotion is resumed only once its entry is due: its lease over).
+    const dueNow = new Set<string>();
     const id = (r: { objectKey: string; version: string }) => `${r.objectKey}\u0000${r.version}`;
     for (const entry of entries) {
       const record = await deps.records.get(entry.objectKey, entry.version);
-      if (record) found.set(id(record), record);
+      if (!record) continue;
+      found.set(id(record), record);
+      if (entry.due <= at.toISOString()) dueNow.add(id(record));
     }
     for (const status of ['pending', 'verified'] as const)
-      for (const record of await deps.records.byLegacyStatus(status)) found.set(id(record), record);
+      for (const record of await deps.records.byLegacyStatus(status)) {
+        found.set(id(record), record);
+        dueNow.add(id(record));
+      }
 
     const records = [...found.values()];
     const due = records.filter(
@@ -68,7 +75,9 @@ export function createSweep({ deps, now }: StepContext, artifacts: ArtifactSteps
         ((record.deadline !== undefined && new Date(record.deadline) <= at) ||
           record.policyDigest !== policy.digest),
     );
-    const stale = records.filter((record) => record.status === 'verified' && abandoned(record, at));
+    const stale = records.filter(
+      (record) => record.status === 'verified' && dueNow.has(id(record)) && abandoned(record, at),
+    );
     // One record's fault (a hostile input, a throttled call) never stops the sweep of the others.
     const owner = `sweep-${randomUUID()}`;
     const outcomes = await Promise.allSettled([
