@@ -136,7 +136,9 @@ export async function lambdaFigures(dir: string): Promise<Figure[]> {
   try {
     const env = {
       PATH: process.env.PATH ?? '',
-      ...stack.env(),
+      // The bundled policy (no policy store: the stack's environment names its bucket, which needs the
+      // policy key too; the store is read at the first prepare(), not at import).
+      ...withoutPolicyStore(stack.env()),
       VOUCH_POLICY_PATH: join(ROOT, 'policies/example.yaml'),
       // As the stack sets it: synth validated these bytes.
       VOUCH_POLICY_SCHEMA_VALIDATED: policyDigest(readFileSync(join(ROOT, 'policies/example.yaml'))),
@@ -191,4 +193,9 @@ export async function lambdaFigures(dir: string): Promise<Figure[]> {
     },
   );
   return figures;
+}
+
+function withoutPolicyStore(env: Record<string, string>): Record<string, string> {
+  const { VOUCH_POLICY_BUCKET: _bucket, VOUCH_POLICY_PREFIX: _prefix, ...rest } = env;
+  return rest;
 }
