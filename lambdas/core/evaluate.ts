@@ -5,6 +5,7 @@ import type { Reason } from './errors.ts';
 import { type KeyLookup, keyValidAt } from './keys.ts';
 import type { Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
+import type { PipelineScope } from './pipelines.ts';
 import type { Mode, Policy } from './policy.ts';
 import { checkRequirement, dedupe } from './requirements.ts';
 import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
@@ -24,6 +25,11 @@ export interface EvaluationInput {
   readonly inputErrors?: readonly Reason[];
   readonly policy: Policy;
   readonly keys: KeyLookup;
+  /**
+   * Who owns which object keys: `{ registry: true }` then counts only the keys of the pipeline whose
+   * scope holds the artifact's path. Without it (`vouch verify`), every registry key is in scope.
+   */
+  readonly pipelines?: readonly PipelineScope[];
   /**
    * The Sigstore roots held, by instance (a bare root is the default instance's). Defaults to the pinned
    * public-good root. Keyless signatures verify under the instances their allowed signers trust; keyed

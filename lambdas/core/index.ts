@@ -12,6 +12,7 @@ export * from './limits.ts';
 export * from './naming.ts';
 export * from './objects.ts';
 export * from './paths.ts';
+export * from './pipelines.ts';
 export * from './policy.ts';
 export * from './provenance.ts';
 export * from './rotation.ts';

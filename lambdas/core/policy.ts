@@ -154,7 +154,7 @@ export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
 }
 
 const SIGNER_SHAPES =
-  '{ registry: true }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
+  '{ registry: true }, { registry: { pipeline } }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
 
 /** The first schema violation, naming the offending key and, for an unknown one, the keys allowed there. */
 function schemaProblem(errors: readonly ErrorObject[]): string {

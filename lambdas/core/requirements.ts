@@ -3,6 +3,7 @@ import type { Attestation } from './attestation.ts';
 import { type Digests, digestsMatch } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { AttestationReport, EvaluationInput } from './evaluate.ts';
+import { pipelineOwning } from './pipelines.ts';
 import { ANY_TYPE, ARTIFACT_SIGNATURE, type Requirement, type Rule } from './policy.ts';
 import { builderIdAllowed, normaliseRepository, provenanceFacts } from './provenance.ts';
 import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
@@ -44,6 +45,11 @@ export function checkRequirement(
     ({ attestation, skipped }) => !skipped && requirementCovers(requirement, attestation),
   );
   const inlineKeyIds = new Set(input.policy.inlineKeys.map((key) => key.keyId));
+  // Which pipeline may vouch for this object key through `{ registry: true }`: null when none may.
+  const owner =
+    input.pipelines === undefined
+      ? undefined
+      : (pipelineOwning(input.pipelines, input.artifact.path ?? '')?.name ?? null);
 
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
@@ -53,12 +59,13 @@ export function checkRequirement(
   const refusals: Reason[] = [];
   for (const { attestation, verified, mismatch } of ofType) {
     for (const { signer, trustRoot } of verified) {
-      const keyOrigin =
-        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId)
-          ? input.keys(signer.keyId)?.origin
-          : undefined;
+      const key =
+        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId) ? input.keys(signer.keyId) : undefined;
       const context = {
-        ...(keyOrigin ? { keyOrigin } : {}),
+        ...(key?.origin ? { keyOrigin: key.origin } : {}),
+        ...(key?.pipeline ? { keyPipeline: key.pipeline } : {}),
+        ...(key?.purpose ? { keyPurpose: key.purpose } : {}),
+        ...(owner === undefined ? {} : { owner }),
         ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
       };
       if (!requirement.signers.some((allowed) => allowed.allows(signer, context))) {
@@ -172,17 +179,22 @@ function requirementCovers(requirement: Requirement, attestation: Attestation): 
     : requirement.types.includes(attestation.statement.predicateType);
 }
 
-/** Who counts once toward a threshold: an identity, an alias (every key it rotated through), or a key. */
+/**
+ * Who counts once toward a threshold: an identity, a pipeline or an alias (every key it rotated
+ * through), or a key.
+ */
 export const signerKey = (signer: SignerIdentity) =>
   signer.kind === 'keyless'
     ? `keyless:${signer.issuer}|${signer.subjectAlternativeName}`
-    : signer.alias
-      ? `alias:${signer.alias}`
-      : `key:${signer.keyId}`;
+    : signer.pipeline
+      ? `pipeline:${signer.pipeline}`
+      : signer.alias
+        ? `alias:${signer.alias}`
+        : `key:${signer.keyId}`;
 
 export const describeSigner = (signer: SignerIdentity) =>
   signer.kind === 'key'
-    ? `key ${signer.keyId}`
+    ? `key ${signer.keyId}${signer.pipeline ? ` (pipeline ${signer.pipeline})` : ''}`
     : `${signer.subjectAlternativeName} (issuer ${signer.issuer})`;
 
 export function dedupe(reasons: readonly Reason[]): Reason[] {
