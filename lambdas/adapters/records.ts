@@ -13,6 +13,14 @@ import { conditionally, queryAll } from './dynamo.ts';
 export const RECORD_STORE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'Query'] as const;
 
 const pk = (key: string) => `OBJ#${key}`;
+/**
+ * The partition key of an object key's records (its versions and its deployment slot): the object key
+ * itself behind a fixed prefix, so the records of every key under a staging prefix share a leading-key
+ * prefix that IAM can scope (`dynamodb:LeadingKeys` like `OBJ#acme/app/*`).
+ */
+export const objectPartitionKey = pk;
+/** What reading one key's decisions (byKey: `vouch status KEY`, `vouch upload --wait`) sends. */
+export const RECORD_READ_BY_KEY_ACTIONS = ['Query'] as const;
 const sk = (version: string) => `V#${version}`;
 const digestPk = (digest: string) => `DIGEST#${digest}`;
 const statusPk = (status: ArtifactStatus) => `STATUS#${status}`;

@@ -5,6 +5,8 @@ import {
   DEFAULT_PENDING_DEADLINE_SECONDS,
   type DigestAlgorithm,
   isDigestAlgorithm,
+  type PipelineScope,
+  parsePipelines,
 } from '#core/index.ts';
 
 /**
@@ -18,6 +20,8 @@ export const VERIFIER_ENV = {
   indexTable: 'VOUCH_INDEX_TABLE',
   keysTable: 'VOUCH_KEYS_TABLE',
   vsaKeyId: 'VOUCH_VSA_KEY_ID',
+  vsaSigningAlias: 'VOUCH_VSA_SIGNING_ALIAS',
+  pipelines: 'VOUCH_PIPELINES',
   policyPath: 'VOUCH_POLICY_PATH',
   trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
   pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
@@ -29,8 +33,18 @@ export interface VerifierConfig {
   readonly stagingBucket: string;
   readonly deploymentBucket: string;
   readonly tables: TableNames;
-  /** The KMS key (ARN or alias) that signs verification summaries. */
+  /**
+   * The KMS key (ARN or alias) that signs verification summaries: the stack's first VSA key, and the one
+   * summaries are signed with until the rotating line's alias exists.
+   */
   readonly vsaKeyId: string;
+  /** The alias the rotating summary keys sign through. @default - always `vsaKeyId` */
+  readonly vsaSigningAlias?: string;
+  /**
+   * Who owns which object keys (`{ registry: true }` counts only the owning pipeline's keys).
+   * @default - none: every registry key vouches for every object key, as before pipelines
+   */
+  readonly pipelines?: readonly PipelineScope[];
   readonly policyPath: string;
   /** @default the pinned Sigstore public-good root bundled with the function */
   readonly trustedRootPath?: string;
@@ -45,11 +59,14 @@ export interface VerifierConfig {
 /** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
 export function readVerifierConfig(
   env: NodeJS.ProcessEnv = process.env,
-): Required<Omit<VerifierConfig, 'trustedRootPath'>> & Pick<VerifierConfig, 'trustedRootPath'> {
+): Required<Omit<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines'>> &
+  Pick<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines'> {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);
   const trustedRootPath = env[VERIFIER_ENV.trustedRootPath];
+  const vsaSigningAlias = env[VERIFIER_ENV.vsaSigningAlias];
+  const pipelines = env[VERIFIER_ENV.pipelines];
   return {
     stagingBucket: requireEnv(VERIFIER_ENV.stagingBucket, env),
     deploymentBucket: requireEnv(VERIFIER_ENV.deploymentBucket, env),
@@ -59,6 +76,16 @@ export function readVerifierConfig(
       keys: requireEnv(VERIFIER_ENV.keysTable, env),
     },
     vsaKeyId: requireEnv(VERIFIER_ENV.vsaKeyId, env),
+    ...(vsaSigningAlias ? { vsaSigningAlias } : {}),
+    ...(pipelines
+      ? {
+          pipelines: parsePipelines(pipelines, VERIFIER_ENV.pipelines).map(({ name, alias, prefixes }) => ({
+            name,
+            alias,
+            prefixes,
+          })),
+        }
+      : {}),
     policyPath: requireEnv(VERIFIER_ENV.policyPath, env),
     ...(trustedRootPath ? { trustedRootPath } : {}),
     pendingDeadlineSeconds: numberEnv(
@@ -72,7 +99,10 @@ export function readVerifierConfig(
 }
 
 /** The environment that carries a configuration: what the CDK construct and the local stack set. */
-export function verifierEnvironment(config: VerifierConfig): Record<string, string> {
+export function verifierEnvironment(
+  config: VerifierConfig,
+  json: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
   return {
     [VERIFIER_ENV.stagingBucket]: config.stagingBucket,
     [VERIFIER_ENV.deploymentBucket]: config.deploymentBucket,
@@ -80,6 +110,14 @@ export function verifierEnvironment(config: VerifierConfig): Record<string, stri
     [VERIFIER_ENV.indexTable]: config.tables.index,
     [VERIFIER_ENV.keysTable]: config.tables.keys,
     [VERIFIER_ENV.vsaKeyId]: config.vsaKeyId,
+    ...(config.vsaSigningAlias ? { [VERIFIER_ENV.vsaSigningAlias]: config.vsaSigningAlias } : {}),
+    ...(config.pipelines
+      ? {
+          [VERIFIER_ENV.pipelines]: json(
+            config.pipelines.map(({ name, alias, prefixes }) => ({ name, alias, prefixes })),
+          ),
+        }
+      : {}),
     [VERIFIER_ENV.policyPath]: config.policyPath,
     ...(config.trustedRootPath ? { [VERIFIER_ENV.trustedRootPath]: config.trustedRootPath } : {}),
     [VERIFIER_ENV.pendingDeadlineSeconds]: String(

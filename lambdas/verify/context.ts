@@ -8,6 +8,7 @@ import {
   DEFAULT_LIMITS,
   type DigestAlgorithm,
   type Limits,
+  type PipelineScope,
   type Policy,
   type Reason,
   type SignFn,
@@ -45,6 +46,8 @@ export interface PipelineDeps {
   readonly index: AttestationIndexPort;
   readonly keys: KeySource;
   readonly policy: Policy;
+  /** Who owns which object keys; absent before pipelines (every registry key in scope). */
+  readonly pipelines?: readonly PipelineScope[];
   /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
   readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */

@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { type AwsClients, awsClients } from '#adapters/clients.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
-import { kmsSigner } from '#adapters/kms.ts';
+import { kmsSigner, kmsSignerThrough } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
@@ -13,6 +13,7 @@ import {
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
+  namedPipelines,
   parsePolicy,
 } from '#core/index.ts';
 import { readVerifierConfig, type VerifierConfig } from './config.ts';
@@ -55,6 +56,13 @@ export function pipelineDeps(
       `configuration: the policy trusts Sigstore instance(s) ${unconfigured.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
     );
   }
+  const known = (config.pipelines ?? []).map((pipeline) => pipeline.name);
+  const unknown = namedPipelines(policy).filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `configuration: the policy names pipeline(s) ${unknown.join(', ')}, which VOUCH_PIPELINES does not list`,
+    );
+  }
   return {
     s3: new S3Store(clients.s3),
     records: new RecordStore(clients.documents, config.tables.records),
@@ -62,10 +70,15 @@ export function pipelineDeps(
     keys: new RegistryKeyCache(
       new KeyRegistry(clients.documents, config.tables.keys),
       (config.keyCacheSeconds ?? DEFAULT_KEY_CACHE_SECONDS) * 1000,
+      Date.now,
+      config.pipelines,
     ),
     policy,
+    ...(config.pipelines ? { pipelines: config.pipelines } : {}),
     trustRoot,
-    vsaSigner: kmsSigner(clients.kms, config.vsaKeyId),
+    vsaSigner: config.vsaSigningAlias
+      ? kmsSignerThrough(clients.kms, config.vsaSigningAlias, config.vsaKeyId)
+      : kmsSigner(clients.kms, config.vsaKeyId),
     stagingBucket: config.stagingBucket,
     deploymentBucket: config.deploymentBucket,
     pendingDeadlineSeconds: config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
