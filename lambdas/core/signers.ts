@@ -228,10 +228,13 @@ type KeylessSigner = Extract<SignerIdentity, { kind: 'keyless' }>;
 function compileRegistrySigner(named: string | undefined): AllowedSigner {
   const artifactKey = (s: SignerIdentity, context: SignerContext) =>
     s.kind === 'key' && context.keyOrigin === 'registry' && context.keyPurpose !== 'vsa';
-  const belongs = (context: SignerContext) =>
-    context.keyPipeline === undefined
-      ? 'belongs to no pipeline'
-      : `belongs to pipeline ${context.keyPipeline}`;
+  // Why a registry key this entry refuses was refused, completing "… is signed by key K, but its …".
+  const refusal = (s: SignerIdentity, context: SignerContext, scope: () => string | undefined) => {
+    if (s.kind !== 'key' || context.keyOrigin !== 'registry') return undefined;
+    if (context.keyPurpose === 'vsa') return 'key signs verification summaries, never artifacts';
+    if (context.keyPipeline === undefined) return 'key belongs to no pipeline';
+    return scope();
+  };
   if (named !== undefined) {
     return {
       id: `registry:${named}`,
@@ -239,12 +242,7 @@ function compileRegistrySigner(named: string | undefined): AllowedSigner {
       pipeline: named,
       open: false,
       allows: (s, context) => artifactKey(s, context) && context.keyPipeline === named,
-      explain: (s, context) =>
-        s.kind === 'key' && context.keyOrigin === 'registry'
-          ? context.keyPurpose === 'vsa'
-            ? 'key signs verification summaries, never artifacts'
-            : `key ${belongs(context)}, not ${named}`
-          : undefined,
+      explain: (s, context) => refusal(s, context, () => `pipeline is not ${named}`),
     };
   }
   return {
@@ -254,15 +252,14 @@ function compileRegistrySigner(named: string | undefined): AllowedSigner {
     allows: (s, context) =>
       artifactKey(s, context) &&
       (context.owner === undefined || (context.owner !== null && context.keyPipeline === context.owner)),
-    explain: (s, context) => {
-      if (s.kind !== 'key' || context.keyOrigin !== 'registry') return undefined;
-      if (context.keyPurpose === 'vsa') return 'key signs verification summaries, never artifacts';
-      if (context.owner === null)
-        return `key ${belongs(context)}, and no pipeline's scope holds this object key`;
-      return context.owner === undefined
-        ? undefined
-        : `key ${belongs(context)}, not ${context.owner}, which owns this object key`;
-    },
+    explain: (s, context) =>
+      refusal(s, context, () =>
+        context.owner === null
+          ? "pipeline's scope does not hold this object key (no pipeline's does)"
+          : context.owner === undefined
+            ? undefined
+            : `pipeline does not own this object key (pipeline ${context.owner} does)`,
+      ),
   };
 }
 

@@ -185,7 +185,7 @@ describe('scoped registry trust (evaluate with pipelines)', () => {
         expect(decision.notes).toHaveLength(1);
         expect(decision.notes[0]).toMatchObject({ code: 'SIGNER_NOT_ALLOWED' });
         expect(decision.notes[0]?.message).toMatch(
-          /\(pipeline tools\), but its key belongs to pipeline tools, not app, which owns this object key/,
+          /\(pipeline tools\), but its pipeline does not own this object key \(pipeline app does\)/,
         );
       });
 
@@ -210,7 +210,7 @@ describe('scoped registry trust (evaluate with pipelines)', () => {
     it('lets no registry key vouch for an object key outside every pipeline’s scope', async () => {
       const decision = decide([{ content: await attest(appKey) }], { path: 'releases/app.tar.gz' });
       expect(decision.accepted).toBe(false);
-      expect(decision.notes[0]?.message).toMatch(/no pipeline's scope holds this object key/);
+      expect(decision.notes[0]?.message).toMatch(/its pipeline's scope does not hold this object key/);
     });
 
     it('counts two keys of one pipeline (before and after a rotation) as one signer', async () => {
@@ -238,7 +238,7 @@ describe('scoped registry trust (evaluate with pipelines)', () => {
         signers: [{ registry: { pipeline: 'tools' } }],
       });
       expect(decision.accepted).toBe(false);
-      expect(decision.notes[0]?.message).toMatch(/key belongs to pipeline app, not tools/);
+      expect(decision.notes[0]?.message).toMatch(/\(pipeline app\), but its pipeline is not tools/);
     });
 
     it('with { registry: true }, meets a threshold of two only with two pipelines', async () => {
