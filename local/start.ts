@@ -1,15 +1,14 @@
 // npm start [-- --no-demo] [--data-dir DIR]: the whole pipeline on this machine, the same handler code as in AWS.
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { DEAD_LETTERS_FILE } from '#core/index.ts';
 import { debugging, describeFailure } from '../bin/failures.ts';
-import { fetchVerified } from '../lambdas/adapters/deployer.ts';
+import { fetchVerified, summaryKeyFor } from '../lambdas/adapters/deployer.ts';
 import type { Observability } from '../lambdas/verify/wiring.ts';
 import { createConsole } from './console.ts';
-import { type LocalGate, quiet, startLocalGate, VSA_SIGNING_ALIAS } from './gate.ts';
+import { type LocalGate, quiet, startLocalGate } from './gate.ts';
 
 /** Any failure, at start or later, as one line (the stack with VOUCH_DEBUG=1), and the CLI's exit codes. */
 function fail(error: unknown, portOptions: Record<number, string> = {}): never {
@@ -148,7 +147,7 @@ if (noDemo) {
 }
 
 async function demo(gate: LocalGate, clock: typeof demoClock): Promise<boolean> {
-  const { stack, store, records, queue, kms, provenance, settle, signers } = gate;
+  const { stack, store, records, queue, provenance, settle, signers } = gate;
   const run = new Date().toISOString().replace(/[:.]/g, '-');
   console.log(
     '\ndemo: two pipelines, each signing with its own KMS key: app owns releases/ and builds/, tools owns tools/.' +
@@ -194,14 +193,14 @@ async function demo(gate: LocalGate, clock: typeof demoClock): Promise<boolean> 
   console.log('  … its deadline passes (the demo moves the clock on) and the sweep runs:');
   await show(crossed.key, 'rejected');
 
-  const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: VSA_SIGNING_ALIAS }));
+  // The deployer trusts the summary keys the registry holds, checked when the summary was written.
   const output = join(dataDir, 'fetched-app.tar.gz');
   const fetched = await fetchVerified({
     store,
     bucket: stack.names.deploymentBucket,
     key: good.key,
     output,
-    vsaPublicKey: createPublicKey({ key: Buffer.from(PublicKey as Uint8Array), format: 'der', type: 'spki' }),
+    vsaKeys: (hint) => summaryKeyFor(gate.registry, hint),
   });
   console.log(
     `  deployer: vouch fetch s3://${stack.names.deploymentBucket}/${good.key} → ${fetched.ok ? `verified ${fetched.digest}, written to ${output}` : 'REFUSED'}`,

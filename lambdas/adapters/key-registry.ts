@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: the registry's records, its conditional writes (one state machine) and the
+// verifier's cached view of it are read and changed together.
 import { createPublicKey } from 'node:crypto';
 import {
   BatchGetCommand,

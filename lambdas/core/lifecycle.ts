@@ -42,6 +42,7 @@ export const NOTES = {
   revokedBeforePromotion: 'key revoked before promotion',
   revoked: (keyId: string) => `key ${keyId} revoked`,
   auditNowFails: (keyId: string) => `key ${keyId} revoked: audit verdict now fail`,
+  summaryResigned: (keyId: string) => `summary key ${keyId} revoked: summary signed again`,
 } as const;
 
 export interface HistoryEntry {

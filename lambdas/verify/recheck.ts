@@ -1,4 +1,13 @@
-import { type ArtifactRecord, decisionFields, eachIsolated, NOTES, type Reason } from '#core/index.ts';
+import { isMissing } from '#adapters/s3-store.ts';
+import {
+  type ArtifactRecord,
+  decisionFields,
+  eachIsolated,
+  NOTES,
+  parseAttestationFile,
+  type Reason,
+  vsaKey,
+} from '#core/index.ts';
 import { type Assessment, type Assessor, artifactOf } from './assess.ts';
 import type { Outcome, StepContext } from './context.ts';
 import type { Promoter } from './promote.ts';
@@ -13,6 +22,8 @@ import type { Promoter } from './promote.ts';
 export function createRecheck({ deps, now }: StepContext, assessor: Assessor, promoter: Promoter) {
   async function recheckKey(keyId: string): Promise<Outcome[]> {
     deps.keys.invalidate([keyId]);
+    await deps.keys.refresh([keyId]);
+    if (deps.keys.lookup(keyId)?.purpose === 'vsa') return resignSummaries(keyId);
     const affected: ArtifactRecord[] = [];
     for (const status of ['verified', 'promoted'] as const) {
       for (const record of await deps.records.byStatus(status))
@@ -20,6 +31,46 @@ export function createRecheck({ deps, now }: StepContext, assessor: Assessor, pr
     }
     // Each artifact on its own: one that cannot be re-checked never leaves the others promoted.
     return eachIsolated(affected, (record) => recheck(record, keyId));
+  }
+
+  /**
+   * After a summary (VSA) key's revocation: every promoted artifact whose summary it signed gets a new
+   * one, signed through the summary alias by the current key (deployers refuse a summary whose key was
+   * revoked when it was written). The artifact is assessed again from the registry as it is now; one
+   * that no longer passes is pulled, as after a signing key's revocation.
+   */
+  async function resignSummaries(keyId: string): Promise<Outcome[]> {
+    const promoted = await deps.records.byStatus('promoted');
+    return eachIsolated(promoted, async (record): Promise<Outcome> => {
+      const unchanged: Outcome = { objectKey: record.objectKey, kind: 'artifact', status: record.status };
+      if (!(await promoter.isDeployed(record)) || (await summarySigner(record)) !== keyId) return unchanged;
+      const assessment = await assessor.assess(artifactOf(record));
+      if (!assessment.decision.accepted) return recheck(record, keyId);
+      await promoter.writeSummary(record, assessment.decision, assessment.inputs);
+      await deps.records.annotate(
+        record.objectKey,
+        record.version,
+        record.status,
+        { updatedAt: now().toISOString() },
+        NOTES.summaryResigned(keyId),
+      );
+      return unchanged;
+    });
+  }
+
+  /** The key that signed the summary now beside a promoted artifact (its bundle's key hint). */
+  async function summarySigner(record: ArtifactRecord): Promise<string | undefined> {
+    let read: Awaited<ReturnType<typeof deps.s3.readSmall>>;
+    try {
+      read = await deps.s3.readSmall(deps.deploymentBucket, vsaKey(record.objectKey), 1024 * 1024);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    if ('tooLarge' in read) return undefined;
+    const [attestation] = parseAttestationFile(read.content, vsaKey(record.objectKey)).attestations;
+    const material = attestation?.signatures[0]?.verificationMaterial.content;
+    return material?.$case === 'publicKey' ? material.publicKey.hint : undefined;
   }
 
   async function recheck(record: ArtifactRecord, keyId: string): Promise<Outcome> {
