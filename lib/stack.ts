@@ -263,7 +263,11 @@ export class VouchStack extends Stack {
       this.rotation.function.function.functionName,
       'aws lambda invoke --function-name <this> --payload \'{"force":true}\' to rotate now',
     );
-    out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
+    out(
+      'VsaKeyAlias',
+      this.keys.vsaKeyAlias.aliasName,
+      "The stack's first summary key (vouch fetch trusts the registry or pinned key IDs, not an alias)",
+    );
     out('TrustBucketName', this.trust.bucket.bucketName, 'vouch trust show --store s3://<this>/trust-roots/');
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');
