@@ -213,8 +213,17 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
     return undefined;
   }
 
-  /** Signs and writes the VSA deployers check for this record's promoted bytes. */
-  async function writeSummary(record: ArtifactRecord, decision: Decision, inputs: readonly GatheredInput[]) {
+  /**
+   * Signs and writes the VSA deployers check for this record's promoted bytes. `notBy`: a (revoked) key
+   * that must not sign it: if the summary alias still names that key (its replacement not in place yet),
+   * nothing is written and this throws, so the caller's retry signs it later with the replacement.
+   */
+  async function writeSummary(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+    notBy?: string,
+  ) {
     const statement = verificationSummary({
       decision,
       resourceUri: `s3://${record.bucket}/${record.objectKey}`,
@@ -225,6 +234,10 @@ export function createPromoter({ deps, algorithms, now }: StepContext, assessor:
       })),
     });
     const bundle = await signStatement(statement, deps.vsaSigner);
+    if (notBy !== undefined && bundle.verificationMaterial.publicKey.hint === notBy)
+      throw new Error(
+        `the summary alias still names ${notBy}, which is revoked: its summaries are signed again once the replacement key is in place`,
+      );
     await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(bundle)}\n`);
   }
 

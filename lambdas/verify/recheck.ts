@@ -46,7 +46,7 @@ export function createRecheck({ deps, now }: StepContext, assessor: Assessor, pr
       if (!(await promoter.isDeployed(record)) || (await summarySigner(record)) !== keyId) return unchanged;
       const assessment = await assessor.assess(artifactOf(record));
       if (!assessment.decision.accepted) return recheck(record, keyId);
-      await promoter.writeSummary(record, assessment.decision, assessment.inputs);
+      await promoter.writeSummary(record, assessment.decision, assessment.inputs, keyId);
       await deps.records.annotate(
         record.objectKey,
         record.version,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createStatement,
@@ -143,5 +144,33 @@ describe('summary (VSA) keys', () => {
     expect((await fetch(second)).code).toBe(0);
     // A summary the revoked key signed before the effective time still verifies.
     expect((await fetch(first)).code).toBe(0);
+  });
+
+  it('signs nothing with a revoked summary key still behind the alias: the re-check fails until the replacement is in place', async () => {
+    const key = await promote();
+    const current = await summarySigner(key);
+    const before = await gate.store.readSmall(gate.stack.names.deploymentBucket, vsaKey(key), 1 << 20);
+    // The revocation is in the registry, and its stream delivers it, before the replacement key exists.
+    const effective = new Date(before.version.lastModified.getTime() - 60_000);
+    expect(await gate.registry.revoke(current, effective, 'exposed', 'test')).toBe('revoked');
+    const revocation: DynamoDBStreamEvent = {
+      Records: [
+        {
+          eventSource: 'aws:dynamodb',
+          eventName: 'MODIFY',
+          dynamodb: { NewImage: { keyId: { S: current }, revokedAt: { S: effective.toISOString() } } },
+        },
+      ],
+    };
+    // The one record of the batch fails (the stream will deliver it again), and nothing was written.
+    await expect(gate.recheck(revocation)).rejects.toThrow(/All records failed/);
+    const after = await gate.store.readSmall(gate.stack.names.deploymentBucket, vsaKey(key), 1 << 20);
+    expect('content' in after && 'content' in before && after.content.equals(before.content)).toBe(true);
+    // The stream retries once the rotation has put the replacement behind the alias.
+    expect((await keys('rotate', '--vsa', '--force')).code).toBe(0);
+    const retried = await gate.recheck(revocation);
+    expect(retried.batchItemFailures).toHaveLength(0);
+    expect(await summarySigner(key)).not.toBe(current);
+    expect((await fetch(key)).code).toBe(0);
   });
 });
