@@ -294,7 +294,9 @@ describe('vouch keys and vouch sign', () => {
   });
 
   it('sign refuses a verify-only (retiring) key named outright', async () => {
-    const active = (await gate.registry.list()).find((key) => key.status === 'active');
+    const active = (await gate.registry.list()).find(
+      (key) => key.status === 'active' && key.pipeline === 'app',
+    );
     expect((await vouch(['keys', 'rotate', '--force'], { env })).code).toBe(0);
     const retiring = await gate.registry.get(active?.keyId as string);
     expect(retiring?.status).toBe('retiring');
