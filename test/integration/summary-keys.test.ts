@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
@@ -91,6 +91,41 @@ describe('summary (VSA) keys', () => {
     const refused = await fetch(second, '--vsa-key-id', firstVsa);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/is not a pinned summary key/);
+  });
+
+  it('can be pinned without the registry (the public key from KMS), or trusted as PEM files', async () => {
+    const { VOUCH_KEYS_TABLE: _table, ...withoutRegistry } = gate.env;
+    const pinnedOnly = (...args: string[]) =>
+      vouch(
+        [
+          'fetch',
+          `s3://${gate.stack.names.deploymentBucket}/${second}`,
+          '-o',
+          join(out, `f-${++n}`),
+          ...args,
+        ],
+        {
+          env: withoutRegistry,
+        },
+      );
+    expect((await pinnedOnly('--vsa-key-id', secondVsa)).code).toBe(0);
+    expect((await pinnedOnly('--vsa-key-id', firstVsa)).code).toBe(1);
+    const pem = async (keyId: string) => {
+      const file = join(out, `pem-${++n}.pem`);
+      writeFileSync(file, (await gate.registry.get(keyId))?.publicKeyPem as string);
+      return file;
+    };
+    expect((await fetch(second, '--key', await pem(firstVsa), '--key', await pem(secondVsa))).code).toBe(0);
+    expect((await fetch(second, '--key', await pem(firstVsa))).code).toBe(1);
+  });
+
+  it('refuses two ways of trusting at once, and a pin that is not a KMS key ARN, as usage errors', async () => {
+    const both = await fetch(second, '--vsa-key-id', secondVsa, '--vsa-key', 'alias/vouch-vsa');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/give one of --key, --vsa-key-id/);
+    const alias = await fetch(second, '--vsa-key-id', 'alias/vouch-vsa');
+    expect(alias.code).toBe(2);
+    expect(alias.stderr).toMatch(/--vsa-key-id alias\/vouch-vsa is not a KMS key ARN/);
   });
 
   it("refuses a summary signed by a pipeline's signing key, though the registry holds that key", async () => {
