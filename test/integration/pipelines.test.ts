@@ -36,17 +36,33 @@ let awsEndpoint: string;
 const invocations: RotationRequest[] = [];
 let run = 0;
 
+let policyPath: string;
+const startGate = () => startTestGate({ policyPath, wrapDeps: (deps) => ({ ...deps, now: clock.now }) });
+
+/** Runs `fn` on a gate of its own (the rotation function then serves it): for a case that changes keys for good. */
+async function onOwnGate(fn: () => Promise<void>) {
+  const shared = gate;
+  gate = await startGate();
+  try {
+    await fn();
+  } finally {
+    await gate.close();
+    gate = shared;
+  }
+}
+
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-pipelines-'));
-  const policyPath = join(dir, 'policy.yaml');
+  policyPath = join(dir, 'policy.yaml');
   writeFileSync(policyPath, POLICY);
-  gate = await startTestGate({ policyPath, wrapDeps: (deps) => ({ ...deps, now: clock.now }) });
-  const service = {
+  gate = await startGate();
+  // The rotation function, serving whichever gate the case runs on.
+  const service = () => ({
     kms: gate.kms,
     registry: gate.registry,
     lines: readRotationConfig(gate.rotationEnv).lines,
     managerArn: 'arn:aws:iam::000000000000:role/vouch-local-rotation',
-  };
+  });
   const quiet = { info: () => {}, warn: () => {}, error: () => {} };
   aws = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -57,7 +73,7 @@ beforeAll(async () => {
         const event = JSON.parse(body) as RotationRequest;
         invocations.push(event);
         const outcome = await handleRotationRequest(
-          service,
+          service(),
           event,
           { getRemainingTimeInMillis: () => 600_000 },
           { logger: quiet },
@@ -154,43 +170,46 @@ describe('vouch keys against the rotation function (AWS: the registry’s only w
     expect(listed.stdout).not.toMatch(/pipeline app/);
   });
 
-  it('revokes a whole pipeline in one command, as the caller, and pulls what it vouched for', async () => {
-    const vouched = key('builds/');
-    expect((await upload(vouched, signer('tools')))?.status).toBe('promoted');
-    const toolsKeys = (await gate.registry.list()).filter((k) => k.pipeline === 'tools').map((k) => k.keyId);
-    const revoked = await cli([
-      'revoke',
-      '--pipeline',
-      'tools',
-      '--effective',
-      '2020-01-01T00:00:00Z',
-      '--reason',
-      'CI token leaked',
-    ]);
-    expect(revoked.code).toBe(0);
-    expect(revoked.stdout).toMatch(/pipeline tools is suspended/);
-    expect(invocations.at(-1)).toEqual({
-      action: 'revoke',
-      pipeline: 'tools',
-      effective: '2020-01-01T00:00:00Z',
-      reason: 'CI token leaked',
-      requestedBy: ADMIN,
-    });
-    for (const keyId of toolsKeys) {
-      expect(await gate.registry.get(keyId)).toMatchObject({
-        status: 'revoked',
-        revokedBy: ADMIN,
-        revocationReason: 'CI token leaked',
+  it('revokes a whole pipeline in one command, as the caller, and pulls what it vouched for', async () =>
+    onOwnGate(async () => {
+      const vouched = key('builds/');
+      expect((await upload(vouched, signer('tools')))?.status).toBe('promoted');
+      const toolsKeys = (await gate.registry.list())
+        .filter((k) => k.pipeline === 'tools')
+        .map((k) => k.keyId);
+      const revoked = await cli([
+        'revoke',
+        '--pipeline',
+        'tools',
+        '--effective',
+        '2020-01-01T00:00:00Z',
+        '--reason',
+        'CI token leaked',
+      ]);
+      expect(revoked.code).toBe(0);
+      expect(revoked.stdout).toMatch(/pipeline tools is suspended/);
+      expect(invocations.at(-1)).toEqual({
+        action: 'revoke',
+        pipeline: 'tools',
+        effective: '2020-01-01T00:00:00Z',
+        reason: 'CI token leaked',
+        requestedBy: ADMIN,
       });
-    }
-    // The key table's stream (polled here) re-checks what the pipeline's keys vouched for.
-    await gate.keyStream.poll();
-    const [record] = await gate.records.byKey(vouched);
-    expect(record?.status).toBe('quarantined');
-    expect(await gate.store.head(gate.stack.names.deploymentBucket, vouched)).toBeUndefined();
-    // The app pipeline is untouched.
-    expect((await upload(key('releases/'), signer('app')))?.status).toBe('promoted');
-  });
+      for (const keyId of toolsKeys) {
+        expect(await gate.registry.get(keyId)).toMatchObject({
+          status: 'revoked',
+          revokedBy: ADMIN,
+          revocationReason: 'CI token leaked',
+        });
+      }
+      // The key table's stream (polled here) re-checks what the pipeline's keys vouched for.
+      await gate.keyStream.poll();
+      const [record] = await gate.records.byKey(vouched);
+      expect(record?.status).toBe('quarantined');
+      expect(await gate.store.head(gate.stack.names.deploymentBucket, vouched)).toBeUndefined();
+      // The app pipeline is untouched.
+      expect((await upload(key('releases/'), signer('app')))?.status).toBe('promoted');
+    }));
 
   it('refuses an unknown pipeline with exit 2, naming the configured ones', async () => {
     const refused = await cli(['rotate', '--pipeline', 'nope']);
