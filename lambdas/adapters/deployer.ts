@@ -76,7 +76,10 @@ export async function fetchVerified(args: {
     const parsed = parseAttestationFile(vsa.content, vsaKey(args.key));
     const { keys, refusals } = await summaryKeys(parsed.attestations, args);
     // Keys that do not verify the summary are named anyway: the decision then says which one it wanted.
-    const named = keys.length > 0 ? keys.map((key) => key.keyId) : hintsOf(parsed.attestations).slice(0, 8);
+    // Each once: a policy listing one key twice is refused when it compiles.
+    const named = [
+      ...new Set(keys.length > 0 ? keys.map((key) => key.keyId) : hintsOf(parsed.attestations).slice(0, 8)),
+    ];
     const policy = compilePolicy(
       {
         version: 1,

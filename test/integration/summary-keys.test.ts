@@ -116,6 +116,9 @@ describe('summary (VSA) keys, once rotated', () => {
       (await use.fetch(second, ['--key', await pem(firstVsa), '--key', await pem(secondVsa)])).code,
     ).toBe(0);
     expect((await use.fetch(second, ['--key', await pem(firstVsa)])).code).toBe(1);
+    // The same key twice is one key.
+    const twice = await pem(secondVsa);
+    expect((await use.fetch(second, ['--key', twice, '--key', twice])).code).toBe(0);
   });
 
   it('refuses two ways of trusting at once, and a pin that is not a KMS key ARN, as usage errors', async () => {
