@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/keys.ts')).keysCommand,
     summary: 'list, rotate or revoke signing keys in the key registry',
   },
+  policy: {
+    load: async () => (await import('./commands/policy.ts')).policyCommand,
+    summary: 'sign, push, show or test a signed policy (the verifier loads the newest valid version)',
+  },
   trust: {
     load: async () => (await import('./commands/trust.ts')).trustCommand,
     summary: "refresh (through TUF) or show each Sigstore instance's trusted root",

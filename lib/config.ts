@@ -101,6 +101,21 @@ export interface VouchConfig {
   /** Email address subscribed to the alarm topic. @default - alarms without a topic */
   readonly alarmEmail?: string;
   /**
+   * IAM role or user ARNs that may sign policy bundles with the policy key and push them to the policy
+   * bucket (`vouch policy sign|push`). @default [] - the verifier keeps the bundled policy
+   */
+  readonly policySignerPrincipalArns: readonly string[];
+  /** @default 'alias/vouch-policy' */
+  readonly policyKeyAlias: string;
+  /** Fan decision events out to an encrypted SNS topic. @default false */
+  readonly decisionTopic: boolean;
+  /** Fan decision events out to a webhook (EventBridge API destination). @default - none */
+  readonly decisionWebhook?: {
+    readonly url: string;
+    readonly apiKeySecretArn: string;
+    readonly apiKeyHeader?: string;
+  };
+  /**
    * Lambda code signing: an AWS Signer profile and an enforced code-signing configuration on the verifier
    * and the rotation function, whose bundles are signed during the deployment. @default false
    */
@@ -143,6 +158,10 @@ export const CONFIG_KEYS = [
   'signerPrincipalArns',
   'alarmEmail',
   'codeSigning',
+  'policySignerPrincipalArns',
+  'policyKeyAlias',
+  'decisionTopic',
+  'decisionWebhook',
 ] as const;
 
 export const DEFAULT_POLICY_FILE = 'policies/default.yaml';
@@ -235,6 +254,11 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   const vsaRotationPeriodDays = int(input, 'vsaRotationPeriodDays', 365, 1, 3650);
   if (graceDays >= vsaRotationPeriodDays)
     fail(`graceDays must be less than vsaRotationPeriodDays (${vsaRotationPeriodDays}), found ${graceDays}`);
+  const policySignerPrincipalArns = principalArns('policySignerPrincipalArns');
+  const policyKeyAlias = str(input, 'policyKeyAlias', 'alias/vouch-policy');
+  if (!/^alias\/[A-Za-z0-9/_-]{1,250}$/.test(policyKeyAlias) || policyKeyAlias.startsWith('alias/aws/'))
+    fail(`policyKeyAlias must be a KMS alias name (alias/…, not alias/aws/…), found ${policyKeyAlias}`);
+  const decisionWebhook = parseWebhook(input.decisionWebhook);
 
   const objectLock = parseObjectLock(input.objectLock);
   const github = parseGithub(input.github, input.pipelines !== undefined);
@@ -280,10 +304,34 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     codeSigning: bool(input, 'codeSigning', false),
     deployerPrincipalArns,
     pipelines,
+    policySignerPrincipalArns,
+    policyKeyAlias,
+    decisionTopic: bool(input, 'decisionTopic', false),
+    ...(decisionWebhook ? { decisionWebhook } : {}),
     ...(objectLock ? { objectLock } : {}),
     ...(github && pipelines.some((p) => p.github) ? { github: github.provider } : {}),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
   };
+}
+
+function parseWebhook(raw: unknown): VouchConfig['decisionWebhook'] {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    fail(`decisionWebhook must be { url, apiKeySecretArn, apiKeyHeader? }, found ${describe(raw)}`);
+  const input = raw as Raw;
+  for (const key of Object.keys(input))
+    if (!['url', 'apiKeySecretArn', 'apiKeyHeader'].includes(key))
+      fail(`decisionWebhook has an unknown key ${key}; allowed: url, apiKeySecretArn, apiKeyHeader`);
+  const url = str(input, 'url', '');
+  if (!/^https:\/\/[^\s/]+/.test(url))
+    fail(`decisionWebhook.url must be an https:// URL, found ${JSON.stringify(url)}`);
+  const apiKeySecretArn = str(input, 'apiKeySecretArn', '');
+  if (!/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/.test(apiKeySecretArn))
+    fail(
+      `decisionWebhook.apiKeySecretArn must be a Secrets Manager secret ARN, found ${JSON.stringify(apiKeySecretArn)}`,
+    );
+  const apiKeyHeader = optionalStr(input, 'apiKeyHeader');
+  return { url, apiKeySecretArn, ...(apiKeyHeader ? { apiKeyHeader } : {}) };
 }
 
 function fail(message: string): never {

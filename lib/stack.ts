@@ -7,11 +7,13 @@ import { AccessLogBucket } from './buckets.ts';
 import { LambdaCodeSigning } from './code-signing.ts';
 import type { VouchConfig } from './config.ts';
 import { DeploymentBucket } from './deployment.ts';
+import { DecisionEvents } from './events.ts';
 import { lambdaRole } from './function.ts';
 import { VouchKeys } from './keys.ts';
 import { Monitoring } from './monitoring.ts';
 import { acknowledge } from './nag.ts';
 import { outputSuffix } from './pipeline-config.ts';
+import { SignedPolicy } from './policy.ts';
 import { KeyRotation } from './rotation.ts';
 import { StagingBucket } from './staging.ts';
 import { VouchTables } from './tables.ts';
@@ -39,6 +41,8 @@ export class VouchStack extends Stack {
   /** Each pipeline's upload role, by pipeline name (pipelines with GitHub repositories). */
   public readonly uploaders: ReadonlyMap<string, PipelineUploader>;
   public readonly deployer: DeployerAccess;
+  public readonly policy: SignedPolicy;
+  public readonly events: DecisionEvents;
 
   constructor(scope: Construct, id: string, props: VouchStackProps) {
     super(scope, id, { description: 'Vouch: verifies signed attestations before artifacts ship', ...props });
@@ -171,6 +175,24 @@ export class VouchStack extends Stack {
     });
     for (const fn of this.verifier.functions) this.trust.grantRead(fn.function);
 
+    // Policy outside the deploy: signed versions the verifier loads (the bundled file while there are none).
+    this.policy = new SignedPolicy(this, 'Policy', {
+      encryptionKey: dataKey,
+      accessLogsBucket: accessLogs.bucket,
+      noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpirationDays),
+      signerPrincipalArns: config.policySignerPrincipalArns,
+      keyAlias: config.policyKeyAlias,
+    });
+    this.events = new DecisionEvents(this, 'Events', {
+      encryptionKey: dataKey,
+      topic: config.decisionTopic,
+      ...(config.decisionWebhook ? { webhook: config.decisionWebhook } : {}),
+    });
+    for (const fn of this.verifier.functions) {
+      this.policy.grantRead(fn.function);
+      this.events.grantPublish(fn.function);
+    }
+
     this.outputs(config);
     acknowledge(
       this,
@@ -269,6 +291,11 @@ export class VouchStack extends Stack {
       "The stack's first summary key (vouch fetch trusts the registry or pinned key IDs, not an alias)",
     );
     out('TrustBucketName', this.trust.bucket.bucketName, 'vouch trust show --store s3://<this>/trust-roots/');
+    out('PolicyBucketName', this.policy.bucket.bucketName, 'VOUCH_POLICY_BUCKET: vouch policy push|show');
+    out('PolicyKeyAlias', this.policy.alias.aliasName, 'VOUCH_POLICY_KEY_ID: vouch policy sign --key <this>');
+    out('EventBusName', this.events.bus.eventBusName, 'Decision events (source "vouch")');
+    if (this.events.topic)
+      out('DecisionTopicArn', this.events.topic.topicArn, 'Decision events, fanned out to SNS');
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');
     if (this.deployer.role) out('DeployerRoleArn', this.deployer.role.roleArn, 'Role for vouch fetch');

@@ -9,6 +9,7 @@ import {
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { awsClients, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import { fileEventPublisher } from '#adapters/events.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
 import { RecordStore } from '#adapters/records.ts';
@@ -43,6 +44,7 @@ import { createSweepHandler } from '../lambdas/verify/schedule.ts';
 import { createStreamHandler } from '../lambdas/verify/stream.ts';
 import { type Observability, pipelineDeps, verifierFor } from '../lambdas/verify/wiring.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
+import { ensurePolicyKey, POLICY_KEY_ALIAS } from './policy-events.ts';
 import { createEventQueue } from './queue.ts';
 import {
   encodeEventKey,
@@ -117,6 +119,11 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly observe?: Observability;
   /** Lets a test wrap the handler's dependencies (to crash at a chosen point, count calls, move the clock). */
   readonly wrapDeps?: (deps: PipelineDeps) => PipelineDeps;
+  /** Decision events go to this JSON Lines file (and to `printEvent`); none without it. */
+  readonly eventsFile?: string;
+  readonly printEvent?: (line: string) => void;
+  /** How long the verifier reuses a look at the policy store. @default 5 */
+  readonly policyCacheSeconds?: number;
 }
 
 /**
@@ -143,6 +150,12 @@ export async function startLocalGate(options: LocalGateOptions) {
     pipelines: LOCAL_PIPELINES.map(({ name, alias, prefixes }) => ({ name, alias, prefixes })),
     policyPath: options.policyPath,
     pendingDeadlineSeconds: options.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
+    // Signed policies from the policy bucket (the bundled file while it is empty), as in AWS.
+    policyStore: {
+      bucket: stack.names.policyBucket,
+      keyId: POLICY_KEY_ALIAS,
+      cacheSeconds: options.policyCacheSeconds ?? 5,
+    },
   };
   // The rotation function's configuration, as the stack would set it: `vouch keys` reads it from `.vouch/env`.
   const rotation = rotationEnvironment({
@@ -185,10 +198,20 @@ export async function startLocalGate(options: LocalGateOptions) {
       line.adopt ? { adopt: line.adopt } : {},
     );
   }
+  await ensurePolicyKey(kms);
 
   // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
-  const deps = pipelineDeps(config, awsClients(env), env);
   const observe = options.observe ?? quiet();
+  const built = pipelineDeps(config, awsClients(env), env, observe);
+  const deps: PipelineDeps = options.eventsFile
+    ? {
+        ...built,
+        events: {
+          publish: fileEventPublisher(options.eventsFile, options.printEvent),
+          failed: (error) => observe.logger.error('decision events not written', { error: error as Error }),
+        },
+      }
+    : built;
   const { pipeline, prepare } = verifierFor(options.wrapDeps ? options.wrapDeps(deps) : deps, observe);
   const context = { functionName: 'vouch-verifier-local' } as Context;
   const handlers = {

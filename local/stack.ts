@@ -30,6 +30,8 @@ export interface LocalStack {
   readonly names: {
     readonly stagingBucket: string;
     readonly deploymentBucket: string;
+    /** Signed policy bundles (`vouch policy push`), read by the verifier. */
+    readonly policyBucket: string;
     readonly recordsTable: string;
     readonly indexTable: string;
     readonly keysTable: string;
@@ -58,6 +60,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const names = {
     stagingBucket: `${prefix}-staging`,
     deploymentBucket: `${prefix}-deployment`,
+    policyBucket: `${prefix}-policy`,
     recordsTable: `${prefix}-records`,
     indexTable: `${prefix}-index`,
     keysTable: `${prefix}-keys`,
@@ -68,7 +71,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     port: options.ports?.s3 ?? 0,
     silent: true,
     directory: join(dataDir, 's3'),
-    configureBuckets: [{ name: names.stagingBucket }, { name: names.deploymentBucket }],
+    configureBuckets: [
+      { name: names.stagingBucket },
+      { name: names.deploymentBucket },
+      { name: names.policyBucket },
+    ],
   });
   const s3Address = await s3.run();
   await keepIncomingDirectory(`http://${host}:${s3Address.port}`, names.deploymentBucket);
@@ -121,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_KMS: endpoints.kms,
       VOUCH_STAGING_BUCKET: names.stagingBucket,
       VOUCH_DEPLOYMENT_BUCKET: names.deploymentBucket,
+      VOUCH_POLICY_BUCKET: names.policyBucket,
       VOUCH_RECORDS_TABLE: names.recordsTable,
       VOUCH_INDEX_TABLE: names.indexTable,
       VOUCH_KEYS_TABLE: names.keysTable,

@@ -94,6 +94,9 @@ try {
       records: localConsole.announcing(deps.records),
       ...(noDemo ? {} : { now: demoClock.now }),
     }),
+    // Decision events, as EventBridge would carry them: one JSON line each, and a console line.
+    eventsFile: join(dataDir, 'events.jsonl'),
+    ...(noDemo ? { printEvent: (line: string) => console.log(line) } : {}),
   });
 } catch (error) {
   fail(error, portOptions);

@@ -18,7 +18,7 @@ import {
   type PolicySpec,
   parseAttestationFile,
   parseDigest,
-  parsePolicy,
+  parsePolicyAsync,
   publicKeyFromPem,
   type Reason,
   type SignerSpec,
@@ -197,7 +197,7 @@ async function readKey(file: string): Promise<TrustedKey> {
 
 async function readPolicy(file: string): Promise<Policy> {
   const content = await readInput(file, 'policy');
-  return guard(() => parsePolicy(content, file));
+  return guard(() => parsePolicyAsync(content, file));
 }
 
 /** A URI (https://…, urn:…) or one of the shorthands; anything else is a typo nothing would ever match. */

@@ -38,3 +38,6 @@ export const KEY_TAGS = {
 } as const;
 
 export const KEY_PURPOSES = { signing: 'signing', vsa: 'vsa' } as const;
+
+/** The KMS key policy bundles are signed with (`vouch policy sign`), and verified against. */
+export const DEFAULT_POLICY_KEY_ALIAS = 'alias/vouch-policy';

@@ -6,7 +6,8 @@ import { type KeyLookup, keyValidAt } from './keys.ts';
 import type { Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
 import type { PipelineScope } from './pipelines.ts';
-import type { Mode, Policy } from './policy.ts';
+import type { Mode, Policy, Rule } from './policy.ts';
+import type { ExceptionUse } from './policy-extensions.ts';
 import { checkRequirement, dedupe } from './requirements.ts';
 import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
 import type { TrustRoot, TrustRootRef, TrustRootSet } from './trust.ts';
@@ -16,6 +17,8 @@ export interface EvaluationInput {
   readonly artifact: {
     readonly path?: string;
     readonly digests: Digests;
+    /** Its size in bytes, for conditions (`artifact.size`). */
+    readonly size?: number;
     /** Its bytes start as a DSSE PAE does: message signatures over it are refused (see Digester). */
     readonly paeShaped?: boolean;
   };
@@ -104,6 +107,10 @@ export interface Decision {
    */
   readonly trustRoots?: readonly TrustRootRef[];
   readonly policyDigest: string;
+  /** The signed policy bundle's version; absent for a policy file read directly. */
+  readonly policyVersion?: number;
+  /** Exceptions in force that waived failures of the rules they name: recorded, and in the VSA. */
+  readonly exceptions?: readonly ExceptionUse[];
   readonly evaluatedAt: string;
 }
 
@@ -125,6 +132,7 @@ export function evaluate(input: EvaluationInput): Decision {
       digests: input.artifact.digests,
     },
     policyDigest: policy.digest,
+    ...(policy.version === undefined ? {} : { policyVersion: policy.version }),
     evaluatedAt,
     keyIds: [],
     identities: [],
@@ -155,9 +163,12 @@ export function evaluate(input: EvaluationInput): Decision {
     }
   }
 
+  const now = input.now ?? new Date();
   const rules = policy.rules.filter((rule) => rule.matches(path ?? ''));
+  const modeOf = (rule: Rule): Mode =>
+    rule.enforceFrom && now.getTime() < rule.enforceFrom.getTime() ? 'audit' : rule.mode;
   const mode: Mode =
-    rules.length === 0 || rules.some((rule) => rule.mode === 'enforce') ? 'enforce' : 'audit';
+    rules.length === 0 || rules.some((rule) => modeOf(rule) === 'enforce') ? 'enforce' : 'audit';
   const applicable = rules.flatMap((rule) => rule.requirements.map((requirement) => ({ rule, requirement })));
   const { checked, notes } = checkAttestations(input, applicable);
   const reports = checked.map((c) => c.report);
@@ -200,6 +211,8 @@ export function evaluate(input: EvaluationInput): Decision {
   // failures of audit rules beside an enforce rule are recorded and flagged, and never reject.
   const failures = { refusals: [] as Reason[], waits: [] as Reason[] };
   const auditReasons: Reason[] = [];
+  const waivedBy = activeExceptions(policy, rules, path ?? '', input.artifact.digests, now, notes);
+  const exceptions = new Map<string, ExceptionUse>();
   for (const { rule, requirement } of applicable) {
     const outcome = checkRequirement(rule, requirement, checked, input, notes);
     if (outcome.satisfied) {
@@ -209,7 +222,23 @@ export function evaluate(input: EvaluationInput): Decision {
       }
       for (const source of outcome.sources) countedSources.add(source);
       for (const root of outcome.trustRoots) trustRoots.set(`${root.instance}|${root.digest ?? ''}`, root);
-    } else if (rule.mode === mode) {
+      continue;
+    }
+    const exception = waivedBy.get(rule.name);
+    if (exception) {
+      // Waived, not forgotten: the decision and the VSA say what was waived, by whose approval.
+      const use = exceptions.get(rule.name) ?? {
+        rule: rule.name,
+        reason: exception.reason,
+        approvedBy: exception.approvedBy,
+        expiresAt: exception.expiresAt.toISOString(),
+        waived: [],
+      };
+      exceptions.set(rule.name, {
+        ...use,
+        waived: dedupe([...use.waived, ...outcome.refusals, ...outcome.waits]),
+      });
+    } else if (modeOf(rule) === mode) {
       failures.refusals.push(...outcome.refusals);
       failures.waits.push(...outcome.waits);
     } else {
@@ -235,7 +264,39 @@ export function evaluate(input: EvaluationInput): Decision {
     keyIds: [...keyIds],
     identities: [...identities],
     ...(trustRoots.size > 0 ? { trustRoots: [...trustRoots.values()] } : {}),
+    ...(exceptions.size > 0 ? { exceptions: [...exceptions.values()] } : {}),
   };
+}
+
+/**
+ * The exception in force for each matching rule it names; those that would apply but have expired are
+ * noted, and never waive anything.
+ */
+function activeExceptions(
+  policy: Policy,
+  rules: readonly Rule[],
+  path: string,
+  digests: EvaluationInput['artifact']['digests'],
+  now: Date,
+  notes: Reason[],
+): Map<string, Policy['exceptions'][number]> {
+  const active = new Map<string, Policy['exceptions'][number]>();
+  for (const exception of policy.exceptions) {
+    if (!exception.covers(path, digests)) continue;
+    const named = rules.filter(
+      (rule) => exception.rules.includes('*') || exception.rules.includes(rule.name),
+    );
+    if (named.length === 0) continue;
+    if (exception.expiresAt.getTime() <= now.getTime()) {
+      notes.push({
+        code: 'EXCEPTION_EXPIRED',
+        message: `exception ${exception.index} (${exception.reason}, approved by ${exception.approvedBy}) expired at ${exception.expiresAt.toISOString()}; not applied`,
+      });
+      continue;
+    }
+    for (const rule of named) if (!active.has(rule.name)) active.set(rule.name, exception);
+  }
+  return active;
 }
 
 /**

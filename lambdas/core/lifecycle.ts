@@ -1,6 +1,7 @@
 import type { Digests } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { Decision } from './evaluate.ts';
+import type { ExceptionUse } from './policy-extensions.ts';
 import type { TrustRootRef } from './trust.ts';
 
 /**
@@ -43,6 +44,8 @@ export const NOTES = {
   revoked: (keyId: string) => `key ${keyId} revoked`,
   auditNowFails: (keyId: string) => `key ${keyId} revoked: audit verdict now fail`,
   summaryResigned: (keyId: string) => `summary key ${keyId} revoked: summary signed again`,
+  policyChanged: (version: number | undefined, digest: string) =>
+    `re-evaluated under policy ${version === undefined ? 'bundled' : `version ${version}`} (${digest})`,
 } as const;
 
 export interface HistoryEntry {
@@ -79,6 +82,10 @@ export interface ArtifactRecord {
   readonly trustRoots?: readonly TrustRootRef[];
   readonly attestations?: readonly string[];
   readonly policyDigest?: string;
+  /** The signed policy bundle's version the decision was made under; absent for the bundled policy. */
+  readonly policyVersion?: number;
+  /** Exceptions that waived failures of this artifact's rules. */
+  readonly exceptions?: readonly ExceptionUse[];
   readonly uploadedAt: string;
   /**
    * S3's order of uploads to this key (the notification's `sequencer`, right-padded): an older upload
@@ -127,6 +134,8 @@ export function decisionFields(decision: Decision): RecordPatch {
     ...(decision.trustRoots ? { trustRoots: decision.trustRoots } : {}),
     attestations: decision.attestations.map((a) => a.source),
     policyDigest: decision.policyDigest,
+    ...(decision.policyVersion === undefined ? {} : { policyVersion: decision.policyVersion }),
+    ...(decision.exceptions ? { exceptions: decision.exceptions } : {}),
   };
 }
 

@@ -2,8 +2,24 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
+import { ConditionEngineNotLoaded, loadConditionEngine } from './condition-engine.ts';
+import type { Condition } from './conditions.ts';
 import { VouchError } from './errors.ts';
 import { parseJson } from './json.ts';
+import {
+  compileConditions,
+  compileExceptions,
+  compileGate,
+  conditionsSchema,
+  type ExceptionSpec,
+  exceptionsSchema,
+  type PolicyException,
+  parseTime,
+  timeSchema,
+  type VulnerabilityGate,
+  type VulnerabilitySpec,
+  vulnerabilitiesSchema,
+} from './policy-extensions.ts';
 import { SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02 } from './provenance.ts';
 import { type AllowedSigner, compileSigner, NAME, type SignerSpec, signerSchema } from './signers.ts';
 
@@ -24,6 +40,9 @@ export interface RequirementSpec {
   readonly sourceRepositories?: readonly string[];
   /** A subject naming the artifact's digest must also carry its name: the object key or its file name. */
   readonly requireSubjectName?: boolean;
+  /** CEL expressions over each counted statement; all must hold. */
+  readonly conditions?: readonly string[];
+  readonly vulnerabilities?: VulnerabilitySpec;
 }
 
 export interface RuleSpec {
@@ -31,6 +50,8 @@ export interface RuleSpec {
   readonly match: readonly string[];
   readonly exclude?: readonly string[];
   readonly mode?: Mode;
+  /** Before this time the rule is in audit mode whatever `mode` says (a phase-in). */
+  readonly enforceFrom?: string;
   readonly require: readonly RequirementSpec[];
 }
 
@@ -40,6 +61,7 @@ export interface PolicySpec {
   readonly noMatch?: 'reject' | 'accept';
   readonly signers?: Readonly<Record<string, readonly SignerSpec[]>>;
   readonly rules: readonly RuleSpec[];
+  readonly exceptions?: readonly ExceptionSpec[];
 }
 
 const stringList = {
@@ -74,6 +96,7 @@ export const POLICY_SCHEMA = {
           match: stringList,
           exclude: stringList,
           mode: { enum: ['enforce', 'audit'] },
+          enforceFrom: timeSchema,
           require: {
             type: 'array',
             minItems: 1,
@@ -92,12 +115,17 @@ export const POLICY_SCHEMA = {
                 builderIds: stringList,
                 sourceRepositories: stringList,
                 requireSubjectName: { type: 'boolean' },
+                conditions: conditionsSchema,
+                vulnerabilities: vulnerabilitiesSchema({
+                  oneOf: [{ type: 'string', pattern: NAME }, signerSchema],
+                }),
               },
             },
           },
         },
       },
     },
+    exceptions: exceptionsSchema(stringList, NAME),
   },
 } as const;
 
@@ -113,11 +141,15 @@ export interface Requirement {
   readonly builderIds?: readonly string[];
   readonly sourceRepositories?: readonly string[];
   readonly requireSubjectName: boolean;
+  readonly conditions: readonly Condition[];
+  readonly vulnerabilities?: VulnerabilityGate;
 }
 
 export interface Rule {
   readonly name: string;
   readonly mode: Mode;
+  /** Audit mode before this time, `mode` from it on. */
+  readonly enforceFrom?: Date;
   readonly requirements: readonly Requirement[];
   matches(path: string): boolean;
 }
@@ -129,10 +161,30 @@ export interface Policy {
   readonly rules: readonly Rule[];
   /** Public keys written into the policy itself, trusted in addition to the caller's key lookup. */
   readonly inlineKeys: readonly { readonly keyId: string; readonly publicKey: KeyObject }[];
+  readonly exceptions: readonly PolicyException[];
+  /** The signed bundle's version number; undefined for a policy file read directly (the bundled one). */
+  readonly version?: number;
   readonly spec: PolicySpec;
 }
 
-/** Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path. */
+/**
+ * `parsePolicy` for a policy that may hold conditions: loads the CEL engine first when it does (and
+ * only then).
+ */
+export async function parsePolicyAsync(content: string | Buffer, what = 'policy'): Promise<Policy> {
+  try {
+    return parsePolicy(content, what);
+  } catch (error) {
+    if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+  }
+  await loadConditionEngine();
+  return parsePolicy(content, what);
+}
+
+/**
+ * Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path;
+ * a policy with conditions needs the CEL engine loaded (`parsePolicyAsync`).
+ */
 export function parsePolicy(content: string | Buffer, what = 'policy'): Policy {
   const text = typeof content === 'string' ? content : content.toString('utf8');
   let value: unknown;
@@ -204,17 +256,19 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
       : () => false;
     const requirements = rule.require.map((requirement, index): Requirement => {
       const where = `/rules/${ruleIndex}/require/${index}`;
-      const signers = requirement.signers.flatMap((signer, signerIndex) => {
-        if (typeof signer !== 'string') return [compile(signer, `${where}/signers/${signerIndex}`)];
-        const group = groups.get(signer);
-        if (!group) {
-          throw new VouchError(
-            'PARSE_ERROR',
-            `${what}: ${where}/signers/${signerIndex} names unknown signer group "${signer}"`,
-          );
-        }
-        return group;
-      });
+      const expand = (list: readonly (string | SignerSpec)[], at: string) =>
+        list.flatMap((signer, signerIndex) => {
+          if (typeof signer !== 'string') return [compile(signer, `${at}/${signerIndex}`)];
+          const group = groups.get(signer);
+          if (!group) {
+            throw new VouchError(
+              'PARSE_ERROR',
+              `${what}: ${at}/${signerIndex} names unknown signer group "${signer}"`,
+            );
+          }
+          return group;
+        });
+      const signers = expand(requirement.signers, `${where}/signers`);
       const seen = new Map<string, number>();
       signers.forEach((signer, signerIndex) => {
         const first = seen.get(signer.id);
@@ -242,17 +296,37 @@ export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy')
         ...(requirement.builderIds ? { builderIds: requirement.builderIds } : {}),
         ...(requirement.sourceRepositories ? { sourceRepositories: requirement.sourceRepositories } : {}),
         requireSubjectName: requirement.requireSubjectName ?? false,
+        conditions: compileConditions(requirement.conditions, `${what}: ${where}`),
+        ...(requirement.vulnerabilities
+          ? {
+              vulnerabilities: compileGate(
+                requirement.vulnerabilities,
+                requirement.vulnerabilities.vexSigners
+                  ? expand(requirement.vulnerabilities.vexSigners, `${where}/vulnerabilities/vexSigners`)
+                  : signers,
+              ),
+            }
+          : {}),
       };
     });
     return {
       name: rule.name,
       mode: rule.mode ?? defaultMode,
+      ...(rule.enforceFrom
+        ? { enforceFrom: parseTime(rule.enforceFrom, `${what}: /rules/${ruleIndex}/enforceFrom`) }
+        : {}),
       requirements,
       matches: (path) => include(path) && !exclude(path),
     };
   });
 
-  return { digest, noMatch: spec.noMatch ?? 'reject', rules, inlineKeys, spec };
+  const exceptions = compileExceptions(
+    spec.exceptions,
+    rules.map((rule) => rule.name),
+    compileGlobs,
+    what,
+  );
+  return { digest, noMatch: spec.noMatch ?? 'reject', rules, inlineKeys, exceptions, spec };
 }
 
 const PROVENANCE_TYPES: readonly string[] = [SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02];
@@ -273,10 +347,13 @@ function assertChecksApply(requirement: RequirementSpec, types: readonly string[
     );
   }
   const unnamed = types.filter((type) => type === ARTIFACT_SIGNATURE || type === ANY_TYPE);
-  if (requirement.requireSubjectName && unnamed.length > 0) {
+  const statementOnly = (['requireSubjectName', 'conditions', 'vulnerabilities'] as const).filter(
+    (field) => requirement[field],
+  );
+  if (statementOnly.length > 0 && unnamed.length > 0) {
     throw new VouchError(
       'PARSE_ERROR',
-      `${where}: requireSubjectName needs statements with subject names, but type accepts ${unnamed.map((t) => JSON.stringify(t)).join(', ')} (plain signatures name no subject)`,
+      `${where}: ${statementOnly.join(' and ')} need${statementOnly.length === 1 ? 's' : ''} statements, but type accepts ${unnamed.map((t) => JSON.stringify(t)).join(', ')} (plain signatures carry no statement)`,
     );
   }
 }

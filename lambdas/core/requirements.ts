@@ -1,13 +1,14 @@
 import { basename } from 'node:path';
 import type { Attestation } from './attestation.ts';
+import { checkContents, signerContext, vexStatements } from './contents.ts';
 import { type Digests, digestsMatch } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { AttestationReport, EvaluationInput } from './evaluate.ts';
-import { pipelineOwning } from './pipelines.ts';
 import { ANY_TYPE, ARTIFACT_SIGNATURE, type Requirement, type Rule } from './policy.ts';
 import { builderIdAllowed, normaliseRepository, provenanceFacts } from './provenance.ts';
 import type { SignerIdentity, VerifiedSignature } from './signatures.ts';
 import type { TrustRootRef } from './trust.ts';
+import type { VexStatus } from './vulnerabilities.ts';
 
 /** An attestation after its signatures were verified: what requirements are checked against. */
 export interface CheckedAttestation {
@@ -44,12 +45,6 @@ export function checkRequirement(
   const ofType = checked.filter(
     ({ attestation, skipped }) => !skipped && requirementCovers(requirement, attestation),
   );
-  const inlineKeyIds = new Set(input.policy.inlineKeys.map((key) => key.keyId));
-  // Which pipeline may vouch for this object key through `{ registry: true }`: null when none may.
-  const owner =
-    input.pipelines === undefined
-      ? undefined
-      : (pipelineOwning(input.pipelines, input.artifact.path ?? '')?.name ?? null);
 
   // Distinct signers, so the same signature (or the same key signing twice) counts once toward k of n.
   const satisfied = new Map<string, SignerIdentity>();
@@ -57,17 +52,13 @@ export function checkRequirement(
   const roots: TrustRootRef[] = [];
   const sources = new Set<string>();
   const refusals: Reason[] = [];
+  const curableFailures: Reason[] = [];
+  const vex = requirement.vulnerabilities?.honorVex
+    ? vexStatements(requirement.vulnerabilities.vexSigners, checked, input, notes)
+    : new Map<string, VexStatus>();
   for (const { attestation, verified, mismatch } of ofType) {
-    for (const { signer, trustRoot } of verified) {
-      const key =
-        signer.kind === 'key' && !inlineKeyIds.has(signer.keyId) ? input.keys(signer.keyId) : undefined;
-      const context = {
-        ...(key?.origin ? { keyOrigin: key.origin } : {}),
-        ...(key?.pipeline ? { keyPipeline: key.pipeline } : {}),
-        ...(key?.purpose ? { keyPurpose: key.purpose } : {}),
-        ...(owner === undefined ? {} : { owner }),
-        ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
-      };
+    for (const { signer, trustRoot, signingTimes } of verified) {
+      const context = signerContext(input, signer, trustRoot);
       if (!requirement.signers.some((allowed) => allowed.allows(signer, context))) {
         // A signer whose identity is allowed but whose certificate's claims are not: say which claim.
         const why = requirement.signers.map((allowed) => allowed.explain?.(signer, context)).find(Boolean);
@@ -97,6 +88,17 @@ export function checkRequirement(
         refusals.push(problem);
         continue;
       }
+      // Conditions and gates read what an allowed signer's verified statement says, and nothing else.
+      const gate = checkContents(requirement, attestation, where, input, {
+        signer,
+        instance: context.instance,
+        signingTimes,
+        vex,
+      });
+      if (gate) {
+        (gate.curable ? curableFailures : refusals).push(gate.reason);
+        continue;
+      }
       satisfied.set(signerKey(signer), signer);
       counted.push(signer);
       if (trustRoot) roots.push(trustRoot);
@@ -107,7 +109,7 @@ export function checkRequirement(
   // revocation of any of them must find this artifact.
   if (satisfied.size >= requirement.threshold)
     return { satisfied: true, signers: counted, sources: [...sources], trustRoots: roots };
-  const waits: Reason[] = [];
+  const waits: Reason[] = [...dedupe(curableFailures)];
   if (satisfied.size > 0 || requirement.threshold > 1) {
     waits.push({
       code: 'THRESHOLD_NOT_MET',

@@ -33,7 +33,10 @@ export function checkAttestations(
   const inlineKeys = new Map<string, TrustedKey>(input.policy.inlineKeys.map((key) => [key.keyId, key]));
   const keys: KeyLookup = (hint) => inlineKeys.get(hint) ?? input.keys(hint);
   const candidateKeys = keyCandidates(applicable, keys, limits.maxKeyCandidates);
-  const signers = applicable.flatMap(({ requirement }) => requirement.signers);
+  const signers = applicable.flatMap(({ requirement }) => [
+    ...requirement.signers,
+    ...(requirement.vulnerabilities?.vexSigners ?? []),
+  ]);
   const notes: Reason[] = [];
   const considered = input.attestations.slice(0, limits.maxAttestationsPerEvaluation);
   if (input.attestations.length > considered.length) {

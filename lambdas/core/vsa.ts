@@ -53,6 +53,8 @@ export function verificationSummary({
         identities: decision.identities,
         ...(decision.trustRoots ? { trustRoots: decision.trustRoots } : {}),
         ...(decision.auditReasons ? { auditReasons: decision.auditReasons } : {}),
+        ...(decision.exceptions ? { exceptions: decision.exceptions } : {}),
+        ...(decision.policyVersion === undefined ? {} : { policyVersion: decision.policyVersion }),
       },
     },
   };

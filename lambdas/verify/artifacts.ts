@@ -53,7 +53,7 @@ export function createArtifactSteps(ctx: StepContext, assessor: Assessor, promot
     if (recorded) return resume(recorded, owner);
 
     const at = now();
-    const assessment = await assessor.assess({ objectKey: event.key, digests, paeShaped });
+    const assessment = await assessor.assess({ objectKey: event.key, digests, paeShaped, size });
     const record = newRecord({
       objectKey: event.key,
       version: versionOf(version),
@@ -101,8 +101,18 @@ export function createArtifactSteps(ctx: StepContext, assessor: Assessor, promot
     const assessment = await assessor.assess(artifactOf(record));
     const { decision } = assessment;
     const status = statusFor(decision, at, new Date(record.deadline ?? record.createdAt));
-    if (status === 'pending')
+    if (status === 'pending') {
+      // Still waiting, under a policy it was not yet evaluated by: recorded, so the sweep moves on.
+      if (record.policyDigest !== decision.policyDigest)
+        await deps.records.annotate(
+          record.objectKey,
+          record.version,
+          'pending',
+          { ...decisionFields(decision), updatedAt: at.toISOString() },
+          NOTES.policyChanged(decision.policyVersion, decision.policyDigest),
+        );
       return { objectKey: record.objectKey, kind: 'artifact', status, reasons: decision.reasons };
+    }
     const moved = await deps.records.transition(record.objectKey, record.version, status, {
       ...decisionFields(decision),
       updatedAt: at.toISOString(),

@@ -15,6 +15,7 @@ import {
   type ObjectVersion,
   type ParsedFile,
   parseAttestationFile,
+  policyOf,
   type Reason,
   versionOf,
 } from '#core/index.ts';
@@ -25,6 +26,8 @@ export interface ArtifactRef {
   readonly objectKey: string;
   readonly digests: Digests;
   readonly paeShaped?: boolean;
+  /** Its size in bytes, for conditions. */
+  readonly size?: number;
 }
 
 /** The artifact a record is about, to assess again from what was recorded (digests, not bytes). */
@@ -32,6 +35,7 @@ export const artifactOf = (record: ArtifactRecord): ArtifactRef => ({
   objectKey: record.objectKey,
   digests: record.digests,
   paeShaped: record.paeShaped ?? false,
+  size: record.size,
 });
 
 /** An attestation file read for an assessment, kept to copy beside a promoted artifact. */
@@ -145,16 +149,18 @@ export function createAssessor({ deps, suffixes, limits, now }: StepContext) {
         message: `${sources.length} attestation files name this artifact; the first ${considered.length} were read`,
       });
     }
-    await deps.keys.preload([...keyHints(attestations), ...namedKeys(deps.policy)]);
+    const policy = policyOf(deps.policy);
+    await deps.keys.preload([...keyHints(attestations), ...namedKeys(policy)]);
     const decision = evaluate({
       artifact: {
         path: artifact.objectKey,
         digests: artifact.digests,
         paeShaped: artifact.paeShaped ?? false,
+        ...(artifact.size === undefined ? {} : { size: artifact.size }),
       },
       attestations,
       inputErrors,
-      policy: deps.policy,
+      policy,
       keys: deps.keys.lookup,
       ...(deps.pipelines ? { pipelines: deps.pipelines } : {}),
       trustRoot: deps.trustRoot,

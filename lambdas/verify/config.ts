@@ -27,7 +27,26 @@ export const VERIFIER_ENV = {
   pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
   digestAlgorithms: 'VOUCH_DIGEST_ALGORITHMS',
   keyCacheSeconds: 'VOUCH_KEY_CACHE_SECONDS',
+  policyBucket: 'VOUCH_POLICY_BUCKET',
+  policyPrefix: 'VOUCH_POLICY_PREFIX',
+  policyKeyId: 'VOUCH_POLICY_KEY_ID',
+  policyCacheSeconds: 'VOUCH_POLICY_CACHE_SECONDS',
+  policyMaxStaleSeconds: 'VOUCH_POLICY_MAX_STALE_SECONDS',
+  eventBus: 'VOUCH_EVENT_BUS',
 } as const;
+
+/** Where signed policy bundles are read from, and the key that must have signed them. */
+export interface PolicyStoreConfig {
+  readonly bucket: string;
+  /** @default 'policy/' */
+  readonly prefix?: string;
+  /** The policy key (ARN or alias): its public key verifies bundles. */
+  readonly keyId: string;
+  /** @default 60 */
+  readonly cacheSeconds?: number;
+  /** @default 900 */
+  readonly maxStaleSeconds?: number;
+}
 
 export interface VerifierConfig {
   readonly stagingBucket: string;
@@ -54,19 +73,31 @@ export interface VerifierConfig {
   readonly digestAlgorithms?: readonly DigestAlgorithm[];
   /** @default DEFAULT_KEY_CACHE_SECONDS */
   readonly keyCacheSeconds?: number;
+  /** Signed policies, newest valid version first; without it the bundled policy (`policyPath`) only. */
+  readonly policyStore?: PolicyStoreConfig;
+  /** The EventBridge bus decision events go to; none published without it. */
+  readonly eventBus?: string;
 }
 
 /** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
 export function readVerifierConfig(
   env: NodeJS.ProcessEnv = process.env,
-): Required<Omit<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines'>> &
-  Pick<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines'> {
+): Required<
+  Omit<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus'>
+> &
+  Pick<VerifierConfig, 'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus'> {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);
   const trustedRootPath = env[VERIFIER_ENV.trustedRootPath];
   const vsaSigningAlias = env[VERIFIER_ENV.vsaSigningAlias];
   const pipelines = env[VERIFIER_ENV.pipelines];
+  const policyBucket = env[VERIFIER_ENV.policyBucket];
+  if (policyBucket && !env[VERIFIER_ENV.policyKeyId])
+    throw new Error(
+      `configuration: ${VERIFIER_ENV.policyBucket} needs ${VERIFIER_ENV.policyKeyId}, the key policy bundles are signed with`,
+    );
+  const eventBus = env[VERIFIER_ENV.eventBus];
   return {
     stagingBucket: requireEnv(VERIFIER_ENV.stagingBucket, env),
     deploymentBucket: requireEnv(VERIFIER_ENV.deploymentBucket, env),
@@ -95,6 +126,18 @@ export function readVerifierConfig(
     ),
     digestAlgorithms: algorithms,
     keyCacheSeconds: numberEnv(VERIFIER_ENV.keyCacheSeconds, DEFAULT_KEY_CACHE_SECONDS, env),
+    ...(policyBucket
+      ? {
+          policyStore: {
+            bucket: policyBucket,
+            prefix: env[VERIFIER_ENV.policyPrefix] || 'policy/',
+            keyId: requireEnv(VERIFIER_ENV.policyKeyId, env),
+            cacheSeconds: numberEnv(VERIFIER_ENV.policyCacheSeconds, 60, env),
+            maxStaleSeconds: numberEnv(VERIFIER_ENV.policyMaxStaleSeconds, 900, env),
+          },
+        }
+      : {}),
+    ...(eventBus ? { eventBus } : {}),
   };
 }
 
@@ -129,5 +172,19 @@ export function verifierEnvironment(
     ...(config.keyCacheSeconds !== undefined
       ? { [VERIFIER_ENV.keyCacheSeconds]: String(config.keyCacheSeconds) }
       : {}),
+    ...(config.policyStore
+      ? {
+          [VERIFIER_ENV.policyBucket]: config.policyStore.bucket,
+          [VERIFIER_ENV.policyKeyId]: config.policyStore.keyId,
+          ...(config.policyStore.prefix ? { [VERIFIER_ENV.policyPrefix]: config.policyStore.prefix } : {}),
+          ...(config.policyStore.cacheSeconds !== undefined
+            ? { [VERIFIER_ENV.policyCacheSeconds]: String(config.policyStore.cacheSeconds) }
+            : {}),
+          ...(config.policyStore.maxStaleSeconds !== undefined
+            ? { [VERIFIER_ENV.policyMaxStaleSeconds]: String(config.policyStore.maxStaleSeconds) }
+            : {}),
+        }
+      : {}),
+    ...(config.eventBus ? { [VERIFIER_ENV.eventBus]: config.eventBus } : {}),
   };
 }

@@ -7,9 +7,11 @@ import {
   DEFAULT_ATTESTATION_SUFFIXES,
   DEFAULT_LIMITS,
   type DigestAlgorithm,
+  type EventPublisher,
   type Limits,
   type PipelineScope,
   type Policy,
+  type PolicySource,
   type Reason,
   type SignFn,
   type TrustRoot,
@@ -45,7 +47,8 @@ export interface PipelineDeps {
   readonly records: RecordRepository;
   readonly index: AttestationIndexPort;
   readonly keys: KeySource;
-  readonly policy: Policy;
+  /** The policy, or where the current one comes from (read once per evaluation). */
+  readonly policy: Policy | PolicySource;
   /** Who owns which object keys; absent before pipelines (every registry key in scope). */
   readonly pipelines?: readonly PipelineScope[];
   /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
@@ -61,6 +64,12 @@ export interface PipelineDeps {
   readonly attestationSuffixes?: readonly string[];
   readonly limits?: Limits;
   readonly now?: () => Date;
+  /** Decision events: where they go, and who hears of a failure to send them. */
+  readonly events?: {
+    readonly publish: EventPublisher;
+    readonly failed: (error: unknown) => void;
+    readonly pipelineOf?: (objectKey: string) => string | undefined;
+  };
 }
 
 /** What one step of the pipeline did with one object. */

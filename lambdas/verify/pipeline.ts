@@ -3,6 +3,7 @@ import { assertSafePath, isAttestationKey, type ObjectEvent, toReason } from '#c
 import { createArtifactSteps } from './artifacts.ts';
 import { createAssessor } from './assess.ts';
 import { contextOf, ignored, type Outcome, type PipelineDeps } from './context.ts';
+import { publishingEvents } from './events.ts';
 import { createIngest } from './ingest.ts';
 import { createPromoter } from './promote.ts';
 import { createRecheck } from './recheck.ts';
@@ -18,13 +19,24 @@ export type { Outcome, PipelineDeps } from './context.ts';
  *   the schedule → sweep (deadlines passed, promotions abandoned)
  *   a revocation → re-check what the key vouched for → pull, quarantine (or flag, in audit mode)
  */
-export function createPipeline(deps: PipelineDeps) {
+export function createPipeline(given: PipelineDeps) {
+  const deps = given.events
+    ? {
+        ...given,
+        records: publishingEvents(
+          given.records,
+          given.events.publish,
+          given.events.failed,
+          given.events.pipelineOf,
+        ),
+      }
+    : given;
   const ctx = contextOf(deps);
   const assessor = createAssessor(ctx);
   const promoter = createPromoter(ctx, assessor);
   const artifacts = createArtifactSteps(ctx, assessor, promoter);
   const { ingestAttestation } = createIngest(ctx, assessor, artifacts);
-  const { sweepPending } = createSweep(ctx, artifacts);
+  const { sweepPending, expiringSoon } = createSweep(ctx, artifacts);
   const { recheckKey } = createRecheck(ctx, assessor, promoter);
 
   /**
@@ -45,7 +57,7 @@ export function createPipeline(deps: PipelineDeps) {
       : artifacts.verifyArtifact(event, owner);
   }
 
-  return { handle, sweepPending, recheckKey };
+  return { handle, sweepPending, expiringSoon, recheckKey };
 }
 
 export type Pipeline = ReturnType<typeof createPipeline>;

@@ -1,3 +1,4 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import type { Pipeline } from './pipeline.ts';
 import { type Observability, powertools, report, verifierFromEnv } from './wiring.ts';
@@ -14,6 +15,16 @@ export function createSweepHandler(
       await prepare();
       const outcomes = await pipeline.sweepPending();
       for (const outcome of outcomes) report(observe, outcome, Date.now());
+      const expiring = await pipeline.expiringSoon();
+      metrics.addMetric('ExceptionsExpiringSoon', MetricUnit.Count, expiring.length);
+      for (const exception of expiring)
+        observe.logger.warn('policy exception expires within a week', {
+          index: exception.index,
+          rules: exception.rules,
+          reason: exception.reason,
+          approvedBy: exception.approvedBy,
+          expiresAt: exception.expiresAt.toISOString(),
+        });
       return { swept: outcomes.length };
     } finally {
       metrics.publishStoredMetrics();

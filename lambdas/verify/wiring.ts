@@ -3,18 +3,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { type AwsClients, awsClients } from '#adapters/clients.ts';
+import { eventBridgePublisher } from '#adapters/events.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
-import { kmsSigner, kmsSignerThrough } from '#adapters/kms.ts';
+import { getPublicKey, kmsSigner, kmsSignerThrough } from '#adapters/kms.ts';
+import { CurrentPolicy, S3PolicyStore } from '#adapters/policy-store.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots, trustRootsFromEnv } from '#adapters/trust-roots.ts';
 import { S3TrustStore } from '#adapters/trust-store.ts';
 import {
+  ConditionEngineNotLoaded,
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
   namedPipelines,
+  type Policy,
   parsePolicy,
+  parsePolicyAsync,
+  VouchError,
 } from '#core/index.ts';
 import { readVerifierConfig, type VerifierConfig } from './config.ts';
 import { createPipeline, type Outcome, type Pipeline, type PipelineDeps } from './pipeline.ts';
@@ -42,27 +48,13 @@ export function pipelineDeps(
   config: VerifierConfig,
   clients: AwsClients,
   env: NodeJS.ProcessEnv = process.env,
+  observe: Observability = powertools,
 ): PipelineDeps {
-  const policy = parsePolicy(readFileSync(config.policyPath), config.policyPath);
   const trustRoot = trustRootsFromEnv(
     { ...env, ...(config.trustedRootPath ? { VOUCH_TRUSTED_ROOT_PATH: config.trustedRootPath } : {}) },
     (bucket, prefix) => new S3TrustStore(clients.s3, bucket, prefix),
   );
-  const unconfigured = namedInstances(policy).filter(
-    (instance) => !trustRoot.configured().includes(instance),
-  );
-  if (unconfigured.length > 0) {
-    throw new Error(
-      `configuration: the policy trusts Sigstore instance(s) ${unconfigured.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
-    );
-  }
-  const known = (config.pipelines ?? []).map((pipeline) => pipeline.name);
-  const unknown = namedPipelines(policy).filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `configuration: the policy names pipeline(s) ${unknown.join(', ')}, which VOUCH_PIPELINES does not list`,
-    );
-  }
+  const policy = loadPolicy(config, clients, trustRoot.configured());
   return {
     s3: new S3Store(clients.s3),
     records: new RecordStore(clients.documents, config.tables.records),
@@ -83,7 +75,79 @@ export function pipelineDeps(
     deploymentBucket: config.deploymentBucket,
     pendingDeadlineSeconds: config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
     ...(config.digestAlgorithms ? { digestAlgorithms: config.digestAlgorithms } : {}),
+    ...(config.eventBus
+      ? {
+          events: {
+            publish: eventBridgePublisher(config.eventBus, env),
+            failed: (error: unknown) => {
+              observe.logger.error('decision events not published', { error: error as Error });
+              observe.metrics.addMetric('EventsFailed', MetricUnit.Count, 1);
+            },
+          },
+        }
+      : {}),
   };
+}
+
+/**
+ * The policy the verifier decides with — the one place it is loaded. Without a policy store, the bundled
+ * file, parsed now (a bad one stops the cold start). With one, the newest version signed by the policy
+ * key, read at each `prepare()` (cached, bounded staleness); the bundled file is parsed only if the store
+ * is empty (first boot). A policy trusting a Sigstore instance this verifier is not configured for is
+ * refused: the bundled one stops the cold start, a stored version is skipped.
+ */
+export function loadPolicy(
+  config: VerifierConfig,
+  clients: Pick<AwsClients, 's3' | 'kms'>,
+  configuredInstances: readonly string[],
+): Policy | CurrentPolicy {
+  // What this verifier cannot apply: Sigstore instances it has no roots for, pipelines it does not know.
+  const known = (config.pipelines ?? []).map((pipeline) => pipeline.name);
+  const inapplicable = (policy: Policy) => {
+    const instances = namedInstances(policy).filter((instance) => !configuredInstances.includes(instance));
+    const pipelines = namedPipelines(policy).filter((name) => !known.includes(name));
+    return [
+      ...(instances.length > 0
+        ? [`trusts Sigstore instance(s) ${instances.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`]
+        : []),
+      ...(pipelines.length > 0
+        ? [`names pipeline(s) ${pipelines.join(', ')}, which VOUCH_PIPELINES does not list`]
+        : []),
+    ];
+  };
+  const checked = (policy: Policy) => {
+    const problems = inapplicable(policy);
+    if (problems.length > 0) throw new Error(`configuration: the policy ${problems.join('; ')}`);
+    return policy;
+  };
+  const bundled = async () =>
+    checked(await parsePolicyAsync(readFileSync(config.policyPath), config.policyPath));
+  const store = config.policyStore;
+  if (!store) {
+    try {
+      return checked(parsePolicy(readFileSync(config.policyPath), config.policyPath));
+    } catch (error) {
+      // A policy with conditions is compiled once the CEL engine is loaded, at the first prepare().
+      if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+      return new CurrentPolicy(undefined, bundled, async () => {
+        throw new Error('no policy key: there is no policy store');
+      });
+    }
+  }
+  return new CurrentPolicy(
+    new S3PolicyStore(clients.s3, store.bucket, store.prefix),
+    bundled,
+    async () => (await getPublicKey(clients.kms, store.keyId)).publicKey,
+    {
+      ttlMs: (store.cacheSeconds ?? 60) * 1000,
+      maxStaleMs: (store.maxStaleSeconds ?? 900) * 1000,
+    },
+    (policy, where) => {
+      const problems = inapplicable(policy);
+      if (problems.length > 0)
+        throw new VouchError('UNSUPPORTED_FORMAT', `${where}: ${problems.join('; ')}: refused`);
+    },
+  );
 }
 
 /** A pipeline, and what each invocation does before it (bring the Sigstore roots up to date). */
@@ -94,11 +158,27 @@ export interface Verifier {
 
 export function verifierFor(deps: PipelineDeps, observe: Observability = powertools): Verifier {
   const roots = deps.trustRoot instanceof CurrentTrustRoots ? deps.trustRoot : undefined;
+  const policy = deps.policy instanceof CurrentPolicy ? deps.policy : undefined;
+  const reported = new Set<string>();
   return {
     pipeline: createPipeline(deps),
     // A store that cannot be read at a cold start fails the invocation (retried), before any record.
     prepare: async () => {
       if (roots && (await roots.refresh())) reportTrustRoots(observe, roots);
+      if (!policy) return;
+      const changed = await policy.refresh();
+      const status = policy.status();
+      if (changed) {
+        observe.logger.info('policy version adopted', { ...status });
+        if (status.version !== undefined)
+          observe.metrics.addMetric('PolicyVersion', MetricUnit.Count, status.version);
+      }
+      const refused = status.refused.filter((why) => !reported.has(why));
+      for (const why of refused) {
+        reported.add(why);
+        observe.logger.warn('policy version refused', { why });
+        observe.metrics.addMetric('PolicyVersionsRefused', MetricUnit.Count, 1);
+      }
     },
   };
 }

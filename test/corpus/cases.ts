@@ -9,11 +9,14 @@ import {
   json,
   KEY_ARN_PREFIX,
   keylessAttest,
+  OPENVEX,
   PROVENANCE,
   provenancePredicate,
+  scanPredicate,
   sha256,
   sha512,
   signPayload,
+  VULNS,
 } from './context.ts';
 
 /** Bytes no other case (and no control) uploads: the attestation index is content-addressed. */
@@ -923,6 +926,142 @@ export const CORPUS: readonly CorpusCase[] = [
         tlog: { proof: true, promise: false, integratedTime: new Date('2020-06-01T00:00:00Z') },
       });
       return { artifact: { key, body }, attestations: [{ key: `${key}.sigstore.json`, body: json(bundle) }] };
+    },
+  },
+  // --- conditions and vulnerability gates: an allowed signer's statement that makes evaluation expensive -
+  {
+    name: 'condition-cost-exhaustion',
+    description:
+      "The pipeline key's provenance carries 2,000 distinct materials, so the rule's quadratic condition (true for any list) needs 2 million iterations: the cost limit stops it and the artifact is rejected, never accepted because the expression would have held.",
+    expectedReason: 'CONDITION_FAILED',
+    settles: 'at-once',
+    async build({ pipelineKey }) {
+      const key = 'conditioned/corpus/condition-cost-exhaustion.bin';
+      const body = bytesFor('condition-cost-exhaustion');
+      const predicate = {
+        ...provenancePredicate(),
+        materials: Array.from({ length: 2000 }, (_, i) => ({ uri: `git+https://github.com/acme/lib-${i}` })),
+      };
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(pipelineKey, 'condition-cost-exhaustion.bin', body, { predicate })),
+          },
+        ],
+      };
+    },
+  },
+  {
+    name: 'condition-huge-input',
+    description:
+      "The pipeline key's provenance names a 4 MiB builder ID that is not the allowed one: the condition reads it in linear time and rejects it.",
+    expectedReason: 'CONDITION_FAILED',
+    settles: 'at-once',
+    async build({ pipelineKey }) {
+      const key = 'conditioned/corpus/condition-huge-input.bin';
+      const body = bytesFor('condition-huge-input');
+      const predicate = provenancePredicate(`https://evil.example/${'a'.repeat(4 * 1024 * 1024)}`);
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(pipelineKey, 'condition-huge-input.bin', body, { predicate })),
+          },
+        ],
+      };
+    },
+  },
+  {
+    name: 'scan-too-many-findings',
+    description:
+      'A scan by the pipeline key reporting 20,001 findings (all low): more than a scan may hold, so it is refused whole rather than read in part, where a critical could hide past the cut.',
+    expectedReason: 'VULNERABILITY_SCAN_INVALID',
+    settles: 'at-once',
+    async build({ pipelineKey }) {
+      const key = 'scanned/corpus/scan-too-many-findings.bin';
+      const body = bytesFor('scan-too-many-findings');
+      const scan = scanPredicate(Array.from({ length: 20_001 }, () => 'low'));
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(pipelineKey, 'scan-too-many-findings.bin', body)),
+          },
+          {
+            key: `${key}.scan.intoto.jsonl`,
+            body: json(
+              (
+                await attest(pipelineKey, 'scan-too-many-findings.bin', body, {
+                  predicateType: VULNS,
+                  predicate: scan,
+                })
+              ).dsseEnvelope,
+            ),
+          },
+        ],
+      };
+    },
+  },
+  {
+    name: 'vex-from-a-stranger',
+    description:
+      "The pipeline's scan reports a critical; an OpenVEX document signed by an unknown key says it does not affect the artifact. Only an allowed signer's VEX counts: the artifact waits and is rejected at its deadline.",
+    expectedReason: 'VULNERABILITY_FOUND',
+    settles: 'at-deadline',
+    async build({ pipelineKey }) {
+      const key = 'scanned/corpus/vex-from-a-stranger.bin';
+      const body = bytesFor('vex-from-a-stranger');
+      const vex = {
+        '@context': 'https://openvex.dev/ns/v0.2.0',
+        '@id': 'https://evil.example/vex',
+        author: 'mallory',
+        timestamp: new Date().toISOString(),
+        version: 1,
+        statements: [
+          {
+            vulnerability: { name: 'CVE-2026-10000' },
+            status: 'not_affected',
+            justification: 'component_not_present',
+          },
+        ],
+      };
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(pipelineKey, 'vex-from-a-stranger.bin', body)),
+          },
+          {
+            key: `${key}.scan.intoto.jsonl`,
+            body: json(
+              (
+                await attest(pipelineKey, 'vex-from-a-stranger.bin', body, {
+                  predicateType: VULNS,
+                  predicate: scanPredicate(['critical']),
+                })
+              ).dsseEnvelope,
+            ),
+          },
+          {
+            key: `vex/corpus/vex-from-a-stranger.intoto.jsonl`,
+            body: json(
+              (
+                await attest(
+                  testKey('p256', `${KEY_ARN_PREFIX}vex-stranger`),
+                  'vex-from-a-stranger.bin',
+                  body,
+                  { predicateType: OPENVEX, predicate: vex },
+                )
+              ).dsseEnvelope,
+            ),
+          },
+        ],
+      };
     },
   },
 ];

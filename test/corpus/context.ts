@@ -76,6 +76,20 @@ export const PIPELINE_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/corpus-pi
 export const SECOND_KEY_ID = 'arn:aws:kms:us-east-1:000000000000:key/corpus-second';
 export const KEY_ARN_PREFIX = 'arn:aws:kms:us-east-1:000000000000:key/';
 export const OTHER_ISSUER = 'https://token.actions.githubusercontent.com';
+export const VULNS = 'https://in-toto.io/attestation/vulns/v0.1';
+export const OPENVEX = 'https://openvex.dev/ns/v0.2.0';
+
+/** An in-toto vulns predicate (test/fixtures/scans) scanned now, with one finding per given severity. */
+export const scanPredicate = (severities: readonly string[], at = new Date()) => ({
+  scanner: {
+    uri: 'pkg:github/aquasecurity/trivy@0.50.1',
+    result: severities.map((score, i) => ({
+      id: `CVE-2026-${10000 + i}`,
+      severity: [{ method: 'nvd', score }],
+    })),
+  },
+  metadata: { scanStartedOn: at.toISOString(), scanFinishedOn: at.toISOString() },
+});
 
 /**
  * The corpus policy. Every rule can accept (the corpus test proves it with a control upload per rule), so
@@ -110,6 +124,21 @@ rules:
   - name: npm-other-identity
     match: ["keyless/identity/**"]
     require: [{ type: "${FIXTURE_PREDICATE}", signers: [{ issuer: "${FIXTURE_ISSUER}", identity: "mallory@example.com" }] }]
+  - name: conditioned
+    match: ["conditioned/**"]
+    require:
+      - type: ${PROVENANCE}
+        signers: [pipeline]
+        conditions:
+          - "predicate.runDetails.builder.id.startsWith('${BUILDER}')"
+          - "!has(predicate.materials) || predicate.materials.all(m, predicate.materials.exists(n, n == m))"
+  - name: scanned
+    match: ["scanned/**"]
+    require:
+      - { type: ${PROVENANCE}, signers: [pipeline] }
+      - type: ${VULNS}
+        signers: [pipeline]
+        vulnerabilities: { maxSeverity: high, honorVex: true, maxAgeHours: 24 }
   - name: npm-other-issuer
     match: ["keyless/issuer/**"]
     require: [{ type: "${FIXTURE_PREDICATE}", signers: [{ issuer: "${OTHER_ISSUER}", identity: "${FIXTURE_IDENTITY}" }] }]

@@ -28,6 +28,12 @@ const FULL = {
   reserveConcurrency: true,
   signerPrincipalArns: ['arn:aws:iam::123456789012:role/release-pipeline'],
   codeSigning: true,
+  policySignerPrincipalArns: ['arn:aws:iam::123456789012:role/policy-admin'],
+  decisionTopic: true,
+  decisionWebhook: {
+    url: 'https://hooks.example.com/vouch',
+    apiKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vouch-webhook-AbCdEf',
+  },
 };
 
 let full: Synthesized;
@@ -394,9 +400,9 @@ describe('issue 11 #14: Lambda code signing (codeSigning)', () => {
 describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
-    // Staging, deployment, access logs, the signed code of the code-signing option and the trust
-    // refresher's (test/infra/trust.test.ts).
-    expect(buckets).toHaveLength(5);
+    // Staging, deployment, access logs, the signed code of the code-signing option, the trust
+    // refresher's (test/infra/trust.test.ts) and the signed policies' (test/infra/policy.test.ts).
+    expect(buckets).toHaveLength(6);
     for (const [id] of buckets) {
       const denied = all.some(
         (s) =>
@@ -656,7 +662,9 @@ describe('first deploy on a fresh account', () => {
 
   describe('alarms reach the topic (#6)', () => {
     it("lets this account's CloudWatch alarms publish to the encrypted topic, and nothing else", () => {
-      const [topicId] = resourcesOf(full, 'AWS::SNS::Topic')[0] ?? [];
+      const [topicId] =
+        resourcesOf(full, 'AWS::SNS::Topic').find(([id]) => id.startsWith('Monitoring')) ?? [];
+      // The decisions topic (test/infra/policy.test.ts) is published to through a role, not its policy.
       const topicStatements = all.filter((s) => s.holderType === 'AWS::SNS::TopicPolicy');
       const publish = topicStatements.filter((s) => s.statement.Effect === 'Allow');
       expect(publish).toHaveLength(1);
@@ -863,9 +871,13 @@ describe('monitoring and outputs', () => {
         'DeadLetterQueueUrl',
         'DeployerPolicyArn',
         'DeployerRoleArn',
+        'DecisionTopicArn',
         'DeploymentBucketName',
+        'EventBusName',
         'IndexTableName',
         'KeysTableName',
+        'PolicyBucketName',
+        'PolicyKeyAlias',
         'RecordsTableName',
         'RotationFunctionName',
         'SigningKeyAlias',
@@ -896,6 +908,7 @@ describe('logical IDs of what outlives a deployment', () => {
       'AWS::DynamoDB::Table TablesRecordsTableF22650A8',
       'AWS::KMS::Key KeysDataKey8F3FE3A4',
       'AWS::KMS::Key KeysVsaKey73993499',
+      'AWS::KMS::Key PolicyKey382E7EE1',
       'AWS::Logs::LogGroup CodeSigningLogs85E3B052',
       'AWS::Logs::LogGroup RotationLogs7923911A',
       'AWS::Logs::LogGroup TrustRefresherLogsD54A05AA',
@@ -905,11 +918,13 @@ describe('logical IDs of what outlives a deployment', () => {
       'AWS::S3::Bucket AccessLogsBucketCD784A59',
       'AWS::S3::Bucket CodeSigningSignedCode14A73061',
       'AWS::S3::Bucket DeploymentBucketF1EB7099',
+      'AWS::S3::Bucket PolicyBucket00C29BB7',
       'AWS::S3::Bucket StagingBucketF0D7AEDD',
       'AWS::S3::Bucket TrustBucket15362AD9',
       'AWS::S3::BucketPolicy AccessLogsBucketPolicy3D5B5143',
       'AWS::S3::BucketPolicy CodeSigningSignedCodePolicy137CC9DE',
       'AWS::S3::BucketPolicy DeploymentBucketPolicy33663855',
+      'AWS::S3::BucketPolicy PolicyBucketPolicy850AB670',
       'AWS::S3::BucketPolicy StagingBucketPolicy70C2CE4D',
       'AWS::S3::BucketPolicy TrustBucketPolicy818D677D',
     ]);

@@ -8,7 +8,7 @@ import { fetchVerified } from '#adapters/deployer.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
-import { loadTrustRoot, parsePolicy, type TrustRoot } from '#core/index.ts';
+import { loadTrustRoot, parsePolicyAsync, type TrustRoot } from '#core/index.ts';
 import type { ArtifactRecord } from '#core/lifecycle.ts';
 import { CORPUS } from '../corpus/cases.ts';
 import {
@@ -23,6 +23,8 @@ import {
   PIPELINE_KEY_ID,
   provenancePredicate,
   SECOND_KEY_ID,
+  scanPredicate,
+  VULNS,
 } from '../corpus/context.ts';
 import { deliverAll } from '../helpers/deliver.ts';
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
@@ -102,7 +104,7 @@ beforeAll(async () => {
     records,
     index: new AttestationIndex(dynamo.doc, dynamo.tables.index),
     keys: new RegistryKeyCache(registry),
-    policy: parsePolicy(CORPUS_POLICY, 'corpus policy'),
+    policy: await parsePolicyAsync(CORPUS_POLICY, 'corpus policy'),
     trustRoot: corpusTrustRoot(),
     vsaSigner: vsaKey.sign,
     stagingBucket: STAGING,
@@ -162,8 +164,15 @@ async function listDeployment(prefix?: string): Promise<string[]> {
 }
 
 const statuses = (list: readonly ArtifactRecord[]) => list.map((record) => record.status);
-/** The reasons an artifact waits on: what more attestations could still satisfy. */
-const WAITING: readonly (string | undefined)[] = ['MISSING_ATTESTATION', 'THRESHOLD_NOT_MET'];
+/**
+ * The reasons an artifact waits on: what more attestations could still satisfy (a scan's finding too,
+ * while a VEX statement from an allowed signer could still clear it).
+ */
+const WAITING: readonly (string | undefined)[] = [
+  'MISSING_ATTESTATION',
+  'THRESHOLD_NOT_MET',
+  'VULNERABILITY_FOUND',
+];
 /** The first reason of each record: the root cause, as `vouch status` prints it first. */
 const firstReasons = (list: readonly ArtifactRecord[]) => list.map((record) => record.reasons[0]?.code);
 /** Reasons and notes: what was seen, including junk that never decided and stays on the record. */
@@ -272,6 +281,41 @@ const CONTROLS: { name: string; readsFixtures?: boolean; build(): Promise<Corpus
         attestations: [
           ...flood,
           { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'flooded.bin', body)) },
+        ],
+      };
+    },
+  },
+  {
+    name: 'conditioned: provenance from the allowed builder, every condition holding',
+    async build() {
+      const key = 'conditioned/control/app.bin';
+      const body = 'control conditioned';
+      const predicate = { ...provenancePredicate(), materials: [{ uri: 'a' }, { uri: 'b' }] };
+      return {
+        artifact: { key, body },
+        attestations: [
+          {
+            key: `${key}.sigstore.json`,
+            body: json(await attest(ctx.pipelineKey, 'app.bin', body, { predicate })),
+          },
+        ],
+      };
+    },
+  },
+  {
+    name: 'scanned: provenance and a fresh scan with nothing above high',
+    async build() {
+      const key = 'scanned/control/app.bin';
+      const body = 'control scanned';
+      const scan = await attest(ctx.pipelineKey, 'app.bin', body, {
+        predicateType: VULNS,
+        predicate: scanPredicate(['low', 'high', 'medium']),
+      });
+      return {
+        artifact: { key, body },
+        attestations: [
+          { key: `${key}.sigstore.json`, body: json(await attest(ctx.pipelineKey, 'app.bin', body)) },
+          { key: `${key}.scan.intoto.jsonl`, body: json(scan.dsseEnvelope) },
         ],
       };
     },

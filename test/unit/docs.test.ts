@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '#core/index.ts';
+import { loadConditionEngine, parsePolicy } from '#core/index.ts';
+
+await loadConditionEngine();
 
 const root = new URL('../../', import.meta.url);
 
@@ -11,6 +13,35 @@ describe('documentation stays true', () => {
     const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
     expect(yaml).toBeDefined();
     expect(parsePolicy(yaml ?? '').rules.map((rule) => rule.name)).toEqual(['releases']);
+  });
+
+  it('the README worked examples of conditions, vulnerability gating and exceptions are valid policies', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const example = (heading: string) => {
+      const section = readme.slice(readme.indexOf(heading));
+      return /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    };
+    expect(parsePolicy(example('### Conditions (CEL)')).rules[0]?.requirements[0]?.conditions).toHaveLength(
+      4,
+    );
+    expect(
+      parsePolicy(example('### Vulnerability gating')).rules[0]?.requirements[1]?.vulnerabilities,
+    ).toMatchObject({
+      maxSeverity: 'medium',
+      honorVex: true,
+    });
+    const phased = parsePolicy(example('### Exceptions and phase-in'));
+    expect(phased.exceptions).toHaveLength(1);
+    expect(phased.rules[1]?.enforceFrom?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('policies/supply-chain.yaml uses conditions, vulnerability gating, a phase-in and an exception', () => {
+    const policy = parsePolicy(readFileSync(new URL('policies/supply-chain.yaml', root)));
+    const [releases, sbom] = policy.rules;
+    expect(releases?.requirements[0]?.conditions.length).toBeGreaterThan(0);
+    expect(releases?.requirements[1]?.vulnerabilities?.honorVex).toBe(true);
+    expect(sbom?.enforceFrom).toBeDefined();
+    expect(policy.exceptions).toHaveLength(1);
   });
 
   it('policies/example.yaml is a valid policy', () => {
