@@ -182,7 +182,11 @@ describe('exceptions and phase-in (real handler)', () => {
     expect(promoted?.exceptions?.[0]).toMatchObject({ rule: 'hotfix', reason: 'INC-1: hand-built' });
     const summary = JSON.parse(
       (
-        (await gate.store.readSmall(gate.stack.names.deploymentBucket, vsaKey('builds/hotfix/app.tgz'), 1e6)) as {
+        (await gate.store.readSmall(
+          gate.stack.names.deploymentBucket,
+          vsaKey('builds/hotfix/app.tgz'),
+          1e6,
+        )) as {
           content: Buffer;
         }
       ).content.toString(),
@@ -220,7 +224,8 @@ describe('decision events (real handler, local stack)', () => {
     expect(JSON.stringify(rejected?.detail.reasons)).toContain('CONDITION_FAILED');
     expect(
       all.some(
-        (e) => e['detail-type'] === DETAIL_TYPES.exceptionUsed && e.detail.objectKey === 'builds/hotfix/app.tgz',
+        (e) =>
+          e['detail-type'] === DETAIL_TYPES.exceptionUsed && e.detail.objectKey === 'builds/hotfix/app.tgz',
       ),
     ).toBe(true);
   });
@@ -245,9 +250,9 @@ describe('signed policy versions (real handler, policy bucket, local KMS policy 
     const promoted = await record('builds/gated/app.tgz');
     expect(promoted?.status).toBe('promoted');
     expect(promoted?.policyVersion).toBe(1);
-    expect(events().some((e) => e.detail.objectKey === 'builds/gated/app.tgz' && e.detail.policyVersion === 1)).toBe(
-      true,
-    );
+    expect(
+      events().some((e) => e.detail.objectKey === 'builds/gated/app.tgz' && e.detail.policyVersion === 1),
+    ).toBe(true);
   });
 
   it('refuses a newer version signed by another key, and an old bundle stored as a newer version', async () => {
