@@ -19,6 +19,7 @@ export * from './pipelines.ts';
 export * from './policy.ts';
 export * from './policy-bundle.ts';
 export * from './policy-extensions.ts';
+export * from './policy-schema.ts';
 export * from './provenance.ts';
 export * from './rotation.ts';
 export * from './sign.ts';
