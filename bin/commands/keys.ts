@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: list, rotate and revoke share their flags, their two ways to reach the
+// rotation function (Lambda in AWS, its own code locally) and their output; one file keeps them consistent.
 import { userInfo } from 'node:os';
 import { GetKeyPolicyCommand, type KMSClient, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { requireEnv } from '#adapters/config.ts';

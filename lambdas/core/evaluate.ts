@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: one evaluation from attestations to a decision (per-rule verdicts,
+// exceptions, notes); splitting it would spread one invariant (junk never vetoes) over several files.
 import type { Attestation } from './attestation.ts';
 import { toReason } from './attestation.ts';
 import { type Digests, primaryDigest } from './digest.ts';
