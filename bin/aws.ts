@@ -1,4 +1,6 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
 import { documentClient, kmsClient, s3Client, settingsFrom } from '#adapters/clients.ts';
 
 /** What a failed AWS call was: attached to the error so the one-line message can name it. */
@@ -12,6 +14,7 @@ export interface CallContext {
   readonly key?: string;
   readonly table?: string;
   readonly kmsKey?: string;
+  readonly function?: string;
 }
 
 /** `s3://bucket/key`, `table vouch-records`, `KMS key alias/vouch-signing`. */
@@ -19,6 +22,7 @@ export function resourceOf(call: CallContext): string | undefined {
   if (call.bucket !== undefined) return `s3://${call.bucket}${call.key === undefined ? '' : `/${call.key}`}`;
   if (call.table !== undefined) return `table ${call.table}`;
   if (call.kmsKey !== undefined) return `KMS key ${call.kmsKey}`;
+  if (call.function !== undefined) return `function ${call.function}`;
   return undefined;
 }
 
@@ -77,6 +81,7 @@ function namedIn(input: Record<string, unknown>): Omit<CallContext, 'service' | 
     key: text(input.Key),
     table: text(input.TableName),
     kmsKey: text(input.KeyId) ?? text(input.AliasName),
+    function: text(input.FunctionName),
   };
   return Object.fromEntries(Object.entries(named).filter(([, value]) => value !== undefined));
 }
@@ -89,4 +94,6 @@ export const cliClients = {
   s3: (env: NodeJS.ProcessEnv): S3Client => annotated(s3Client(env, settingsFrom(env, 'S3'))),
   kms: (env: NodeJS.ProcessEnv) => annotated(kmsClient(settingsFrom(env, 'KMS'))),
   documents: (env: NodeJS.ProcessEnv) => annotated(documentClient(settingsFrom(env, 'DYNAMODB'))),
+  lambda: (env: NodeJS.ProcessEnv) => annotated(new LambdaClient(settingsFrom(env, 'LAMBDA'))),
+  sts: (env: NodeJS.ProcessEnv) => annotated(new STSClient(settingsFrom(env, 'STS'))),
 };

@@ -29,7 +29,10 @@ const RESOURCE_VARIABLES: Record<string, string> = {
   VOUCH_KEYS_TABLE: 'KeysTableName',
   VOUCH_SIGNING_KEY_ALIAS: 'SigningKeyAlias',
   VOUCH_VSA_KEY_ID: 'VsaKeyAlias',
+  VOUCH_ROTATION_FUNCTION: 'RotationFunctionName',
 };
+
+const REGISTRY_WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 const LOCAL_STACK_HINT = 'is `npm start` running? Start it, then `source .vouch/env`';
 
@@ -183,6 +186,14 @@ export function describeFailure(
       ? (IAM_ACTIONS[`${call.service}:${call.operation}`] ??
         `${call.service === 'DynamoDB' ? 'dynamodb' : call.service.toLowerCase()}:${call.operation}`)
       : undefined;
+    if (
+      call?.table !== undefined &&
+      call.table === env.VOUCH_KEYS_TABLE &&
+      REGISTRY_WRITES.has(call.operation)
+    )
+      return unavailable(
+        `access denied: ${what} — in AWS only the rotation function writes the key registry (the table's policy refuses everyone else): set VOUCH_ROTATION_FUNCTION to the stack output RotationFunctionName and run the command again`,
+      );
     return unavailable(
       `access denied: ${what}${action ? ` needs ${action}` : ''} — the credentials in use lack it (${firstSentence(message)}); pipelines write only their UploaderPrefix with the uploader role, deployers need DeployerPolicyArn`,
     );

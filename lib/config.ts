@@ -4,16 +4,16 @@ import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';
 import { DEFAULT_VERIFIER_BATCH_SIZE } from '../lambdas/core/defaults.ts';
 import { validateRotationConfig } from '../lambdas/core/rotation.ts';
 import { GITHUB_OIDC_HOST } from './access.ts';
+import { legacyPipeline, type PipelineConfig, parsePipelinesConfig } from './pipeline-config.ts';
 
-/** Who may assume the CI uploader role through GitHub's OIDC provider. */
+export type { GithubRepository, PipelineConfig } from './pipeline-config.ts';
+
+/**
+ * The account's GitHub OIDC provider, which every pipeline's upload role trusts. (Before pipelines,
+ * `github` also named the one repository: `owner`, `repo`, `branches`; that repository becomes the
+ * default pipeline's.)
+ */
 export interface GithubConfig {
-  readonly owner: string;
-  readonly repo: string;
-  /**
-   * Branches whose workflows may upload (`sub` = `repo:<owner>/<repo>:ref:refs/heads/<branch>`); `*` globs.
-   * @default ['main']
-   */
-  readonly branches: readonly string[];
   /**
    * The account's existing `token.actions.githubusercontent.com` provider, to reuse. An account holds one
    * provider per URL, so creating a second fails the deployment.
@@ -41,8 +41,12 @@ export interface VouchConfig {
   readonly policyFile: string;
   /** @default 'alias/vouch-signing' */
   readonly signingKeyAlias: string;
-  /** @default 'alias/vouch-vsa' */
+  /** The stack's first VSA key (a CloudFormation resource); deployers pin key IDs, not this. @default 'alias/vouch-vsa' */
   readonly vsaKeyAlias: string;
+  /** The alias the rotating VSA keys sign through: `<vsaKeyAlias>/rotating`. */
+  readonly vsaSigningAlias: string;
+  /** A new VSA key every this many days (integer, more than graceDays). @default 365 */
+  readonly vsaRotationPeriodDays: number;
   /** @default 'ECC_NIST_P256' */
   readonly keySpec: string;
   /** A new signing key every this many days (integer 1..365). @default 90 */
@@ -95,16 +99,16 @@ export interface VouchConfig {
   readonly deletionProtection: boolean;
   /** Object Lock default retention on the deployment bucket. @default - off */
   readonly objectLock?: ObjectLockConfig;
-  /** The CI uploader role (GitHub OIDC). @default - no uploader role */
+  /**
+   * The pipelines: who may upload where and vouch for what, each with its own upload role and rotating
+   * signing key. @default - one `default` pipeline: the single alias of a stack from before pipelines,
+   * every object key in scope, the `github` repository's upload role
+   */
+  readonly pipelines: readonly PipelineConfig[];
+  /** The GitHub OIDC provider, when a pipeline has GitHub repositories. */
   readonly github?: GithubConfig;
   /** IAM principals (role or user ARNs) allowed to assume the deployer role. @default - managed policy only */
   readonly deployerPrincipalArns: readonly string[];
-  /**
-   * IAM principals (role or user ARNs) besides the GitHub uploader role that may sign through the
-   * signing alias: the signing keys' policy names them. Their own IAM policy must allow kms:Sign too.
-   * @default []
-   */
-  readonly signerPrincipalArns: readonly string[];
   /** Email address subscribed to the alarm topic. @default - alarms without a topic */
   readonly alarmEmail?: string;
   /**
@@ -141,6 +145,7 @@ export const CONFIG_KEYS = [
   'policyFile',
   'signingKeyAlias',
   'vsaKeyAlias',
+  'vsaRotationPeriodDays',
   'keySpec',
   'rotationPeriodDays',
   'graceDays',
@@ -161,6 +166,7 @@ export const CONFIG_KEYS = [
   'deletionProtection',
   'objectLock',
   'github',
+  'pipelines',
   'deployerPrincipalArns',
   'signerPrincipalArns',
   'alarmEmail',
@@ -180,6 +186,7 @@ const LOG_RETENTION_DAYS = [
 
 const ALIAS_PATTERN = /^alias\/(?!aws\/)[a-zA-Z0-9/_-]{1,250}$/;
 const GITHUB_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+const GITHUB_REPOSITORY_KEYS = ['owner', 'repo', 'branches'];
 const BRANCH_PATTERN = /^[A-Za-z0-9_./*-]{1,255}$/;
 const OIDC_PROVIDER_ARN_PATTERN =
   /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/;
@@ -263,6 +270,9 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   };
   const deployerPrincipalArns = principalArns('deployerPrincipalArns');
   const signerPrincipalArns = principalArns('signerPrincipalArns');
+  const vsaRotationPeriodDays = int(input, 'vsaRotationPeriodDays', 365, 1, 3650);
+  if (graceDays >= vsaRotationPeriodDays)
+    fail(`graceDays must be less than vsaRotationPeriodDays (${vsaRotationPeriodDays}), found ${graceDays}`);
   const policySignerPrincipalArns = principalArns('policySignerPrincipalArns');
   const policyKeyAlias = str(input, 'policyKeyAlias', 'alias/vouch-policy');
   if (!/^alias\/[A-Za-z0-9/_-]{1,250}$/.test(policyKeyAlias) || policyKeyAlias.startsWith('alias/aws/'))
@@ -270,12 +280,29 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
   const decisionWebhook = parseWebhook(input.decisionWebhook);
 
   const objectLock = parseObjectLock(input.objectLock);
-  const github = parseGithub(input.github);
+  const github = parseGithub(input.github, input.pipelines !== undefined);
+  let pipelines: PipelineConfig[];
+  if (input.pipelines !== undefined) {
+    if (input.signerPrincipalArns !== undefined)
+      fail(
+        'with pipelines, name outside signers in each pipeline (pipelines[].signerPrincipalArns), not signerPrincipalArns',
+      );
+    pipelines = parsePipelinesConfig(input.pipelines, signingKeyAlias, fail);
+  } else {
+    pipelines = legacyPipeline(signingKeyAlias, github?.repository, signerPrincipalArns, fail);
+  }
+  const vsaSigningAlias = `${vsaKeyAlias}/rotating`;
+  for (const pipeline of pipelines) {
+    if ([vsaKeyAlias, vsaSigningAlias].includes(pipeline.alias))
+      fail(`pipeline ${pipeline.name}'s alias ${pipeline.alias} is a VSA key's alias`);
+  }
   return {
     stackName,
     policyFile,
     signingKeyAlias,
     vsaKeyAlias,
+    vsaSigningAlias,
+    vsaRotationPeriodDays,
     keySpec,
     rotationPeriodDays,
     graceDays,
@@ -297,13 +324,13 @@ export function loadConfig(raw: unknown, options: ConfigOptions = {}): VouchConf
     deletionProtection: bool(input, 'deletionProtection', true),
     codeSigning: bool(input, 'codeSigning', false),
     deployerPrincipalArns,
-    signerPrincipalArns,
+    pipelines,
     policySignerPrincipalArns,
     policyKeyAlias,
     decisionTopic: bool(input, 'decisionTopic', false),
     ...(decisionWebhook ? { decisionWebhook } : {}),
     ...(objectLock ? { objectLock } : {}),
-    ...(github ? { github } : {}),
+    ...(github && pipelines.some((p) => p.github) ? { github: github.provider } : {}),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
   };
 }
@@ -424,12 +451,40 @@ function parseObjectLock(value: unknown): ObjectLockConfig | undefined {
   return { mode: lock.mode, days };
 }
 
-function parseGithub(value: unknown): GithubConfig | undefined {
-  if (value === undefined) return undefined;
+/**
+ * `github`: the account's OIDC provider settings, and (before pipelines) the one repository whose
+ * workflows upload. With `pipelines`, repositories are named in each pipeline.
+ */
+function parseGithub(
+  value: unknown,
+  withPipelines: boolean,
+):
+  | { provider: GithubConfig; repository?: { owner: string; repo: string; branches: readonly string[] } }
+  | undefined {
+  if (value === undefined) return withPipelines ? { provider: { createOidcProvider: true } } : undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`github must be { "owner": ..., "repo": ... }, found ${describe(value)}`);
   }
   const github = value as Raw;
+  const oidcProviderArn = optionalStr(github, 'oidcProviderArn');
+  if (oidcProviderArn !== undefined && !OIDC_PROVIDER_ARN_PATTERN.test(oidcProviderArn)) {
+    fail(
+      `github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider/${GITHUB_OIDC_HOST}, found ${JSON.stringify(oidcProviderArn)}`,
+    );
+  }
+  const createOidcProvider = bool(github, 'createOidcProvider', oidcProviderArn === undefined);
+  if (createOidcProvider && oidcProviderArn !== undefined) {
+    fail('github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider');
+  }
+  const provider = { createOidcProvider, ...(oidcProviderArn !== undefined ? { oidcProviderArn } : {}) };
+  const named = GITHUB_REPOSITORY_KEYS.filter((key) => github[key] !== undefined);
+  if (withPipelines) {
+    if (named.length)
+      fail(
+        `with pipelines, github holds the OIDC provider settings only: name repositories in pipelines[].github (found github.${named.join(', github.')})`,
+      );
+    return { provider };
+  }
   const owner = github.owner;
   const repo = github.repo;
   if (typeof owner !== 'string' || !GITHUB_NAME_PATTERN.test(owner)) {
@@ -444,21 +499,5 @@ function parseGithub(value: unknown): GithubConfig | undefined {
     if (!BRANCH_PATTERN.test(branch))
       fail(`github.branches has an invalid branch name ${JSON.stringify(branch)}`);
   }
-  const oidcProviderArn = optionalStr(github, 'oidcProviderArn');
-  if (oidcProviderArn !== undefined && !OIDC_PROVIDER_ARN_PATTERN.test(oidcProviderArn)) {
-    fail(
-      `github.oidcProviderArn must be arn:aws:iam::<account>:oidc-provider/${GITHUB_OIDC_HOST}, found ${JSON.stringify(oidcProviderArn)}`,
-    );
-  }
-  const createOidcProvider = bool(github, 'createOidcProvider', oidcProviderArn === undefined);
-  if (createOidcProvider && oidcProviderArn !== undefined) {
-    fail('github.createOidcProvider cannot be true when github.oidcProviderArn names an existing provider');
-  }
-  return {
-    owner,
-    repo,
-    branches,
-    createOidcProvider,
-    ...(oidcProviderArn !== undefined ? { oidcProviderArn } : {}),
-  };
+  return { provider, repository: { owner, repo, branches } };
 }

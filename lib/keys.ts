@@ -50,6 +50,9 @@ const VSA_KEY_USE = ['kms:GetPublicKey', 'kms:Verify'];
  * What a role that manages other keys must never do to these two: relabel them (tags are what its
  * permissions are scoped by), disable or delete them, move their aliases, or hand out their use.
  */
+/** What the rotation may do to the first VSA key, to point the summary alias at it. */
+export const SUMMARY_ALIAS_ACTIONS = ['kms:CreateAlias', 'kms:UpdateAlias'];
+
 export const PROTECTED_KEY_ACTIONS = [
   'kms:TagResource',
   'kms:UntagResource',
@@ -82,6 +85,12 @@ export interface VouchKeysProps {
    * @default 'alias/vouch-vsa'
    */
   readonly vsaKeyAlias?: string;
+  /**
+   * The alias the rotating summary keys sign through. The first VSA key carries it as its `vouch:alias`
+   * tag: the rotation function adopts it as that line's first key and points the alias at it.
+   * @default - the key is not part of a rotating line
+   */
+  readonly vsaSigningAlias?: string;
   /**
    * What happens to both keys when the stack is deleted. Destroying them would make every VSA
    * unverifiable and every encrypted object unreadable. (The VSA alias is never retained: see below.)
@@ -148,6 +157,7 @@ export class VouchKeys extends Construct {
     });
     // Deliberately not tagged vouch:purpose=signing: grants on artifact signing keys must never reach it.
     Tags.of(this.vsaKey).add(PURPOSE_TAG, 'vsa');
+    if (props.vsaSigningAlias) Tags.of(this.vsaKey).add(KEY_TAGS.alias, props.vsaSigningAlias);
     this.vsaKeyAlias = new kms.Alias(this, 'VsaKeyAlias', {
       aliasName: props.vsaKeyAlias ?? 'alias/vouch-vsa',
       targetKey: this.vsaKey,
@@ -165,12 +175,18 @@ export class VouchKeys extends Construct {
    */
   public denyManagementBy(role: iam.IRole): void {
     for (const key of [this.dataKey, this.vsaKey]) {
+      // The VSA key is the first key of the rotating summary line: the rotation may point that line's
+      // alias at it (an alias names a key; it grants nothing the key's policy does not), nothing more.
+      const actions =
+        key === this.vsaKey
+          ? PROTECTED_KEY_ACTIONS.filter((a) => !SUMMARY_ALIAS_ACTIONS.includes(a))
+          : PROTECTED_KEY_ACTIONS;
       key.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: 'NeverManagedByKeyRotation',
           effect: iam.Effect.DENY,
           principals: [new iam.AnyPrincipal()],
-          actions: [...PROTECTED_KEY_ACTIONS],
+          actions: [...actions],
           resources: ['*'],
           conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
         }),

@@ -1,7 +1,8 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DeployerAccess, GithubUploader } from './access.ts';
+import { DEFAULT_PIPELINE } from '../lambdas/core/pipelines.ts';
+import { DeployerAccess, githubOidcProvider, PipelineUploader } from './access.ts';
 import { AccessLogBucket } from './buckets.ts';
 import { LambdaCodeSigning } from './code-signing.ts';
 import type { VouchConfig } from './config.ts';
@@ -11,6 +12,7 @@ import { lambdaRole } from './function.ts';
 import { VouchKeys } from './keys.ts';
 import { Monitoring } from './monitoring.ts';
 import { acknowledge } from './nag.ts';
+import { outputSuffix } from './pipeline-config.ts';
 import { SignedPolicy } from './policy.ts';
 import { KeyRotation } from './rotation.ts';
 import { StagingBucket } from './staging.ts';
@@ -36,7 +38,8 @@ export class VouchStack extends Stack {
   public readonly verifier: Verifier;
   public readonly rotation: KeyRotation;
   public readonly trust: TrustRefresher;
-  public readonly uploader?: GithubUploader;
+  /** Each pipeline's upload role, by pipeline name (pipelines with GitHub repositories). */
+  public readonly uploaders: ReadonlyMap<string, PipelineUploader>;
   public readonly deployer: DeployerAccess;
   public readonly policy: SignedPolicy;
   public readonly events: DecisionEvents;
@@ -47,7 +50,10 @@ export class VouchStack extends Stack {
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     const verifierTimeout = Duration.minutes(15);
 
-    this.keys = new VouchKeys(this, 'Keys', { vsaKeyAlias: config.vsaKeyAlias });
+    this.keys = new VouchKeys(this, 'Keys', {
+      vsaKeyAlias: config.vsaKeyAlias,
+      vsaSigningAlias: config.vsaSigningAlias,
+    });
     const dataKey = this.keys.dataKey;
     const accessLogs = new AccessLogBucket(this, 'AccessLogs', {
       expiration: Duration.days(config.accessLogExpirationDays),
@@ -86,7 +92,8 @@ export class VouchStack extends Stack {
       tables: this.tables,
       keys: this.keys,
       policyFile: config.policyFile,
-      signingKeyAlias: config.signingKeyAlias,
+      pipelines: config.pipelines.map(({ name, alias, prefixes }) => ({ name, alias, prefixes })),
+      vsaSigningAlias: config.vsaSigningAlias,
       memorySize: config.verifierMemoryMb,
       timeout: verifierTimeout,
       concurrency: config.verifierConcurrency,
@@ -98,33 +105,36 @@ export class VouchStack extends Stack {
       logRetention,
     });
 
-    if (config.github) {
-      this.uploader = new GithubUploader(this, 'Uploader', {
-        stagingBucket: this.staging.bucket,
-        dataKey,
-        signingKeyAlias: config.signingKeyAlias,
-        owner: config.github.owner,
-        repo: config.github.repo,
-        branches: config.github.branches,
-        createOidcProvider: config.github.createOidcProvider,
-        ...(config.github.oidcProviderArn ? { oidcProviderArn: config.github.oidcProviderArn } : {}),
-      });
-    }
+    this.uploaders = this.pipelineUploaders(config, dataKey);
     this.rotation = new KeyRotation(this, 'Rotation', {
       tables: this.tables,
-      alias: config.signingKeyAlias,
+      // Each pipeline's keys: its own alias, and its policy names its own upload role as the one signer.
+      pipelines: config.pipelines.map((pipeline) => ({
+        name: pipeline.name,
+        alias: pipeline.alias,
+        prefixes: pipeline.prefixes,
+        signers: [...this.uploaders]
+          .filter(([name]) => name === pipeline.name)
+          .map(([, uploader]) => uploader.role),
+        externalSignerArns: pipeline.signerPrincipalArns,
+      })),
+      summaryKeys: {
+        alias: config.vsaSigningAlias,
+        signers: [promoter],
+        key: this.keys.vsaKey,
+        period: Duration.days(config.vsaRotationPeriodDays),
+      },
       keySpec: config.keySpec,
       period: Duration.days(config.rotationPeriodDays),
       grace: Duration.days(config.graceDays),
       retention: Duration.days(config.retentionDays),
       deletionWindow: Duration.days(config.deletionWindowDays),
       checkInterval: Duration.hours(config.rotationCheckHours),
-      // Named in every signing key's policy: sign through the alias, read the public key.
-      signers: this.uploader ? [this.uploader.role] : [],
-      externalSignerArns: config.signerPrincipalArns,
       readers: [promoter],
       logRetention,
     });
+    // The registry is a trust store: only the rotation function writes it.
+    this.tables.restrictKeyRegistryWrites(this.rotation.role);
     this.keys.denyManagementBy(this.rotation.role);
 
     if (config.codeSigning) {
@@ -140,6 +150,7 @@ export class VouchStack extends Stack {
       deploymentBucket: this.deployment.bucket,
       dataKey,
       keys: this.keys,
+      keyRegistry: this.tables.keys,
       principalArns: config.deployerPrincipalArns,
     });
 
@@ -184,7 +195,7 @@ export class VouchStack extends Stack {
       this.events.grantPublish(fn.function);
     }
 
-    this.outputs();
+    this.outputs(config);
     acknowledge(
       this,
       'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
@@ -192,7 +203,49 @@ export class VouchStack extends Stack {
     );
   }
 
-  private outputs() {
+  /**
+   * An upload role per pipeline with GitHub repositories. The default pipeline's is `Uploader` (the one
+   * uploader's ID before pipelines: its role, and the GitHub provider created under it, keep their
+   * logical IDs); another's is `Uploader-<name>`. They share the account's one GitHub OIDC provider.
+   */
+  private pipelineUploaders(config: VouchConfig, dataKey: VouchKeys['dataKey']) {
+    const uploaders = new Map<string, PipelineUploader>();
+    const github = config.github;
+    if (!github) return uploaders;
+    const withGithub = config.pipelines
+      .filter((pipeline) => pipeline.github && pipeline.uploadPrefixes.length > 0)
+      .sort((a, b) => Number(b.name === DEFAULT_PIPELINE) - Number(a.name === DEFAULT_PIPELINE));
+    const creates = github.createOidcProvider;
+    // Created under the default pipeline's uploader where there is one (where it has always been), else
+    // at the root: a provider that moved would be created again before the old one is deleted.
+    let providerArn =
+      creates && withGithub[0]?.name !== DEFAULT_PIPELINE
+        ? githubOidcProvider(this, github)
+        : github.oidcProviderArn;
+    for (const pipeline of withGithub) {
+      const uploader = new PipelineUploader(
+        this,
+        pipeline.name === DEFAULT_PIPELINE ? 'Uploader' : `Uploader-${pipeline.name}`,
+        {
+          pipeline: pipeline.name,
+          stagingBucket: this.staging.bucket,
+          dataKey,
+          records: this.tables.records,
+          signingKeyAlias: pipeline.alias,
+          prefixes: pipeline.uploadPrefixes,
+          repositories: pipeline.github ?? [],
+          ...(providerArn
+            ? { oidcProviderArn: providerArn, createOidcProvider: false }
+            : { createOidcProvider: creates }),
+        },
+      );
+      providerArn ??= uploader.oidcProviderArn;
+      uploaders.set(pipeline.name, uploader);
+    }
+    return uploaders;
+  }
+
+  private outputs(config: VouchConfig) {
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
     out(
@@ -208,13 +261,37 @@ export class VouchStack extends Stack {
     out('RecordsTableName', this.tables.records.tableName, 'VOUCH_RECORDS_TABLE: every decision');
     out('IndexTableName', this.tables.index.tableName, 'VOUCH_INDEX_TABLE: attestations by digest');
     out('KeysTableName', this.tables.keys.tableName, 'VOUCH_KEYS_TABLE: the signing-key registry');
-    out('SigningKeyAlias', this.rotation.alias, 'vouch sign --key <this>');
+    for (const pipeline of config.pipelines) {
+      const suffix = pipeline.name === DEFAULT_PIPELINE ? '' : outputSuffix(pipeline.name);
+      out(`SigningKeyAlias${suffix}`, pipeline.alias, `vouch sign --key <this> (pipeline ${pipeline.name})`);
+      const uploader = this.uploaders.get(pipeline.name);
+      if (!uploader) continue;
+      out(
+        `UploaderRoleArn${suffix}`,
+        uploader.role.roleArn,
+        `role-to-assume for aws-actions/configure-aws-credentials (pipeline ${pipeline.name})`,
+      );
+      out(
+        `UploaderPrefix${suffix}`,
+        uploader.prefixes.join(','),
+        `The staging prefixes the upload role of pipeline ${pipeline.name} may write`,
+      );
+    }
+    out(
+      'VsaSigningAlias',
+      config.vsaSigningAlias,
+      'The alias the rotating VSA keys sign through (pin key IDs, not it)',
+    );
     out(
       'RotationFunctionName',
       this.rotation.function.function.functionName,
       'aws lambda invoke --function-name <this> --payload \'{"force":true}\' to rotate now',
     );
-    out('VsaKeyAlias', this.keys.vsaKeyAlias.aliasName, 'vouch fetch --vsa-key <this>');
+    out(
+      'VsaKeyAlias',
+      this.keys.vsaKeyAlias.aliasName,
+      "The stack's first summary key (vouch fetch trusts the registry or pinned key IDs, not an alias)",
+    );
     out('TrustBucketName', this.trust.bucket.bucketName, 'vouch trust show --store s3://<this>/trust-roots/');
     out('PolicyBucketName', this.policy.bucket.bucketName, 'VOUCH_POLICY_BUCKET: vouch policy push|show');
     out('PolicyKeyAlias', this.policy.alias.aliasName, 'VOUCH_POLICY_KEY_ID: vouch policy sign --key <this>');
@@ -224,13 +301,5 @@ export class VouchStack extends Stack {
     out('DeadLetterQueueUrl', this.staging.deadLetterQueue.queueUrl, 'Events that failed every retry');
     out('DeployerPolicyArn', this.deployer.policy.managedPolicyArn, 'Attach to roles that run vouch fetch');
     if (this.deployer.role) out('DeployerRoleArn', this.deployer.role.roleArn, 'Role for vouch fetch');
-    if (this.uploader) {
-      out(
-        'UploaderRoleArn',
-        this.uploader.role.roleArn,
-        'role-to-assume for aws-actions/configure-aws-credentials',
-      );
-      out('UploaderPrefix', this.uploader.prefix, 'The staging prefix the uploader role may write');
-    }
   }
 }

@@ -19,6 +19,17 @@ export type DynamoAction =
 
 const LAYOUTS = { records: RECORDS_TABLE, index: INDEX_TABLE, keys: KEYS_TABLE } as const;
 
+/** Every DynamoDB action that writes items (TransactWriteItems is authorised as these). */
+export const KEY_REGISTRY_WRITE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLInsert',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+] as const;
+
 export interface VouchTablesProps {
   /** Encrypts every table. */
   readonly encryptionKey: kms.IKey;
@@ -66,6 +77,28 @@ export class VouchTables extends Construct {
       ...common,
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
     });
+  }
+
+  /**
+   * Makes `writer` (the rotation role) the key registry's only writer: the table's resource policy
+   * denies every write action to every other principal, administrators included, whatever their IAM
+   * policies say. No key can be added, changed or revoked by hand; what an administrator wants of the
+   * registry goes through the rotation function (`vouch keys rotate|revoke`). Reading is untouched.
+   * Whoever may change the table's resource policy can lift this (CloudTrail records it), as with the
+   * deployment bucket's policy.
+   */
+  public restrictKeyRegistryWrites(writer: iam.IRole): void {
+    this.keys.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheRotationFunctionWritesKeys',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: [...KEY_REGISTRY_WRITE_ACTIONS],
+        // A table's resource policy cannot name the table's own ARN (CloudFormation would loop).
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': writer.roleArn } },
+      }),
+    );
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   KEY_TAGS,
 } from '../lambdas/core/defaults.ts';
 import { parsePolicy, policyDigest } from '../lambdas/core/policy.ts';
+import type { PipelineScope } from '../lambdas/core/pipelines.ts';
 
 import { verifierEnvironment } from '../lambdas/verify/config.ts';
 import type { DeploymentBucket } from './deployment.ts';
@@ -56,10 +57,16 @@ export interface VerifierProps {
   readonly tables: VouchTables;
   readonly keys: VouchKeys;
   /**
-   * The alias of the artifact signing keys, whose public keys the verifier may read.
-   * @default - no access to signing keys at all
+   * The pipelines: who owns which object keys, and the aliases of their signing keys, whose public keys
+   * the verifier may read.
+   * @default - no pipelines (every registry key in scope) and no access to signing keys at all
    */
-  readonly signingKeyAlias?: string;
+  readonly pipelines?: readonly PipelineScope[];
+  /**
+   * The alias the rotating summary keys sign through; the promoter may sign through it, with keys
+   * tagged as that line's summary keys only. @default - it signs with the stack's VSA key only
+   */
+  readonly vsaSigningAlias?: string;
   /** Absolute path of the policy file, bundled with the function. */
   readonly policyFile: string;
   /**
@@ -153,6 +160,8 @@ export class Verifier extends Construct {
           keys: props.tables.keys.tableName,
         },
         vsaKeyId: props.keys.vsaKey.keyArn,
+        ...(props.vsaSigningAlias ? { vsaSigningAlias: props.vsaSigningAlias } : {}),
+        ...(props.pipelines ? { pipelines: props.pipelines } : {}),
         policyPath: '/var/task/policy.yaml',
         policySchemaValidated: policy.digest,
         trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
@@ -236,7 +245,8 @@ export class Verifier extends Construct {
       props.role,
       'IAM5[Resource::*]',
       'dynamodb:ListStreams has no resource-level permissions; the other stream actions name the key table ' +
-        'stream. Signing keys are created at run time: reading their public keys is limited by their tags.',
+        'stream. Signing and summary keys are created at run time: reading public keys is limited by their ' +
+        'tags, signing summaries by their tags and the summary alias.',
     );
     props.staging.grantReadStaged(props.role);
     props.deployment.grantPromote(props.role);
@@ -248,7 +258,8 @@ export class Verifier extends Construct {
     // Signs with the VSA key only. On the artifact signing keys it may read public keys (their key policy
     // names it as a reader) and nothing else: it cannot forge an attestation it would then accept.
     props.keys.grantVsaSign(props.role);
-    if (props.signingKeyAlias) {
+    const aliases = (props.pipelines ?? []).map((pipeline) => pipeline.alias);
+    if (aliases.length > 0) {
       props.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'ReadSigningPublicKeys',
@@ -257,7 +268,25 @@ export class Verifier extends Construct {
           conditions: {
             StringEquals: {
               [`aws:ResourceTag/${KEY_TAGS.purpose}`]: KEY_PURPOSES.signing,
-              [`aws:ResourceTag/${KEY_TAGS.alias}`]: props.signingKeyAlias,
+              [`aws:ResourceTag/${KEY_TAGS.alias}`]: aliases.length === 1 ? aliases[0] : aliases,
+            },
+          },
+        }),
+      );
+    }
+    if (props.vsaSigningAlias) {
+      // The rotating summary keys: through their alias only, and only keys tagged as that line's. Their
+      // key policy (made by the rotation function) names the promoter as their one signer.
+      props.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SignSummariesThroughAlias',
+          actions: ['kms:Sign', 'kms:DescribeKey'],
+          resources: ['*'],
+          conditions: {
+            StringEquals: {
+              'kms:RequestAlias': props.vsaSigningAlias,
+              [`aws:ResourceTag/${KEY_TAGS.purpose}`]: KEY_PURPOSES.vsa,
+              [`aws:ResourceTag/${KEY_TAGS.alias}`]: props.vsaSigningAlias,
             },
           },
         }),

@@ -21,16 +21,23 @@ import {
   DEFAULT_SIGNING_KEY_ALIAS,
   DEFAULT_VERIFIER_BATCH_SIZE,
   DEFAULT_VSA_KEY_ALIAS,
+  DEFAULT_VSA_SIGNING_ALIAS,
   digestStream,
   isAttestationKey,
   KEY_PURPOSES,
   KEY_TAGS,
+  pipelineAlias,
   type SignFn,
   SLSA_PROVENANCE_V1,
   signStatement,
   slsaProvenance,
 } from '#core/index.ts';
-import { keyPolicyOption, rotate } from '../lambdas/rotate/rotate.ts';
+import {
+  type PipelineDefinition,
+  readRotationConfig,
+  rotationEnvironment,
+} from '../lambdas/rotate/config.ts';
+import { keyPolicyOption, type RotationResult, rotate } from '../lambdas/rotate/rotate.ts';
 import { type VerifierConfig, verifierEnvironment } from '../lambdas/verify/config.ts';
 import { createQueueHandler } from '../lambdas/verify/handler.ts';
 import type { PipelineDeps } from '../lambdas/verify/pipeline.ts';
@@ -51,16 +58,37 @@ import { startLocalStackProcess } from './stack-process.ts';
 
 const FINAL = new Set(['promoted', 'rejected', 'quarantined']);
 
-export const SIGNING_KEY_ALIAS = DEFAULT_SIGNING_KEY_ALIAS;
+const LOCAL_ROLE = (name: string) => `arn:aws:iam::000000000000:role/vouch-local-${name}`;
+/**
+ * The local stack's two pipelines: `app` owns `releases/` and `builds/` (what the example policy
+ * guards), `tools` owns `tools/`. Each signs through its own alias with its own rotating key.
+ */
+export const LOCAL_PIPELINES: readonly PipelineDefinition[] = [
+  {
+    name: 'app',
+    alias: pipelineAlias('app'),
+    prefixes: ['releases/', 'builds/'],
+    signers: [LOCAL_ROLE('uploader-app')],
+  },
+  {
+    name: 'tools',
+    alias: pipelineAlias('tools'),
+    prefixes: ['tools/'],
+    signers: [LOCAL_ROLE('uploader-tools')],
+  },
+];
+/** The alias `vouch sign` uses by default here: the `app` pipeline's. */
+export const SIGNING_KEY_ALIAS = pipelineAlias('app');
 export const VSA_KEY_ALIAS = DEFAULT_VSA_KEY_ALIAS;
+export const VSA_SIGNING_ALIAS = DEFAULT_VSA_SIGNING_ALIAS;
 export const DEMO_BUILDER_ID = 'https://vouch.dev/demo-builder';
 export const DEMO_SOURCE = 'https://github.com/vouch-dev/demo';
-/** The roles a deployed stack would name in its signing keys' policy, in the local stack's account. */
+/** The roles a deployed stack would name in its keys' policies, in the local stack's account. */
 export const LOCAL_KEY_POLICY = {
-  alias: SIGNING_KEY_ALIAS,
-  managerArn: 'arn:aws:iam::000000000000:role/vouch-local-rotation',
-  signerArns: ['arn:aws:iam::000000000000:role/vouch-local-uploader'],
-  readerArns: ['arn:aws:iam::000000000000:role/vouch-local-verifier'],
+  alias: DEFAULT_SIGNING_KEY_ALIAS,
+  managerArn: LOCAL_ROLE('rotation'),
+  signerArns: [LOCAL_ROLE('uploader')],
+  readerArns: [LOCAL_ROLE('verifier')],
 };
 
 export type Service = 's3' | 'dynamodb' | 'kms';
@@ -123,6 +151,8 @@ export async function startLocalGate(options: LocalGateOptions) {
     deploymentBucket: stack.names.deploymentBucket,
     tables: { records: stack.names.recordsTable, index: stack.names.indexTable, keys: stack.names.keysTable },
     vsaKeyId: VSA_KEY_ALIAS,
+    vsaSigningAlias: VSA_SIGNING_ALIAS,
+    pipelines: LOCAL_PIPELINES.map(({ name, alias, prefixes }) => ({ name, alias, prefixes })),
     policyPath: options.policyPath,
     pendingDeadlineSeconds: options.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
     // Signed policies from the policy bucket (the bundled file while it is empty), as in AWS.
@@ -132,11 +162,21 @@ export async function startLocalGate(options: LocalGateOptions) {
       cacheSeconds: options.policyCacheSeconds ?? 5,
     },
   };
+  // The rotation function's configuration, as the stack would set it: `vouch keys` reads it from `.vouch/env`.
+  const rotation = rotationEnvironment({
+    keysTable: stack.names.keysTable,
+    rotation: DEFAULT_ROTATION,
+    managerArn: LOCAL_KEY_POLICY.managerArn,
+    readerArns: LOCAL_KEY_POLICY.readerArns,
+    pipelines: LOCAL_PIPELINES,
+    vsa: { alias: VSA_SIGNING_ALIAS, signerArns: LOCAL_KEY_POLICY.readerArns, keyId: VSA_KEY_ALIAS },
+  });
   // The verifier's environment, as its Lambda functions get it (and as `.vouch/env` gives it to the CLI).
   // It is passed to what needs it; nothing here writes into process.env.
   const env: Record<string, string> = {
     ...stackEnv,
     ...verifierEnvironment(config),
+    ...rotation,
     AWS_ENDPOINT_URL_S3: await endpoint('s3', 'AWS_ENDPOINT_URL_S3'),
     AWS_ENDPOINT_URL_DYNAMODB: await endpoint('dynamodb', 'AWS_ENDPOINT_URL_DYNAMODB'),
     AWS_ENDPOINT_URL_KMS: await endpoint('kms', 'AWS_ENDPOINT_URL_KMS'),
@@ -148,11 +188,21 @@ export async function startLocalGate(options: LocalGateOptions) {
   const direct = directClients(stack);
   const kms = direct.kms;
   const registry = new KeyRegistry(direct.documents, stack.names.keysTable);
-  const rotation = await rotate(
-    { kms, registry, keyPolicy: keyPolicyOption(LOCAL_KEY_POLICY) },
-    { alias: SIGNING_KEY_ALIAS, ...DEFAULT_ROTATION },
-  );
+  // The stack's first VSA key, then every line's keys, by the same code the rotation function runs.
   const vsaKeyCreated = await ensureVsaKey(kms);
+  const rotated: Record<string, RotationResult> = {};
+  for (const line of readRotationConfig(rotation).lines) {
+    rotated[line.id] = await rotate(
+      {
+        kms,
+        registry,
+        createdBy: LOCAL_KEY_POLICY.managerArn,
+        ...(line.keyPolicy ? { keyPolicy: keyPolicyOption(line.keyPolicy) } : {}),
+      },
+      line.rotation,
+      line.adopt ? { adopt: line.adopt } : {},
+    );
+  }
   await ensurePolicyKey(kms);
 
   // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
@@ -193,6 +243,8 @@ export async function startLocalGate(options: LocalGateOptions) {
   const store = new S3Store(direct.s3);
   const records = new RecordStore(direct.documents, stack.names.recordsTable);
   const signer = kmsSigner(kms, SIGNING_KEY_ALIAS);
+  /** Each pipeline's signer, through its own alias, as `vouch sign --key <alias>` does. */
+  const signers = Object.fromEntries(LOCAL_PIPELINES.map((p) => [p.name, kmsSigner(kms, p.alias)]));
 
   return {
     stack,
@@ -209,9 +261,16 @@ export async function startLocalGate(options: LocalGateOptions) {
     store,
     kms,
     signer,
+    signers,
     keyStream,
-    /** The first signing key, when this start created it. */
-    createdSigningKey: rotation.activated,
+    /** The keys this start created, by line (`pipeline:app`, `pipeline:tools`, `vsa`). */
+    createdKeys: Object.fromEntries(
+      Object.entries(rotated).flatMap(([line, result]) =>
+        result.activated ? [[line, result.activated]] : [],
+      ),
+    ),
+    /** The rotation environment `vouch keys` reads here (the pipelines, the VSA line, the key policies). */
+    rotationEnv: rotation,
     vsaKeyCreated,
     /**
      * Resolves once the queue is drained and no staging notification has arrived for `quietMs`: s3rver
@@ -325,7 +384,11 @@ async function ensureVsaKey(client: KMSClient): Promise<string | undefined> {
         KeySpec: 'ECC_NIST_P256',
         KeyUsage: 'SIGN_VERIFY',
         Description: 'Vouch verification summaries',
-        Tags: [{ TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.vsa }],
+        // As the stack tags its first VSA key: the rotation function adopts it into the rotating line.
+        Tags: [
+          { TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.vsa },
+          { TagKey: KEY_TAGS.alias, TagValue: VSA_SIGNING_ALIAS },
+        ],
       }),
     );
     await client.send(new CreateAliasCommand({ AliasName: VSA_KEY_ALIAS, TargetKeyId: KeyMetadata?.KeyId }));

@@ -1,15 +1,14 @@
 // npm start [-- --no-demo] [--data-dir DIR]: the whole pipeline on this machine, the same handler code as in AWS.
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { DEAD_LETTERS_FILE } from '#core/index.ts';
 import { debugging, describeFailure } from '../bin/failures.ts';
-import { fetchVerified } from '../lambdas/adapters/deployer.ts';
+import { fetchVerified, summaryKeyFor } from '../lambdas/adapters/deployer.ts';
 import type { Observability } from '../lambdas/verify/wiring.ts';
 import { createConsole } from './console.ts';
-import { type LocalGate, quiet, startLocalGate, VSA_KEY_ALIAS } from './gate.ts';
+import { type LocalGate, quiet, startLocalGate } from './gate.ts';
 
 /** Any failure, at start or later, as one line (the stack with VOUCH_DEBUG=1), and the CLI's exit codes. */
 function fail(error: unknown, portOptions: Record<number, string> = {}): never {
@@ -80,6 +79,9 @@ const logger: Observability['logger'] = {
   },
 };
 
+// The demo shows an artifact rejected at its deadline without waiting an hour for it: its clock (the
+// verifier's, which the sweep compares deadlines with) can be moved on. The console's runs in real time.
+const demoClock = { offsetMs: 0, now: () => new Date(Date.now() + demoClock.offsetMs) };
 let gate: LocalGate;
 try {
   gate = await startLocalGate({
@@ -87,7 +89,11 @@ try {
     policyPath: resolve(values.policy),
     ports,
     observe: { ...observe, logger },
-    wrapDeps: (deps) => ({ ...deps, records: localConsole.announcing(deps.records) }),
+    wrapDeps: (deps) => ({
+      ...deps,
+      records: localConsole.announcing(deps.records),
+      ...(noDemo ? {} : { now: demoClock.now }),
+    }),
     // Decision events, as EventBridge would carry them: one JSON line each, and a console line.
     eventsFile: join(dataDir, 'events.jsonl'),
     ...(noDemo ? { printEvent: (line: string) => console.log(line) } : {}),
@@ -99,9 +105,8 @@ const { stack, queue } = gate;
 console.log(
   `local stack up — S3 ${stack.endpoints.s3}, DynamoDB ${stack.endpoints.dynamodb}, KMS ${stack.endpoints.kms}; data in ${dataDir}`,
 );
-console.log(
-  gate.createdSigningKey ? `signing key created: ${gate.createdSigningKey}` : 'signing key: current',
-);
+for (const [line, keyId] of Object.entries(gate.createdKeys))
+  console.log(`key created for ${line}: ${keyId}`);
 if (gate.vsaKeyCreated) console.log(`VSA key created: ${gate.vsaKeyCreated}`);
 
 const requeued = await gate.reconcile();
@@ -138,19 +143,22 @@ if (noDemo) {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } else {
-  const ok = await demo(gate);
+  const ok = await demo(gate, demoClock);
   localConsole.flushDeadLetters(queue.deadLetters);
   await gate.close();
   process.exit(ok ? 0 : 1);
 }
 
-async function demo({ stack, store, records, queue, kms, provenance, settle }: LocalGate): Promise<boolean> {
+async function demo(gate: LocalGate, clock: typeof demoClock): Promise<boolean> {
+  const { stack, store, records, queue, provenance, settle, signers } = gate;
   const run = new Date().toISOString().replace(/[:.]/g, '-');
   console.log(
-    '\ndemo: a pipeline signs two builds with KMS and uploads them; one is tampered with after signing',
+    '\ndemo: two pipelines, each signing with its own KMS key: app owns releases/ and builds/, tools owns tools/.' +
+      '\n      app signs two builds (one is tampered with after signing); tools signs a third build under releases/',
   );
   const good = { key: `releases/demo-${run}/app.tar.gz`, bytes: randomBytes(64 * 1024) };
   const tampered = { key: `releases/demo-${run}/tool.tar.gz`, bytes: randomBytes(64 * 1024) };
+  const crossed = { key: `releases/demo-${run}/lib.tar.gz`, bytes: randomBytes(64 * 1024) };
   const staging = stack.names.stagingBucket;
   await store.put(staging, `${good.key}.sigstore.json`, await provenance('app.tar.gz', good.bytes));
   await store.put(staging, good.key, good.bytes, {}, 'application/gzip');
@@ -158,38 +166,56 @@ async function demo({ stack, store, records, queue, kms, provenance, settle }: L
   const altered = Buffer.from(tampered.bytes);
   altered[100] = (altered[100] ?? 0) ^ 0xff;
   await store.put(staging, tampered.key, altered, {}, 'application/gzip');
+  // The tools pipeline's key vouching for bytes under the app pipeline's prefix.
+  const toolsSigner = signers.tools;
+  if (!toolsSigner) throw new Error('the local stack has no tools pipeline');
+  await store.put(
+    staging,
+    `${crossed.key}.sigstore.json`,
+    await provenance('lib.tar.gz', crossed.bytes, toolsSigner),
+  );
+  await store.put(staging, crossed.key, crossed.bytes, {}, 'application/gzip');
   await settle();
 
   let ok = true;
-  for (const { key, expected } of [
-    { key: good.key, expected: 'promoted' },
-    { key: tampered.key, expected: 'rejected' },
-  ]) {
+  const show = async (key: string, expected: string, label = '') => {
     const [record] = await records.byKey(key);
     const status = record?.status ?? 'missing';
-    console.log(`  ${status.toUpperCase().padEnd(9)} ${key}  ${record?.digest ?? ''}`);
+    console.log(`  ${status.toUpperCase().padEnd(9)} ${key}  ${record?.digest ?? ''}${label}`);
     for (const reason of record?.reasons ?? []) console.log(`            ${reason.code}: ${reason.message}`);
+    for (const note of record?.notes ?? []) console.log(`            note ${note.code}: ${note.message}`);
     ok &&= status === expected;
-  }
-  const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: VSA_KEY_ALIAS }));
+  };
+  await show(good.key, 'promoted');
+  await show(tampered.key, 'rejected');
+  await show(crossed.key, 'pending', "  (signed by tools' key only: ignored, not a veto)");
+  // Its deadline passes (the demo moves the verifier's clock past it) and the scheduled sweep runs.
+  const [waiting] = await records.byKey(crossed.key);
+  clock.offsetMs = Math.max(0, Date.parse(waiting?.deadline ?? '') - Date.now()) + 1000;
+  await gate.sweep();
+  console.log('  … its deadline passes (the demo moves the clock on) and the sweep runs:');
+  await show(crossed.key, 'rejected');
+
+  // The deployer trusts the summary keys the registry holds, checked when the summary was written.
   const output = join(dataDir, 'fetched-app.tar.gz');
   const fetched = await fetchVerified({
     store,
     bucket: stack.names.deploymentBucket,
     key: good.key,
     output,
-    vsaPublicKey: createPublicKey({ key: Buffer.from(PublicKey as Uint8Array), format: 'der', type: 'spki' }),
+    vsaKeys: (hint) => summaryKeyFor(gate.registry, hint),
   });
   console.log(
     `  deployer: vouch fetch s3://${stack.names.deploymentBucket}/${good.key} → ${fetched.ok ? `verified ${fetched.digest}, written to ${output}` : 'REFUSED'}`,
   );
   ok &&= fetched.ok && (await store.head(stack.names.deploymentBucket, tampered.key)) === undefined;
+  ok &&= (await store.head(stack.names.deploymentBucket, crossed.key)) === undefined;
   console.log(
     queue.deadLetters.length ? `  dead letters: ${queue.deadLetters.length}` : '  dead letters: none',
   );
   console.log(
     ok
-      ? '\ndemo complete: the signed build was promoted, the tampered one rejected with its reason'
+      ? "\ndemo complete: app's signed build was promoted, the tampered one rejected, and tools' key vouching for app's build ignored until the deadline rejected it"
       : '\ndemo FAILED',
   );
   return ok && queue.deadLetters.length === 0;

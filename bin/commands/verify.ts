@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: cosign-compatible flags, each turned into a policy or key with its own
+// usage error; the report itself lives in bin/summary.ts.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';

@@ -33,7 +33,10 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
  * `process.env` (the same as the SDK's defaults), the local stack its own endpoints and credentials,
  * and nothing needs to write into `process.env` for a client to find its server.
  */
-export function settingsFrom(env: NodeJS.ProcessEnv, service: 'S3' | 'KMS' | 'DYNAMODB' | 'EVENTBRIDGE') {
+export function settingsFrom(
+  env: NodeJS.ProcessEnv,
+  service: 'S3' | 'KMS' | 'DYNAMODB' | 'EVENTBRIDGE' | 'LAMBDA' | 'STS',
+) {
   const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = env;

@@ -5,24 +5,29 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  type Attestation,
   attestationCopyProblems,
   compilePolicy,
   DEFAULT_LIMITS,
   type Decision,
   evaluate,
+  isRegistryKeyId,
   keyIdOf,
   legacyVsaKey,
   parseAttestationFile,
   type Reason,
   readSummaryFile,
+  showHint,
   staticKeyLookup,
   summaryValidUntil,
+  type TrustedKey,
   toReason,
   VouchError,
   VSA_PREDICATE_TYPE,
   verificationSummaryProblems,
   vsaKey,
 } from '#core/index.ts';
+import { type KeyRegistry, toTrustedKey } from './key-registry.ts';
 import { isMissing, type ObjectStore } from './s3-store.ts';
 
 /**
@@ -41,7 +46,7 @@ export interface FetchResult {
 }
 
 /** A summary and its evidence: the summary itself, and copies of what it rests on, in one object. */
-const MAX_SUMMARY_BYTES = DEFAULT_LIMITS.maxBytesPerEvaluation + 16 * 1024 * 1024;
+export const MAX_SUMMARY_BYTES = DEFAULT_LIMITS.maxBytesPerEvaluation + 16 * 1024 * 1024;
 
 /** Only a summary written before summaries expired sits beside the artifact: refused, and said why. */
 export class LegacySummary extends Error {
@@ -53,6 +58,12 @@ export class LegacySummary extends Error {
 }
 
 /**
+ * The summary key a VSA's signature names (its key hint), if trusted: from the registry (with its window
+ * and revocation, checked at the time the summary was written) or a pin. Else why not.
+ */
+export type SummaryKeys = (hint: string) => Promise<TrustedKey | Reason>;
+
+/**
  * Streams the object to a temporary file beside `output` while digesting it, checks the VSA against the
  * digest, and only then renames it into place. A refused download leaves nothing at `output`.
  */
@@ -61,8 +72,12 @@ export async function fetchVerified(args: {
   bucket: string;
   key: string;
   output: string;
-  vsaPublicKey: KeyObject;
+  /** Summary public keys trusted outright (a PEM). */
+  vsaPublicKey?: KeyObject | readonly KeyObject[];
+  /** Or the summary key the VSA names, resolved (registry, pins). */
+  vsaKeys?: SummaryKeys;
   allowAudit?: boolean;
+  /** The time the summary's validity period is checked at. @default now */
   now?: Date;
 }): Promise<FetchResult> {
   let vsa: Awaited<ReturnType<ObjectStore['readSmall']>>;
@@ -87,16 +102,7 @@ export async function fetchVerified(args: {
     });
     await pipeline(body, digesting, createWriteStream(temporary, { mode: 0o600 }));
     const digests = { sha256: hash.digest('hex') };
-    const keyId = keyIdOf(args.vsaPublicKey);
-    const policy = compilePolicy(
-      {
-        version: 1,
-        rules: [
-          { name: 'vsa', match: ['**'], require: [{ type: VSA_PREDICATE_TYPE, signers: [{ keyId }] }] },
-        ],
-      },
-      'sha256:vouch-fetch',
-    );
+    // The signed envelope, and beside it (unsigned, checked against it) copies of the attestations.
     let file: ReturnType<typeof readSummaryFile> = { envelope: '', attestations: [] };
     let parsed: ReturnType<typeof parseAttestationFile>;
     try {
@@ -105,21 +111,48 @@ export async function fetchVerified(args: {
     } catch (error) {
       parsed = { attestations: [], errors: [toReason(error, vsaKey(args.key))] };
     }
+    const { keys, refusals } = await summaryKeys(parsed.attestations, args);
+    // Keys that do not verify the summary are named anyway: the decision then says which one it wanted.
+    // Each once: a policy listing one key twice is refused when it compiles.
+    const named = [
+      ...new Set(keys.length > 0 ? keys.map((key) => key.keyId) : hintsOf(parsed.attestations).slice(0, 8)),
+    ];
+    const policy = compilePolicy(
+      {
+        version: 1,
+        rules: [
+          {
+            name: 'vsa',
+            match: ['**'],
+            require: [
+              {
+                type: VSA_PREDICATE_TYPE,
+                signers: named.length > 0 ? named.map((keyId) => ({ keyId })) : [{ keyId: 'sha256:none' }],
+              },
+            ],
+          },
+        ],
+      },
+      'sha256:vouch-fetch',
+    );
     const decision = evaluate({
       artifact: { path: args.key, digests },
       attestations: parsed.attestations,
       inputErrors: parsed.errors,
       policy,
-      keys: staticKeyLookup([{ keyId, publicKey: args.vsaPublicKey }]),
-      observedAt: new Date(),
+      keys: staticKeyLookup(keys),
+      // When the summary was written, as S3 recorded it (only the promoter writes this bucket): the
+      // time its key's window and revocation are checked at, never the summary's own claim.
+      observedAt: vsa.version.lastModified,
       strict: true,
     });
     const attestation = parsed.attestations[0];
     const predicate = attestation?.kind === 'statement' ? attestation.statement.predicate : undefined;
     const verificationResult =
       typeof predicate?.verificationResult === 'string' ? predicate.verificationResult : undefined;
-    const problems =
-      attestation?.kind === 'statement'
+    const problems = [
+      ...refusals,
+      ...(attestation?.kind === 'statement'
         ? [
             ...verificationSummaryProblems(attestation.statement, {
               key: args.key,
@@ -129,10 +162,11 @@ export async function fetchVerified(args: {
             }),
             ...attestationCopyProblems(attestation.statement, args.key, file.attestations),
           ]
-        : [];
+        : []),
+    ];
     const validUntil =
       attestation?.kind === 'statement' ? summaryValidUntil(attestation.statement) : undefined;
-    const ok = decision.accepted && attestation !== undefined && problems.length === 0;
+    const ok = decision.accepted && attestation !== undefined && problems.length === 0 && keys.length > 0;
     if (ok) await rename(temporary, args.output);
     return {
       ok,
@@ -144,5 +178,59 @@ export async function fetchVerified(args: {
     };
   } finally {
     await rm(temporary, { force: true });
+  }
+}
+
+/** The key hints of a summary's signatures (a KMS key ARN, as the promoter's signer writes it). */
+function hintsOf(attestations: readonly Attestation[]): string[] {
+  return attestations.flatMap((attestation) =>
+    attestation.signatures.flatMap((bundle) => {
+      const material = bundle.verificationMaterial.content;
+      return material.$case === 'publicKey' ? [material.publicKey.hint] : [];
+    }),
+  );
+}
+
+async function summaryKeys(
+  attestations: readonly Attestation[],
+  args: { vsaPublicKey?: KeyObject | readonly KeyObject[]; vsaKeys?: SummaryKeys },
+): Promise<{ keys: TrustedKey[]; refusals: Reason[] }> {
+  const outright = args.vsaPublicKey === undefined ? [] : ([args.vsaPublicKey].flat() as KeyObject[]);
+  const keys: TrustedKey[] = outright.map((publicKey) => ({ keyId: keyIdOf(publicKey), publicKey }));
+  const refusals: Reason[] = [];
+  if (args.vsaKeys) {
+    // Bounded: a summary names one key; whatever else someone wrote into it costs nothing.
+    for (const hint of [...new Set(hintsOf(attestations))].slice(0, 4)) {
+      const found = await args.vsaKeys(hint);
+      if ('code' in found) refusals.push(found);
+      else keys.push(found);
+    }
+  }
+  return { keys, refusals };
+}
+
+/**
+ * The summary (VSA) key a summary's signature names, as a deployer may trust it: held by the registry
+ * as a summary key (never a pipeline's signing key: a pipeline must not vouch for a promotion), and
+ * pinned when `pins` are given. Its window and revocation go with it, for the caller to check at the
+ * time the summary was written. Otherwise, why not.
+ */
+export async function summaryKeyFor(
+  registry: Pick<KeyRegistry, 'get'>,
+  hint: string,
+  pins: readonly string[] = [],
+): Promise<TrustedKey | Reason> {
+  const refuse = (message: string): Reason => ({ code: 'VERIFICATION_FAILED', message });
+  if (pins.length > 0 && !pins.includes(hint))
+    return refuse(`the summary is signed by ${showHint(hint)}, which is not a pinned summary key`);
+  const record = isRegistryKeyId(hint) ? await registry.get(hint) : undefined;
+  if (!record)
+    return refuse(`the summary is signed by ${showHint(hint)}, which the key registry does not hold`);
+  if (record.purpose !== 'vsa')
+    return refuse(`the summary is signed by ${hint}, a pipeline's signing key, not a summary key`);
+  try {
+    return toTrustedKey(record);
+  } catch {
+    return refuse(`the key registry's record of ${hint} holds no usable public key`);
   }
 }

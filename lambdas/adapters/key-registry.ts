@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: the registry's records, its conditional writes (one state machine) and the
+// verifier's cached view of it are read and changed together.
 import { createPublicKey } from 'node:crypto';
 import {
   BatchGetCommand,
@@ -6,13 +8,30 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isRegistryKeyId, type KeyLookup, type KeyStatus, type TrustedKey } from '#core/keys.ts';
+import {
+  isRegistryKeyId,
+  type KeyLookup,
+  type KeyPurpose,
+  type KeyStatus,
+  type TrustedKey,
+} from '#core/keys.ts';
+import { type PipelineScope, pipelineOfKey } from '#core/pipelines.ts';
 import { conditionally, isConditionFailure, queryAll } from './dynamo.ts';
 
-/** One signing key as the registry records it. Times are ISO 8601 strings (they sort as they compare). */
+/**
+ * One key as the registry records it: the trust store of every registry signature. Times are ISO 8601
+ * strings (they sort as they compare). Only the rotation function writes it (the table's resource policy
+ * refuses everyone else in AWS).
+ */
 export interface KeyRecord {
   readonly keyId: string;
   readonly alias: string;
+  /** The pipeline whose artifact signing key it is; absent for summary keys and keys from before pipelines. */
+  readonly pipeline?: string;
+  /** @default 'signing' (records from before summary keys were registered) */
+  readonly purpose?: KeyPurpose;
+  /** The pipeline's object-key prefixes when the key was created (its scope is the pipeline's, as configured). */
+  readonly scope?: readonly string[];
   readonly keySpec: string;
   readonly publicKeyPem: string;
   readonly status: KeyStatus;
@@ -22,7 +41,15 @@ export interface KeyRecord {
   readonly validUntil?: string;
   readonly revokedAt?: string;
   readonly revocationReason?: string;
+  /** Who asked for the revocation, as the request said (CloudTrail has the authenticated caller). */
+  readonly revokedBy?: string;
   readonly createdAt: string;
+  /** What created (or adopted) it: the rotation function's role, and who asked when an admin did. */
+  readonly createdBy?: string;
+  /** When a key made elsewhere joined the registry (the stack's first summary key). */
+  readonly adoptedAt?: string;
+  /** A CloudFormation resource: retired in the registry, never disabled or deleted by the rotation. */
+  readonly external?: boolean;
   readonly disabledAt?: string;
   readonly deletionScheduledAt?: string;
 }
@@ -38,12 +65,17 @@ export interface RotationLease {
   readonly state?: 'creating' | 'done';
   readonly purpose?: string;
   readonly keyId?: string;
+  /** The line's keys were all revoked (a pipeline revoked): no new key until an admin rotates it by hand. */
+  readonly suspendedAt?: string;
+  readonly suspendedBy?: string;
 }
 
 /** The DynamoDB actions the verifier's key lookups perform (RegistryKeyCache): read-only. */
 export const KEY_REGISTRY_READ_ACTIONS = ['BatchGetItem'] as const;
 
 const keyPk = (keyId: string) => `KEY#${keyId}`;
+/** The partition key of a key's record (rotation leases have another), for IAM leading-key conditions. */
+export const keyPartitionKey = keyPk;
 const KEY_SK = 'KEY';
 const KEYS_INDEX_PK = 'KEYS';
 const leasePk = (alias: string) => `ROTATION#${alias}`;
@@ -59,12 +91,20 @@ function instant(time: Date): string {
   return time.toISOString();
 }
 
-export function toTrustedKey(record: KeyRecord): TrustedKey {
+/**
+ * A record as a key the verifier trusts. `pipelines` finds the pipeline of a key registered before
+ * pipelines were (by the alias it rotated behind). Throws on a record without a usable public key.
+ */
+export function toTrustedKey(record: KeyRecord, pipelines?: readonly PipelineScope[]): TrustedKey {
+  const purpose = record.purpose ?? 'signing';
+  const pipeline = purpose === 'signing' ? pipelineOfKey(pipelines, record) : undefined;
   return {
     keyId: record.keyId,
     publicKey: createPublicKey(record.publicKeyPem),
     origin: 'registry',
     alias: record.alias,
+    purpose,
+    ...(pipeline ? { pipeline } : {}),
     status: record.status,
     validFrom: new Date(record.validFrom),
     ...(record.validUntil ? { validUntil: new Date(record.validUntil) } : {}),
@@ -170,18 +210,28 @@ export class KeyRegistry {
    * instants: every time written here is a four-digit-year ISO string, which sorts as it compares.
    * The key's validity also ends then, so its deletion can be scheduled after retention.
    */
-  async revoke(keyId: string, effective: Date, reason: string): Promise<'revoked' | 'unchanged' | 'unknown'> {
+  async revoke(
+    keyId: string,
+    effective: Date,
+    reason: string,
+    revokedBy?: string,
+  ): Promise<'revoked' | 'unchanged' | 'unknown'> {
     const at = instant(effective);
     const revoked = await conditionally(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: keyPk(keyId), sk: KEY_SK },
-          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason',
+          UpdateExpression: `SET #status = :revoked, revokedAt = :at, revocationReason = :reason${revokedBy ? ', revokedBy = :by' : ''}`,
           ConditionExpression:
             'attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :at)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':revoked': 'revoked', ':at': at, ':reason': reason },
+          ExpressionAttributeValues: {
+            ':revoked': 'revoked',
+            ':at': at,
+            ':reason': reason,
+            ...(revokedBy ? { ':by': revokedBy } : {}),
+          },
         }),
       ),
     );
@@ -247,6 +297,34 @@ export class KeyRegistry {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Stops a line from getting new keys (its pipeline was revoked) until `resume`: the next scheduled run
+   * would otherwise give it a fresh key at once. Takes effect whoever holds the lease.
+   */
+  async suspend(alias: string, at: Date, by?: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: leasePk(alias), sk: LEASE_SK },
+        UpdateExpression: `SET suspendedAt = if_not_exists(suspendedAt, :at)${by ? ', suspendedBy = :by' : ''}`,
+        ExpressionAttributeValues: { ':at': instant(at), ...(by ? { ':by': by } : {}) },
+      }),
+    );
+  }
+
+  /** Lets a suspended line get keys again (an admin's forced rotation); only the lease holder may. */
+  async resume(alias: string, owner: string): Promise<boolean> {
+    return this.updateLease(alias, owner, 'REMOVE suspendedAt, suspendedBy', {});
+  }
+
+  /** The lease item of a line, if any: whether it is suspended, and by whom. */
+  async lease(alias: string): Promise<RotationLease | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: leasePk(alias), sk: LEASE_SK } }),
+    );
+    return Item as RotationLease | undefined;
   }
 
   /** Records the work a lease holder is starting: a key for `purpose`, not created yet. */
@@ -331,6 +409,8 @@ export class RegistryKeyCache {
     private readonly registry: Pick<KeyRegistry, 'getMany'>,
     private readonly ttlMs = 30_000,
     private readonly clock: () => number = Date.now,
+    /** The configured pipelines: each key's, and which pipeline owns an object key. */
+    private readonly pipelines?: readonly PipelineScope[],
   ) {}
 
   /**
@@ -356,9 +436,14 @@ export class RegistryKeyCache {
 
   private async load(keyIds: readonly string[], now: number, consistent: boolean) {
     if (keyIds.length === 0) return;
-    const found = new Map(
-      (await this.registry.getMany(keyIds, consistent)).map((record) => [record.keyId, toTrustedKey(record)]),
-    );
+    const found = new Map<string, TrustedKey>();
+    for (const record of await this.registry.getMany(keyIds, consistent)) {
+      // A record without a usable public key (never written by the rotation function) trusts nothing:
+      // it is an unknown key, not a failed batch.
+      try {
+        found.set(record.keyId, toTrustedKey(record, this.pipelines));
+      } catch {}
+    }
     for (const keyId of keyIds) this.entries.set(keyId, { key: found.get(keyId), expires: now + this.ttlMs });
   }
 

@@ -44,7 +44,11 @@ export function kmsSigner(client: KMSClient, keyId: string): SignFn {
     return chosen;
   };
   return async (message) => {
-    algorithm ??= algorithmFor();
+    // A failed lookup is not kept: the next signature asks again (a warm function must not stay broken).
+    algorithm ??= algorithmFor().catch((error: unknown) => {
+      algorithm = undefined;
+      throw error;
+    });
     const response = await client.send(
       new SignCommand({
         KeyId: keyId,
@@ -56,6 +60,24 @@ export function kmsSigner(client: KMSClient, keyId: string): SignFn {
     if (!response.Signature || !response.KeyId)
       throw new Error(`KMS Sign with ${keyId} returned no signature`);
     return { signature: Buffer.from(response.Signature), keyId: response.KeyId };
+  };
+}
+
+/**
+ * Signs through `alias`, or with `fallback` while the alias does not exist yet: the rotating summary
+ * keys' alias is created by the rotation function's first run after the deployment that introduced it,
+ * and summaries signed in between use the stack's first VSA key (the line's first key too).
+ */
+export function kmsSignerThrough(client: KMSClient, alias: string, fallback: string): SignFn {
+  const preferred = kmsSigner(client, alias);
+  const first = kmsSigner(client, fallback);
+  return async (message) => {
+    try {
+      return await preferred(message);
+    } catch (error) {
+      if ((error as Error).name !== 'NotFoundException') throw error;
+      return first(message);
+    }
   };
 }
 

@@ -40,6 +40,14 @@ export const RECORD_STORE_ACTIONS = [
   'Query',
   'Scan',
 ] as const;
+/**
+ * The partition key of an object key's records (its versions and its deployment slot): the object key
+ * itself behind a fixed prefix, so the records of every key under a staging prefix share a leading-key
+ * prefix that IAM can scope (`dynamodb:LeadingKeys` like `OBJ#acme/app/*`).
+ */
+export const objectPartitionKey = pk;
+/** What reading one key's decisions (byKey: `vouch status KEY`, `vouch upload --wait`) sends. */
+export const RECORD_READ_BY_KEY_ACTIONS = ['Query'] as const;
 
 /**
  * Decision records: one item per artifact version, written as few times as its story allows. On the

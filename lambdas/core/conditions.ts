@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: the type check and the cost budget must agree on every expression form
+// CEL has, so they are written side by side.
 import {
   type CelEnv,
   type CelFunc,

@@ -2,10 +2,12 @@ import type { Attestation } from './attestation.ts';
 import { formatDigests } from './digest.ts';
 import type { Reason } from './errors.ts';
 import type { EvaluationInput } from './evaluate.ts';
+import { pipelineOwning } from './pipelines.ts';
 import type { AllowedSigner, Requirement } from './policy.ts';
 import { checkScan, conditionReason } from './policy-extensions.ts';
 import type { CheckedAttestation } from './requirements.ts';
 import type { SignerIdentity } from './signatures.ts';
+import type { SignerContext } from './signers.ts';
 import type { TrustRootRef } from './trust.ts';
 import { OPENVEX_TYPES, readVex, type VexStatus } from './vulnerabilities.ts';
 
@@ -19,11 +21,19 @@ export function signerContext(
   input: EvaluationInput,
   signer: SignerIdentity,
   trustRoot: TrustRootRef | undefined,
-): { keyOrigin?: 'registry' | 'other'; instance?: string } {
+): SignerContext {
   const inline = signer.kind === 'key' && input.policy.inlineKeys.some((k) => k.keyId === signer.keyId);
-  const keyOrigin = signer.kind === 'key' && !inline ? input.keys(signer.keyId)?.origin : undefined;
+  const key = signer.kind === 'key' && !inline ? input.keys(signer.keyId) : undefined;
+  // Which pipeline may vouch for this object key through `{ registry: true }`: null when none may.
+  const owner =
+    input.pipelines === undefined
+      ? undefined
+      : (pipelineOwning(input.pipelines, input.artifact.path ?? '')?.name ?? null);
   return {
-    ...(keyOrigin ? { keyOrigin } : {}),
+    ...(key?.origin ? { keyOrigin: key.origin } : {}),
+    ...(key?.pipeline ? { keyPipeline: key.pipeline } : {}),
+    ...(key?.purpose ? { keyPurpose: key.purpose } : {}),
+    ...(owner === undefined ? {} : { owner }),
     ...(signer.kind === 'keyless' && trustRoot ? { instance: trustRoot.instance } : {}),
   };
 }

@@ -4,6 +4,13 @@
  */
 export const DEFAULT_SIGNING_KEY_ALIAS = 'alias/vouch-signing';
 export const DEFAULT_VSA_KEY_ALIAS = 'alias/vouch-vsa';
+/**
+ * The alias the rotating summary (VSA) keys sign through. `alias/vouch-vsa` stays on the stack's first
+ * summary key (a CloudFormation resource): deployers pin key IDs, never an alias.
+ */
+export const DEFAULT_VSA_SIGNING_ALIAS = 'alias/vouch-vsa/rotating';
+/** A new summary key each year: deployers who pin key IDs add the next one once a year. */
+export const DEFAULT_VSA_ROTATION_PERIOD_DAYS = 365;
 
 /** How long an artifact with no usable attestation yet waits before it is rejected. */
 export const DEFAULT_PENDING_DEADLINE_SECONDS = 3600;

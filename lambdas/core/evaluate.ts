@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: one evaluation from attestations to a decision (per-rule verdicts,
+// exceptions, notes); splitting it would spread one invariant (junk never vetoes) over several files.
 import type { Attestation } from './attestation.ts';
 import { toReason } from './attestation.ts';
 import { type Digests, primaryDigest } from './digest.ts';
@@ -5,6 +7,7 @@ import type { Reason } from './errors.ts';
 import { type KeyLookup, keyValidAt } from './keys.ts';
 import type { Limits } from './limits.ts';
 import { assertSafePath } from './paths.ts';
+import type { PipelineScope } from './pipelines.ts';
 import type { Mode, Policy, Rule } from './policy.ts';
 import type { ExceptionUse } from './policy-extensions.ts';
 import { checkRequirement, dedupe } from './requirements.ts';
@@ -27,6 +30,11 @@ export interface EvaluationInput {
   readonly inputErrors?: readonly Reason[];
   readonly policy: Policy;
   readonly keys: KeyLookup;
+  /**
+   * Who owns which object keys: `{ registry: true }` then counts only the keys of the pipeline whose
+   * scope holds the artifact's path. Without it (`vouch verify`), every registry key is in scope.
+   */
+  readonly pipelines?: readonly PipelineScope[];
   /**
    * The Sigstore roots held, by instance (a bare root is the default instance's). Defaults to the pinned
    * public-good root. Keyless signatures verify under the instances their allowed signers trust; keyed

@@ -4,6 +4,9 @@ import { VouchError } from './errors.ts';
 /** Key lifecycle, as the key registry records it. Only `active` keys sign; every status can still verify. */
 export type KeyStatus = 'active' | 'retiring' | 'retired' | 'revoked';
 
+/** What a registry key signs: artifact attestations, or the verification summaries promotions carry. */
+export type KeyPurpose = 'signing' | 'vsa';
+
 /** A public key trusted for verification, with the window in which its signatures are accepted. */
 export interface TrustedKey {
   /** Canonical ID: the KMS key ARN for registry keys, `sha256:<spki hex>` for a PEM key. */
@@ -16,6 +19,13 @@ export interface TrustedKey {
    * signing before and after a rotation must not meet a threshold of two.
    */
   readonly alias?: string;
+  /** The pipeline a registry key belongs to: `{ registry: true }` counts it only inside that pipeline's scope. */
+  readonly pipeline?: string;
+  /**
+   * What a registry key signs: artifact attestations (`signing`, the default) or verification summaries
+   * (`vsa`). A summary key never counts as an artifact signer, nor an artifact key as a summary signer.
+   */
+  readonly purpose?: KeyPurpose;
   readonly status?: KeyStatus;
   /** Signatures whose trusted signing time is before this are rejected. */
   readonly validFrom?: Date;

@@ -43,6 +43,7 @@ export const NOTES = {
   revokedBeforePromotion: 'key revoked before promotion',
   revoked: (keyId: string) => `key ${keyId} revoked`,
   auditNowFails: (keyId: string) => `key ${keyId} revoked: audit verdict now fail`,
+  summaryResigned: (keyId: string) => `summary key ${keyId} revoked: summary signed again`,
   policyChanged: (version: number | undefined, digest: string) =>
     `re-evaluated under policy ${version === undefined ? 'bundled' : `version ${version}`} (${digest})`,
 } as const;

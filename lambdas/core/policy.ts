@@ -1,27 +1,24 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { ConditionEngineNotLoaded, loadConditionEngine } from './condition-engine.ts';
 import type { Condition } from './conditions.ts';
 import { VouchError } from './errors.ts';
+import { compileGlobs } from './globs.ts';
 import { parseJson } from './json.ts';
 import {
   compileConditions,
   compileExceptions,
   compileGate,
-  conditionsSchema,
   type ExceptionSpec,
-  exceptionsSchema,
   type PolicyException,
   parseTime,
-  timeSchema,
   type VulnerabilityGate,
   type VulnerabilitySpec,
-  vulnerabilitiesSchema,
 } from './policy-extensions.ts';
+import { POLICY_SCHEMA } from './policy-schema.ts';
 import { SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02 } from './provenance.ts';
-import { type AllowedSigner, compileSigner, NAME, type SignerSpec, signerSchema } from './signers.ts';
+import { type AllowedSigner, compileSigner, type SignerSpec } from './signers.ts';
 
 export type { AllowedSigner, SignerContext, SignerSpec } from './signers.ts';
 
@@ -63,71 +60,6 @@ export interface PolicySpec {
   readonly rules: readonly RuleSpec[];
   readonly exceptions?: readonly ExceptionSpec[];
 }
-
-const stringList = {
-  type: 'array',
-  items: { type: 'string', minLength: 1 },
-  minItems: 1,
-  maxItems: 256,
-} as const;
-/** JSON Schema of the policy file; published in the README. */
-export const POLICY_SCHEMA = {
-  type: 'object',
-  required: ['version', 'rules'],
-  additionalProperties: false,
-  properties: {
-    version: { const: 1 },
-    mode: { enum: ['enforce', 'audit'] },
-    noMatch: { enum: ['reject', 'accept'] },
-    signers: {
-      type: 'object',
-      propertyNames: { pattern: NAME },
-      additionalProperties: { type: 'array', items: signerSchema, minItems: 1 },
-    },
-    rules: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name', 'match', 'require'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string', pattern: NAME },
-          match: stringList,
-          exclude: stringList,
-          mode: { enum: ['enforce', 'audit'] },
-          enforceFrom: timeSchema,
-          require: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              required: ['type', 'signers'],
-              additionalProperties: false,
-              properties: {
-                type: { oneOf: [{ type: 'string', minLength: 1 }, stringList] },
-                signers: {
-                  type: 'array',
-                  minItems: 1,
-                  items: { oneOf: [{ type: 'string', pattern: NAME }, signerSchema] },
-                },
-                threshold: { type: 'integer', minimum: 1, maximum: 64 },
-                builderIds: stringList,
-                sourceRepositories: stringList,
-                requireSubjectName: { type: 'boolean' },
-                conditions: conditionsSchema,
-                vulnerabilities: vulnerabilitiesSchema({
-                  oneOf: [{ type: 'string', pattern: NAME }, signerSchema],
-                }),
-              },
-            },
-          },
-        },
-      },
-    },
-    exceptions: exceptionsSchema(stringList, NAME),
-  },
-} as const;
 
 /**
  * The schema's validator, compiled on first use: compiling it is most of what loading this module would
@@ -231,7 +163,7 @@ export const policyDigest = (text: string | Buffer) =>
   `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 const SIGNER_SHAPES =
-  '{ registry: true }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
+  '{ registry: true }, { registry: { pipeline } }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
 
 /** The first schema violation, naming the offending key and, for an unknown one, the keys allowed there. */
 function schemaProblem(errors: readonly ErrorObject[]): string {
@@ -402,34 +334,3 @@ export const namedInstances = (policy: Policy): string[] => [
     ),
   ),
 ];
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const UNMATCHABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\\]/;
-const EXTGLOB = /[@!+*?]\(/;
-
-/**
- * Compiles object-key globs, refusing any that could silently never match, or match other than as
- * written: object keys are NFC, free of controls and backslashes, and without empty, `.` or `..`
- * segments (anything else is refused before a rule sees it), so a pattern that is not can only mislead.
- * Extended globs and negation are off: `@(`, `!(` are refused, exclusions go in `exclude`, and `(`, `)`,
- * `|` match themselves.
- */
-function compileGlobs(patterns: readonly string[], where: string): (path: string) => boolean {
-  patterns.forEach((pattern, index) => {
-    const fail = (why: string) => {
-      throw new VouchError('PARSE_ERROR', `${where}/${index}: ${JSON.stringify(pattern)} ${why}`);
-    };
-    if (pattern.normalize('NFC') !== pattern) fail('is not in Unicode normal form C, as object keys are');
-    if (UNMATCHABLE.test(pattern))
-      fail('contains a control, bidirectional or backslash character, which no accepted object key has');
-    if (pattern.startsWith('!')) fail('is a negation; list what to leave out under exclude');
-    if (EXTGLOB.test(pattern))
-      fail('uses an extended glob (`@(`, `!(`, `+(`, `*(`, `?(`), which is not supported');
-    if (pattern.startsWith('/') || pattern.split('/').some((s) => s === '' || s === '.' || s === '..'))
-      fail('has an empty, "." or ".." segment, or starts with "/", which no accepted object key has');
-  });
-  // picomatch reads `(`, `)` and `|` as regular-expression groups even without extended globs: escaped
-  // (no accepted pattern has a backslash of its own), they match themselves, as in an object key.
-  const literal = patterns.map((pattern) => pattern.replace(/[()|]/g, (c) => `\\${c}`));
-  return picomatch(literal, { dot: true, noextglob: true, nonegate: true });
-}

@@ -181,17 +181,22 @@ function requirementCovers(requirement: Requirement, attestation: Attestation): 
     : requirement.types.includes(attestation.statement.predicateType);
 }
 
-/** Who counts once toward a threshold: an identity, an alias (every key it rotated through), or a key. */
+/**
+ * Who counts once toward a threshold: an identity, a pipeline or an alias (every key it rotated
+ * through), or a key.
+ */
 export const signerKey = (signer: SignerIdentity) =>
   signer.kind === 'keyless'
     ? `keyless:${signer.issuer}|${signer.subjectAlternativeName}`
-    : signer.alias
-      ? `alias:${signer.alias}`
-      : `key:${signer.keyId}`;
+    : signer.pipeline
+      ? `pipeline:${signer.pipeline}`
+      : signer.alias
+        ? `alias:${signer.alias}`
+        : `key:${signer.keyId}`;
 
 export const describeSigner = (signer: SignerIdentity) =>
   signer.kind === 'key'
-    ? `key ${signer.keyId}`
+    ? `key ${signer.keyId}${signer.pipeline ? ` (pipeline ${signer.pipeline})` : ''}`
     : `${signer.subjectAlternativeName} (issuer ${signer.issuer})`;
 
 export function dedupe(reasons: readonly Reason[]): Reason[] {

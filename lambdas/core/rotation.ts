@@ -1,7 +1,17 @@
-import type { KeyStatus } from './keys.ts';
+import type { KeyPurpose, KeyStatus } from './keys.ts';
 
+/**
+ * One line of keys the rotation function keeps: a pipeline's signing keys, or the summary (VSA) keys.
+ * Each line has its own alias, its own lease and its own period.
+ */
 export interface RotationConfig {
   readonly alias: string;
+  /** The pipeline whose artifact signing keys these are; absent for summary keys. */
+  readonly pipeline?: string;
+  /** The pipeline's object-key prefixes, recorded with each key it gets. */
+  readonly scope?: readonly string[];
+  /** @default 'signing' */
+  readonly purpose?: KeyPurpose;
   readonly keySpec: string;
   /** A new signing key every this many days. */
   readonly periodDays: number;
@@ -22,6 +32,10 @@ export interface RegistryKeyState {
   readonly revokedAt?: string;
   readonly disabledAt?: string;
   readonly deletionScheduledAt?: string;
+  /** When a key made elsewhere (the stack's first summary key) joined the line: it counts for that period. */
+  readonly adoptedAt?: string;
+  /** A CloudFormation resource: the registry retires it, but KMS disabling and deletion are the stack's. */
+  readonly external?: boolean;
 }
 
 export interface RotationPlan {
@@ -61,7 +75,12 @@ export function planRotation(
   const period = periodStart(now, config.periodDays);
   const active = mine.filter((key) => key.status === 'active').sort(newestFirst);
   const [newest, ...older] = active;
-  const current = newest !== undefined && new Date(newest.validFrom) >= period;
+  // A key adopted into the line counts for the period it was adopted in, not the one it was made in: an
+  // upgrade must not replace the key deployers trust on the spot.
+  const current =
+    newest !== undefined &&
+    (new Date(newest.validFrom) >= period ||
+      (newest.adoptedAt !== undefined && new Date(newest.adoptedAt) >= period));
   const at = now.getTime();
   const closed = (key: RegistryKeyState) =>
     key.validUntil !== undefined && new Date(key.validUntil).getTime() <= at;
@@ -81,6 +100,7 @@ export function planRotation(
         (key) =>
           (key.status === 'retired' || key.status === 'revoked') &&
           key.deletionScheduledAt === undefined &&
+          !key.external &&
           key.validUntil !== undefined &&
           new Date(key.validUntil).getTime() + config.retentionDays * DAY_MS <= at,
       )

@@ -24,7 +24,7 @@ import {
 
 /** Who signed: a registered key, or a keyless identity vouched for by a Fulcio certificate. */
 export type SignerIdentity =
-  | { readonly kind: 'key'; readonly keyId: string; readonly alias?: string }
+  | { readonly kind: 'key'; readonly keyId: string; readonly alias?: string; readonly pipeline?: string }
   | {
       readonly kind: 'keyless';
       readonly subjectAlternativeName: string;
@@ -204,6 +204,7 @@ function verifyKeyed(
       kind: 'key',
       keyId: key.keyId,
       ...(key.alias ? { alias: key.alias } : {}),
+      ...(key.pipeline ? { pipeline: key.pipeline } : {}),
     };
     const evidence = entity.tlogEntries.length > 0 || entity.timestamps.length > 0;
     const trustRoot = evidence && context.keyedRoot ? { trustRoot: trustRootRef(context.keyedRoot) } : {};

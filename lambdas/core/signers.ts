@@ -5,7 +5,8 @@ import {
   compileClaimRequirements,
 } from './certificate-claims.ts';
 import { VouchError } from './errors.ts';
-import { keyIdOf, publicKeyFromPem } from './keys.ts';
+import { type KeyPurpose, keyIdOf, publicKeyFromPem } from './keys.ts';
+import { PIPELINE_NAME } from './pipelines.ts';
 import type { SignerIdentity } from './signatures.ts';
 import { DEFAULT_INSTANCE } from './trust.ts';
 
@@ -23,7 +24,7 @@ interface KeylessOptions extends ClaimRequirements {
 
 /** A signer entry as written in the policy file. */
 export type SignerSpec =
-  | { readonly registry: true }
+  | { readonly registry: true | { readonly pipeline: string } }
   | { readonly keyId: string }
   | { readonly publicKey: string }
   | ({ readonly issuer: string; readonly identity: string } & KeylessOptions)
@@ -52,7 +53,19 @@ export const signerSchema = {
       type: 'object',
       required: ['registry'],
       additionalProperties: false,
-      properties: { registry: { const: true } },
+      properties: {
+        registry: {
+          oneOf: [
+            { const: true },
+            {
+              type: 'object',
+              required: ['pipeline'],
+              additionalProperties: false,
+              properties: { pipeline: { type: 'string', pattern: PIPELINE_NAME } },
+            },
+          ],
+        },
+      },
     },
     {
       type: 'object',
@@ -85,6 +98,14 @@ export const signerSchema = {
 export interface SignerContext {
   /** Where a key came from: the Vouch key registry, or elsewhere (a policy's own key). */
   readonly keyOrigin?: 'registry' | 'other';
+  /** The pipeline a registry key belongs to, and what it signs. */
+  readonly keyPipeline?: string;
+  readonly keyPurpose?: KeyPurpose;
+  /**
+   * The pipeline whose scope holds the object key; null when none does. Undefined when no pipelines are
+   * configured (`vouch verify`, a stack before pipelines): then every registry key is in scope.
+   */
+  readonly owner?: string | null;
   /**
    * The instance whose root verified a keyless signature. Undefined before verification (the pre-screen
    * of a certificate's claimed identity), when only the identity is asked about.
@@ -99,6 +120,8 @@ export interface AllowedSigner {
   readonly description: string;
   /** The key it names, for keyed signatures whose hint names none (DSSE `keyid` is optional). */
   readonly keyId?: string;
+  /** `{ registry: { pipeline } }`: the pipeline it names, which the verifier must know. */
+  readonly pipeline?: string;
   /** Keyless entries: the instances whose roots may vouch for the identity. */
   readonly instances?: readonly string[];
   /** Matches an open set of signers (the registry, an identity pattern), so no count bounds a threshold. */
@@ -117,14 +140,8 @@ export function compileSigner(
   where: string,
   inlineKeys: { keyId: string; publicKey: KeyObject }[],
 ): AllowedSigner {
-  if ('registry' in signer) {
-    return {
-      id: 'registry',
-      description: 'any key in the Vouch key registry',
-      open: true,
-      allows: (s, { keyOrigin }) => s.kind === 'key' && keyOrigin === 'registry',
-    };
-  }
+  if ('registry' in signer)
+    return compileRegistrySigner(signer.registry === true ? undefined : signer.registry.pipeline);
   if ('keyId' in signer) {
     return {
       id: `key:${signer.keyId}`,
@@ -201,6 +218,50 @@ export function compileSigner(
 }
 
 type KeylessSigner = Extract<SignerIdentity, { kind: 'keyless' }>;
+
+/**
+ * A registry signer: `{ registry: true }` is the pipeline that owns the object key (every registry key
+ * where no pipelines are configured); `{ registry: { pipeline } }` names one, wherever the object key is
+ * (a release pipeline vouching on purpose for a build pipeline's artifacts). A key that signs
+ * verification summaries is never an artifact signer: the promoter holds it.
+ */
+function compileRegistrySigner(named: string | undefined): AllowedSigner {
+  const artifactKey = (s: SignerIdentity, context: SignerContext) =>
+    s.kind === 'key' && context.keyOrigin === 'registry' && context.keyPurpose !== 'vsa';
+  // Why a registry key this entry refuses was refused, completing "… is signed by key K, but its …".
+  const refusal = (s: SignerIdentity, context: SignerContext, scope: () => string | undefined) => {
+    if (s.kind !== 'key' || context.keyOrigin !== 'registry') return undefined;
+    if (context.keyPurpose === 'vsa') return 'key signs verification summaries, never artifacts';
+    if (context.keyPipeline === undefined) return 'key belongs to no pipeline';
+    return scope();
+  };
+  if (named !== undefined) {
+    return {
+      id: `registry:${named}`,
+      description: `a key of pipeline ${named}`,
+      pipeline: named,
+      open: false,
+      allows: (s, context) => artifactKey(s, context) && context.keyPipeline === named,
+      explain: (s, context) => refusal(s, context, () => `pipeline is not ${named}`),
+    };
+  }
+  return {
+    id: 'registry',
+    description: 'a key of the pipeline that owns the object key',
+    open: true,
+    allows: (s, context) =>
+      artifactKey(s, context) &&
+      (context.owner === undefined || (context.owner !== null && context.keyPipeline === context.owner)),
+    explain: (s, context) =>
+      refusal(s, context, () =>
+        context.owner === null
+          ? "pipeline's scope does not hold this object key (no pipeline's does)"
+          : context.owner === undefined
+            ? undefined
+            : `pipeline does not own this object key (pipeline ${context.owner} does)`,
+      ),
+  };
+}
 
 const describeClaims = (spec: ClaimRequirements) => {
   const parts = [

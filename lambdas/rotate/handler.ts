@@ -3,23 +3,30 @@ import type { Context } from 'aws-lambda';
 import { awsClients } from '#adapters/clients.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { readRotationConfig } from './config.ts';
-import { type RotationEvent, runRotation } from './invoke.ts';
-import { keyPolicyOption } from './rotate.ts';
+import { handleRotationRequest, type RotationRequest } from './requests.ts';
 
 const logger = new Logger({ serviceName: 'vouch-rotation' });
-const { keysTable, rotation: config, keyPolicy } = readRotationConfig();
-// In AWS a signing key never gets KMS's default policy: no configured policy, no rotation.
-if (!keyPolicy) throw new Error('configuration: environment variable VOUCH_SIGNING_KEY_MANAGER is required');
+const { keysTable, lines, managerArn } = readRotationConfig();
+// In AWS a key never gets KMS's default policy: no configured policy, no rotation.
+const unconfigured = lines.filter((line) => !line.keyPolicy).map((line) => line.id);
+if (unconfigured.length > 0 || !managerArn)
+  throw new Error(
+    `configuration: environment variable VOUCH_SIGNING_KEY_MANAGER is required (no key policy for ${unconfigured.join(', ')})`,
+  );
 const clients = awsClients();
-const deps = {
+const service = {
   kms: clients.kms,
   registry: new KeyRegistry(clients.documents, keysTable),
-  keyPolicy: keyPolicyOption(keyPolicy),
+  lines,
+  managerArn,
 };
 
-/** Run by the EventBridge Scheduler schedule, and once after each deployment (bootstraps the first key). */
-export const handler = (event: RotationEvent, context: Context) =>
-  runRotation(deps, config, event, context, {
+/**
+ * Run by the EventBridge Scheduler schedule, once after each deployment (bootstraps the first keys),
+ * and by administrators (`vouch keys rotate|revoke`): the key registry's only writer.
+ */
+export const handler = (event: RotationRequest | null, context: Context) =>
+  handleRotationRequest(service, event, context, {
     logger: {
       info: (message, extra = {}) => logger.info(message, extra),
       warn: (message, extra = {}) => logger.warn(message, extra),

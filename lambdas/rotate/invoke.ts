@@ -1,10 +1,10 @@
 import type { RotationConfig } from '#core/rotation.ts';
 import { isTransient, RetriesExhaustedError, type RetryOptions } from './retry.ts';
-import { type RotationDeps, type RotationResult, rotate } from './rotate.ts';
+import { type RotationDeps, type RotationOptions, type RotationResult, rotate } from './rotate.ts';
 
 /**
- * What invokes the rotation function: the schedule (`{ "source": "schedule" }`), the post-deployment
- * trigger (no payload), or an administrator (`{ "force": true }`).
+ * A rotation run as invoked: by the schedule (`{ "source": "schedule" }`), the post-deployment trigger
+ * (no payload), or an administrator (`{ "force": true }`; see requests.ts for the whole request).
  */
 export type RotationEvent = { readonly source?: string; readonly force?: boolean } | null | undefined;
 
@@ -46,6 +46,7 @@ export async function runRotation(
   event: RotationEvent,
   context: InvocationContext,
   options: RunOptions,
+  line: Pick<RotationOptions, 'adopt'> = {},
 ): Promise<RotationOutcome> {
   const scheduled = event?.source === 'schedule';
   const remaining = context.getRemainingTimeInMillis();
@@ -69,7 +70,7 @@ export async function runRotation(
         },
       },
       config,
-      { force: event?.force === true },
+      { force: event?.force === true, ...(line.adopt ? { adopt: line.adopt } : {}) },
     );
     options.logger.info('rotation run', { ...result });
     return result;

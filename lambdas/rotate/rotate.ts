@@ -1,35 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  DescribeKeyCommand,
-  DisableKeyCommand,
-  type KeySpec,
-  type KMSClient,
-  ListKeysCommand,
-  ListResourceTagsCommand,
-  ScheduleKeyDeletionCommand,
-  UpdateAliasCommand,
-} from '@aws-sdk/client-kms';
-import type { KeyRegistry } from '#adapters/key-registry.ts';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { KeyRecord, KeyRegistry } from '#adapters/key-registry.ts';
 import { getPublicKey } from '#adapters/kms.ts';
-import { KEY_PURPOSES, KEY_TAGS } from '#core/defaults.ts';
 import { planRotation, type RotationConfig } from '#core/rotation.ts';
 import { policyDigest, type SigningKeyPolicyConfig, signingKeyPolicy } from './key-policy.ts';
+import {
+  aliasTarget,
+  createKey,
+  creationTime,
+  disableKey,
+  findOrphan,
+  type KeyPolicyOption,
+  keyWithOtherPolicy,
+  pointAlias,
+  retireInKms,
+  scheduleDeletion,
+} from './kms-keys.ts';
 import { type Attempt, isRefusal, once, type RetryOptions, retrier } from './retry.ts';
 
-/** The key policy new signing keys get. */
-export interface KeyPolicyOption {
-  /** The policy document, as CreateKey takes it. */
-  readonly document: string;
-  /** Kept in the key's `vouch:policy` tag; a key whose tag differs is replaced by a rotation. */
-  readonly digest: string;
-  /**
-   * Skip KMS's lockout safety check. Only for a caller the policy does not name as its manager (an
-   * administrator running `vouch keys rotate`): the manager keeps PutKeyPolicy through the policy.
-   */
-  readonly bypassLockoutCheck?: boolean;
-}
+export { type KeyPolicyOption, POLICY_TAG, SIGNING_TAG, tagValue } from './kms-keys.ts';
 
 export function keyPolicyOption(config: SigningKeyPolicyConfig, bypassLockoutCheck = false): KeyPolicyOption {
   const document = JSON.stringify(signingKeyPolicy(config));
@@ -52,6 +41,19 @@ export interface RotationDeps {
    * Without it every step runs once.
    */
   readonly retry?: RetryOptions;
+  /** Recorded with each key created: the rotation function's role, and who asked when an admin did. */
+  readonly createdBy?: string;
+}
+
+export interface RotationOptions {
+  /** Rotate now, whatever the period; also resumes a suspended line. */
+  readonly force?: boolean;
+  /**
+   * A key made outside the rotation function (the stack's first summary key, a CloudFormation
+   * resource) that becomes the line's first key if the line has none: registered, never disabled or
+   * deleted by a rotation, and current for the period it joined in.
+   */
+  readonly adopt?: string;
 }
 
 export interface RotationResult {
@@ -63,24 +65,12 @@ export interface RotationResult {
    */
   readonly reason?: 'period' | 'forced' | 'policy' | 'resumed';
   /** Why no key was activated. */
-  readonly skipped?: 'up-to-date' | 'lease-held' | 'lease-lost';
+  readonly skipped?: 'up-to-date' | 'lease-held' | 'lease-lost' | 'suspended';
+  /** The key adopted into the line by this run. */
+  readonly adopted?: string;
   readonly retired: readonly string[];
   readonly disabled: readonly string[];
   readonly deletionScheduled: readonly string[];
-}
-
-/** Tags on every key Vouch creates; IAM conditions on them scope what the rotation role may touch. */
-export const SIGNING_TAG = { TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.signing } as const;
-
-/**
- * KMS's documented tag syntax (letters, digits, white space and `_ . : / = + - @`, at most 256
- * characters). The lease ID goes into the `vouch:period` tag, so every form of it must fit.
- */
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
-
-export function tagValue(value: string): string {
-  if (!TAG_VALUE.test(value)) throw new Error(`${JSON.stringify(value)} is not a valid KMS tag value`);
-  return value;
 }
 
 /** The lease of a rotation forced by hand (`vouch keys rotate --force`): one per instant. */
@@ -92,8 +82,6 @@ export const forcedLeaseId = (now: Date) => `forced:${now.toISOString()}`;
  */
 export const policyLeaseId = (digest: string, keyId: string) =>
   `policy:${digest}@${keyId.slice(keyId.lastIndexOf('/') + 1)}`;
-
-export const POLICY_TAG = KEY_TAGS.policy;
 
 /**
  * Every value the rotation code writes into the `vouch:period` and `vouch:policy` tags, as IAM
@@ -120,14 +108,19 @@ const DAY_MS = 86_400_000;
 export async function rotate(
   deps: RotationDeps,
   config: RotationConfig,
-  options: { force?: boolean } = {},
+  options: RotationOptions = {},
 ): Promise<RotationResult> {
   const now = (deps.now ?? (() => new Date()))();
   const owner = randomUUID();
   const { registry, kms } = deps;
   const attempt: Attempt = deps.retry ? retrier(deps.retry) : once;
   // The first request of a run made right after a deployment meets its role's policy not yet propagated.
-  const keys = await attempt(() => registry.list());
+  let keys = await attempt(() => registry.list());
+  let adopted: string | undefined;
+  if (options.adopt && !keys.some((key) => key.alias === config.alias)) {
+    if (await adopt(options.adopt)) adopted = options.adopt;
+    keys = await registry.list();
+  }
   const plan = planRotation(keys, now, config);
   const retired: string[] = [];
   let activated: string | undefined;
@@ -139,10 +132,15 @@ export async function rotate(
     skipped = 'lease-held';
   } else {
     let purpose: string | undefined;
+    const suspended = lease.suspendedAt !== undefined;
     if (lease.state === 'creating' && lease.purpose) {
       [purpose, reason] = [lease.purpose, 'resumed'];
     } else if (options.force) {
+      // An admin's forced rotation is what lifts a suspension (a revoked pipeline gets keys again).
+      if (suspended) await registry.resume(config.alias, owner);
       [purpose, reason] = [forcedLeaseId(now), 'forced'];
+    } else if (suspended) {
+      // A revoked pipeline gets no new key by schedule: whoever revoked it decides when it signs again.
     } else if (plan.createFor) {
       [purpose, reason] = [plan.createFor, 'period'];
     } else if (deps.keyPolicy) {
@@ -154,7 +152,7 @@ export async function rotate(
       // Nothing to create: finish what a crash may have left, and give the lease back.
       retired.push(...(await settle(plan.newest, plan.retire)));
       await registry.completeLease(config.alias, owner);
-      skipped = 'up-to-date';
+      skipped = suspended && !options.force ? 'suspended' : 'up-to-date';
     } else {
       if (lease.state !== 'creating' && !(await registry.beginLeaseWork(config.alias, owner, purpose))) {
         skipped = 'lease-lost';
@@ -178,8 +176,10 @@ export async function rotate(
 
   const disabled: string[] = [];
   const revokedNow = new Set(keys.filter((k) => k.status === 'revoked').map((k) => k.keyId));
+  const external = new Set(keys.filter((k) => k.external).map((k) => k.keyId));
   for (const keyId of plan.disable) {
-    await attempt(() => disableKey(kms, keyId));
+    // A CloudFormation key stays enabled in KMS (the stack owns it); the registry alone retires it.
+    if (!external.has(keyId)) await attempt(() => disableKey(kms, keyId));
     const recorded = revokedNow.has(keyId)
       ? await registry.markDisabled(keyId, now.toISOString())
       : await registry.markRetired(keyId, now.toISOString());
@@ -193,6 +193,7 @@ export async function rotate(
   return {
     ...(activated ? { activated, reason } : {}),
     ...(skipped ? { skipped } : {}),
+    ...(adopted ? { adopted } : {}),
     retired,
     disabled,
     deletionScheduled,
@@ -211,7 +212,7 @@ export async function rotate(
     // Only a run that crashed between CreateKey and recording the key leaves an orphan to look for.
     const known = new Set(keys.map((key) => key.keyId));
     let keyId =
-      recorded ?? (resumed ? await attempt(() => findOrphan(kms, config.alias, purpose, known)) : undefined);
+      recorded ?? (resumed ? await attempt(() => findOrphan(kms, config, purpose, known)) : undefined);
     // Not idempotent: retried only after a refusal, never after a timeout that may have created a key.
     keyId ??= await attempt(() => createKey(kms, config, purpose, deps.keyPolicy), isRefusal);
     if (keyId !== recorded && !(await registry.recordLeaseKey(config.alias, owner, keyId))) {
@@ -228,14 +229,42 @@ export async function rotate(
     const { publicKey, keySpec } = await attempt(() => getPublicKey(kms, key.keyId));
     // Register before the alias moves: a signature by the new key must never meet an unknown key.
     await registry.register({
+      ...lineFields(),
       keyId: key.keyId,
-      alias: config.alias,
       keySpec,
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       status: 'active',
       period: purpose,
       validFrom: key.validFrom,
       createdAt: now.toISOString(),
+    });
+  }
+
+  /** What every key of this line records: its alias, purpose, pipeline and scope, and who made it. */
+  function lineFields(): Pick<KeyRecord, 'alias' | 'purpose' | 'pipeline' | 'scope' | 'createdBy'> {
+    return {
+      alias: config.alias,
+      purpose: config.purpose ?? 'signing',
+      ...(config.pipeline ? { pipeline: config.pipeline } : {}),
+      ...(config.scope ? { scope: [...config.scope] } : {}),
+      ...(deps.createdBy ? { createdBy: deps.createdBy } : {}),
+    };
+  }
+
+  /** Registers a key made elsewhere as the line's first: valid since KMS created it. */
+  async function adopt(keyId: string): Promise<boolean> {
+    const { publicKey, keySpec, keyArn } = await attempt(() => getPublicKey(kms, keyId));
+    return registry.register({
+      ...lineFields(),
+      keyId: keyArn,
+      keySpec,
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      status: 'active',
+      period: 'adopted',
+      validFrom: await attempt(() => creationTime(kms, keyArn)),
+      createdAt: now.toISOString(),
+      adoptedAt: now.toISOString(),
+      external: true,
     });
   }
 
@@ -254,149 +283,4 @@ export async function rotate(
       await attempt(() => pointAlias(kms, config.alias, newest));
     return done;
   }
-}
-
-/** When KMS created a key, to the second: S3 records upload times to the second (see rotate()). */
-async function creationTime(kms: KMSClient, keyId: string): Promise<string> {
-  const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
-  if (!KeyMetadata?.CreationDate) throw new Error(`KMS DescribeKey for ${keyId} returned no creation date`);
-  // S3 records upload times to the second, and an upload's time is the signing time of a keyed signature
-  // without a log entry: a key created at 12:00:00.400 signs uploads stamped 12:00:00.
-  return new Date(Math.floor(KeyMetadata.CreationDate.getTime() / 1000) * 1000).toISOString();
-}
-
-/** The key the alias points at now, if the alias exists. */
-async function aliasTarget(kms: KMSClient, alias: string): Promise<string | undefined> {
-  try {
-    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
-    return KeyMetadata?.Arn;
-  } catch (error) {
-    if ((error as Error).name === 'NotFoundException') return undefined;
-    throw error;
-  }
-}
-
-/** Most keys looked at for an orphan: the scan runs only after a crash between CreateKey and recording it. */
-const ORPHAN_SCAN_LIMIT = 1000;
-
-/**
- * A key a crashed run created for this alias and purpose but never recorded: found by its tags, so it
- * is adopted rather than left enabled and unregistered. Keys whose tags this role may not read (not
- * Vouch's) are passed over.
- */
-async function findOrphan(
-  kms: KMSClient,
-  alias: string,
-  purpose: string,
-  registered: ReadonlySet<string>,
-): Promise<string | undefined> {
-  let marker: string | undefined;
-  let seen = 0;
-  do {
-    const page = await kms.send(new ListKeysCommand({ Limit: 100, ...(marker ? { Marker: marker } : {}) }));
-    for (const key of page.Keys ?? []) {
-      if (!key.KeyArn || ++seen > ORPHAN_SCAN_LIMIT) return undefined;
-      if (registered.has(key.KeyArn)) continue;
-      let tags: readonly { TagKey?: string; TagValue?: string }[];
-      try {
-        tags = (await kms.send(new ListResourceTagsCommand({ KeyId: key.KeyArn }))).Tags ?? [];
-      } catch (error) {
-        if (isRefusal(error)) continue;
-        throw error;
-      }
-      const tag = (name: string) => tags.find((t) => t.TagKey === name)?.TagValue;
-      if (
-        tag(KEY_TAGS.purpose) === KEY_PURPOSES.signing &&
-        tag(KEY_TAGS.alias) === alias &&
-        tag(KEY_TAGS.period) === purpose
-      )
-        return key.KeyArn;
-    }
-    marker = page.Truncated ? page.NextMarker : undefined;
-  } while (marker);
-  return undefined;
-}
-
-/**
- * The active key of the alias when its `vouch:policy` tag is not the configured policy's digest (no tag:
- * a key made before Vouch set policies, with KMS's default one). Undefined when it is, or none is active.
- */
-async function keyWithOtherPolicy(
-  kms: KMSClient,
-  keys: readonly { keyId: string; alias: string; status: string; validFrom: string }[],
-  alias: string,
-  digest: string,
-): Promise<string | undefined> {
-  const active = keys
-    .filter((key) => key.alias === alias && key.status === 'active')
-    .sort((a, b) => b.validFrom.localeCompare(a.validFrom))[0];
-  if (!active) return undefined;
-  const { Tags } = await kms.send(new ListResourceTagsCommand({ KeyId: active.keyId }));
-  return Tags?.find((tag) => tag.TagKey === POLICY_TAG)?.TagValue === digest ? undefined : active.keyId;
-}
-
-async function createKey(
-  kms: KMSClient,
-  config: RotationConfig,
-  period: string,
-  policy: KeyPolicyOption | undefined,
-): Promise<string> {
-  const { KeyMetadata } = await kms.send(
-    new CreateKeyCommand({
-      KeySpec: config.keySpec as KeySpec,
-      KeyUsage: 'SIGN_VERIFY',
-      Description: `Vouch signing key for ${config.alias}, period ${period}`,
-      ...(policy
-        ? {
-            Policy: policy.document,
-            ...(policy.bypassLockoutCheck ? { BypassPolicyLockoutSafetyCheck: true } : {}),
-          }
-        : {}),
-      Tags: [
-        SIGNING_TAG,
-        { TagKey: KEY_TAGS.alias, TagValue: config.alias },
-        { TagKey: KEY_TAGS.period, TagValue: tagValue(period) },
-        ...(policy ? [{ TagKey: POLICY_TAG, TagValue: tagValue(policy.digest) }] : []),
-      ],
-    }),
-  );
-  if (!KeyMetadata?.Arn) throw new Error('KMS CreateKey returned no key ARN');
-  return KeyMetadata.Arn;
-}
-
-async function pointAlias(kms: KMSClient, alias: string, keyId: string): Promise<void> {
-  try {
-    await kms.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
-  } catch (error) {
-    if ((error as Error).name !== 'NotFoundException') throw error;
-    try {
-      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
-    } catch (createError) {
-      // Another run created it first: point it at ours, the registered key of the current lease.
-      if ((createError as Error).name !== 'AlreadyExistsException') throw createError;
-      await kms.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
-    }
-  }
-}
-
-async function disableKey(kms: KMSClient, keyId: string): Promise<void> {
-  try {
-    await kms.send(new DisableKeyCommand({ KeyId: keyId }));
-  } catch (error) {
-    // Already pending deletion or gone: nothing can sign with it either way.
-    if (!['KMSInvalidStateException', 'NotFoundException'].includes((error as Error).name)) throw error;
-  }
-}
-
-async function scheduleDeletion(kms: KMSClient, keyId: string, days: number): Promise<void> {
-  try {
-    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: days }));
-  } catch (error) {
-    if (!['KMSInvalidStateException', 'NotFoundException'].includes((error as Error).name)) throw error;
-  }
-}
-
-async function retireInKms(kms: KMSClient, keyId: string, days: number): Promise<void> {
-  await disableKey(kms, keyId);
-  await scheduleDeletion(kms, keyId, days);
 }

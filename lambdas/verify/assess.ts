@@ -162,6 +162,7 @@ export function createAssessor({ deps, suffixes, limits, now }: StepContext) {
       inputErrors,
       policy,
       keys: deps.keys.lookup,
+      ...(deps.pipelines ? { pipelines: deps.pipelines } : {}),
       trustRoot: deps.trustRoot,
       observedAt: now(),
       now: now(),

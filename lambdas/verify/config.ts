@@ -6,6 +6,8 @@ import {
   DEFAULT_VSA_VALIDITY_SECONDS,
   type DigestAlgorithm,
   isDigestAlgorithm,
+  type PipelineScope,
+  parsePipelines,
 } from '#core/index.ts';
 
 /**
@@ -19,6 +21,8 @@ export const VERIFIER_ENV = {
   indexTable: 'VOUCH_INDEX_TABLE',
   keysTable: 'VOUCH_KEYS_TABLE',
   vsaKeyId: 'VOUCH_VSA_KEY_ID',
+  vsaSigningAlias: 'VOUCH_VSA_SIGNING_ALIAS',
+  pipelines: 'VOUCH_PIPELINES',
   policyPath: 'VOUCH_POLICY_PATH',
   policySchemaValidated: 'VOUCH_POLICY_SCHEMA_VALIDATED',
   trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
@@ -51,8 +55,18 @@ export interface VerifierConfig {
   readonly stagingBucket: string;
   readonly deploymentBucket: string;
   readonly tables: TableNames;
-  /** The KMS key (ARN or alias) that signs verification summaries. */
+  /**
+   * The KMS key (ARN or alias) that signs verification summaries: the stack's first VSA key, and the one
+   * summaries are signed with until the rotating line's alias exists.
+   */
   readonly vsaKeyId: string;
+  /** The alias the rotating summary keys sign through. @default - always `vsaKeyId` */
+  readonly vsaSigningAlias?: string;
+  /**
+   * Who owns which object keys (`{ registry: true }` counts only the owning pipeline's keys).
+   * @default - none: every registry key vouches for every object key, as before pipelines
+   */
+  readonly pipelines?: readonly PipelineScope[];
   readonly policyPath: string;
   /**
    * The digest (`sha256:<hex>`) of the policy file as `cdk synth` validated it against the schema: a file
@@ -78,12 +92,22 @@ export interface VerifierConfig {
 /** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
 export function readVerifierConfig(
   env: NodeJS.ProcessEnv = process.env,
-): Required<Omit<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus' | 'policySchemaValidated'>> &
-  Pick<VerifierConfig, 'trustedRootPath' | 'policyStore' | 'eventBus' | 'policySchemaValidated'> {
+): Required<
+  Omit<
+    VerifierConfig,
+    'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus' | 'policySchemaValidated'
+  >
+> &
+  Pick<
+    VerifierConfig,
+    'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus' | 'policySchemaValidated'
+  > {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);
   const trustedRootPath = env[VERIFIER_ENV.trustedRootPath];
+  const vsaSigningAlias = env[VERIFIER_ENV.vsaSigningAlias];
+  const pipelines = env[VERIFIER_ENV.pipelines];
   const policyBucket = env[VERIFIER_ENV.policyBucket];
   if (policyBucket && !env[VERIFIER_ENV.policyKeyId])
     throw new Error(
@@ -100,6 +124,16 @@ export function readVerifierConfig(
       keys: requireEnv(VERIFIER_ENV.keysTable, env),
     },
     vsaKeyId: requireEnv(VERIFIER_ENV.vsaKeyId, env),
+    ...(vsaSigningAlias ? { vsaSigningAlias } : {}),
+    ...(pipelines
+      ? {
+          pipelines: parsePipelines(pipelines, VERIFIER_ENV.pipelines).map(({ name, alias, prefixes }) => ({
+            name,
+            alias,
+            prefixes,
+          })),
+        }
+      : {}),
     policyPath: requireEnv(VERIFIER_ENV.policyPath, env),
     ...(policySchemaValidated ? { policySchemaValidated } : {}),
     ...(trustedRootPath ? { trustedRootPath } : {}),
@@ -127,7 +161,10 @@ export function readVerifierConfig(
 }
 
 /** The environment that carries a configuration: what the CDK construct and the local stack set. */
-export function verifierEnvironment(config: VerifierConfig): Record<string, string> {
+export function verifierEnvironment(
+  config: VerifierConfig,
+  json: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
   return {
     [VERIFIER_ENV.stagingBucket]: config.stagingBucket,
     [VERIFIER_ENV.deploymentBucket]: config.deploymentBucket,
@@ -135,6 +172,14 @@ export function verifierEnvironment(config: VerifierConfig): Record<string, stri
     [VERIFIER_ENV.indexTable]: config.tables.index,
     [VERIFIER_ENV.keysTable]: config.tables.keys,
     [VERIFIER_ENV.vsaKeyId]: config.vsaKeyId,
+    ...(config.vsaSigningAlias ? { [VERIFIER_ENV.vsaSigningAlias]: config.vsaSigningAlias } : {}),
+    ...(config.pipelines
+      ? {
+          [VERIFIER_ENV.pipelines]: json(
+            config.pipelines.map(({ name, alias, prefixes }) => ({ name, alias, prefixes })),
+          ),
+        }
+      : {}),
     [VERIFIER_ENV.policyPath]: config.policyPath,
     ...(config.policySchemaValidated
       ? { [VERIFIER_ENV.policySchemaValidated]: config.policySchemaValidated }

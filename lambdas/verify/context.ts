@@ -10,6 +10,7 @@ import {
   type DigestAlgorithm,
   type EventPublisher,
   type Limits,
+  type PipelineScope,
   type Policy,
   type PolicySource,
   type Reason,
@@ -53,6 +54,8 @@ export interface PipelineDeps {
   readonly keys: KeySource;
   /** The policy, or where the current one comes from (read once per evaluation). */
   readonly policy: Policy | PolicySource;
+  /** Who owns which object keys; absent before pipelines (every registry key in scope). */
+  readonly pipelines?: readonly PipelineScope[];
   /** The Sigstore roots keyless signatures verify under, by instance (read on each evaluation). */
   readonly trustRoot: TrustRoot | TrustRootSet;
   /** Signs verification summaries with the pipeline's own KMS key. */

@@ -214,9 +214,16 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
 
   /**
    * Writes the VSA deployers check for this record's promoted bytes: the summary signed for the batch it
-   * was promoted in, with copies of the attestations it rests on, in one object.
+   * was promoted in, with copies of the attestations it rests on, in one object. `notBy`: a (revoked) key
+   * that must not sign it: if the summary alias still names that key (its replacement not in place yet),
+   * nothing is written and this throws, so the caller's retry signs it later with the replacement.
    */
-  async function writeSummary(record: ArtifactRecord, decision: Decision, inputs: readonly GatheredInput[]) {
+  async function writeSummary(
+    record: ArtifactRecord,
+    decision: Decision,
+    inputs: readonly GatheredInput[],
+    notBy?: string,
+  ) {
     const uri = (input: GatheredInput) => `s3://${input.version.bucket}/${input.version.key}`;
     const { envelope } = await summaries.sign(
       summaryEntry({
@@ -229,6 +236,10 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
         })),
       }),
     );
+    if (notBy !== undefined && envelope.signatures.some((signature) => signature.keyid === notBy))
+      throw new Error(
+        `the summary alias still names ${notBy}, which is revoked: its summaries are signed again once the replacement key is in place`,
+      );
     const file = summaryFile(
       envelope,
       record.objectKey,

@@ -5,7 +5,7 @@ import { AttestationIndex } from '#adapters/attestation-index.ts';
 import { type AwsClients, awsClients } from '#adapters/clients.ts';
 import { eventBridgePublisher } from '#adapters/events.ts';
 import { KeyRegistry, RegistryKeyCache } from '#adapters/key-registry.ts';
-import { getPublicKey, kmsSigner } from '#adapters/kms.ts';
+import { getPublicKey, kmsSigner, kmsSignerThrough } from '#adapters/kms.ts';
 import { CurrentPolicy, S3PolicyStore } from '#adapters/policy-store.ts';
 import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
@@ -16,6 +16,7 @@ import {
   DEFAULT_KEY_CACHE_SECONDS,
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
+  namedPipelines,
   type Policy,
   parsePolicy,
   parsePolicyAsync,
@@ -61,10 +62,15 @@ export function pipelineDeps(
     keys: new RegistryKeyCache(
       new KeyRegistry(clients.documents, config.tables.keys),
       (config.keyCacheSeconds ?? DEFAULT_KEY_CACHE_SECONDS) * 1000,
+      Date.now,
+      config.pipelines,
     ),
     policy,
+    ...(config.pipelines ? { pipelines: config.pipelines } : {}),
     trustRoot,
-    vsaSigner: kmsSigner(clients.kms, config.vsaKeyId),
+    vsaSigner: config.vsaSigningAlias
+      ? kmsSignerThrough(clients.kms, config.vsaSigningAlias, config.vsaKeyId)
+      : kmsSigner(clients.kms, config.vsaKeyId),
     stagingBucket: config.stagingBucket,
     deploymentBucket: config.deploymentBucket,
     pendingDeadlineSeconds: config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,
@@ -96,14 +102,23 @@ export function loadPolicy(
   clients: Pick<AwsClients, 's3' | 'kms'>,
   configuredInstances: readonly string[],
 ): Policy | CurrentPolicy {
-  const unconfigured = (policy: Policy) =>
-    namedInstances(policy).filter((instance) => !configuredInstances.includes(instance));
+  // What this verifier cannot apply: Sigstore instances it has no roots for, pipelines it does not know.
+  const known = (config.pipelines ?? []).map((pipeline) => pipeline.name);
+  const inapplicable = (policy: Policy) => {
+    const instances = namedInstances(policy).filter((instance) => !configuredInstances.includes(instance));
+    const pipelines = namedPipelines(policy).filter((name) => !known.includes(name));
+    return [
+      ...(instances.length > 0
+        ? [`trusts Sigstore instance(s) ${instances.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`]
+        : []),
+      ...(pipelines.length > 0
+        ? [`names pipeline(s) ${pipelines.join(', ')}, which VOUCH_PIPELINES does not list`]
+        : []),
+    ];
+  };
   const checked = (policy: Policy) => {
-    const missing = unconfigured(policy);
-    if (missing.length > 0)
-      throw new Error(
-        `configuration: the policy trusts Sigstore instance(s) ${missing.join(', ')}, which VOUCH_TRUST_INSTANCES does not list`,
-      );
+    const problems = inapplicable(policy);
+    if (problems.length > 0) throw new Error(`configuration: the policy ${problems.join('; ')}`);
     return policy;
   };
   // The bundled file's schema was checked by cdk synth: exactly those bytes skip it (no schema compiled
@@ -132,12 +147,9 @@ export function loadPolicy(
       maxStaleMs: (store.maxStaleSeconds ?? 900) * 1000,
     },
     (policy, where) => {
-      const missing = unconfigured(policy);
-      if (missing.length > 0)
-        throw new VouchError(
-          'UNSUPPORTED_FORMAT',
-          `${where}: trusts Sigstore instance(s) ${missing.join(', ')}, which this verifier is not configured for: refused`,
-        );
+      const problems = inapplicable(policy);
+      if (problems.length > 0)
+        throw new VouchError('UNSUPPORTED_FORMAT', `${where}: ${problems.join('; ')}: refused`);
     },
   );
 }

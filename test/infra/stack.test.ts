@@ -9,7 +9,8 @@ import { policyDigest } from '../../lambdas/core/policy.ts';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
 import { PROJECT_ROOT } from '../../lib/function.ts';
-import { PROTECTED_KEY_ACTIONS } from '../../lib/keys.ts';
+import { PROTECTED_KEY_ACTIONS, SUMMARY_ALIAS_ACTIONS } from '../../lib/keys.ts';
+import { flatten } from './iam.ts';
 import {
   actionMatches,
   type FoundStatement,
@@ -148,11 +149,20 @@ describe('IAM', () => {
   it('lets the verifier sign nothing but verification summaries', () => {
     const promoter = logicalIds.promoter as string;
     const identity = allows().filter((s) => s.roles.includes(promoter));
-    // Its identity policy names the VSA key for kms:Sign, and nothing else.
+    // Its identity policy names the VSA key for kms:Sign, and the rotating summary keys through their
+    // alias (tagged as summary keys), nothing else.
     const identitySign = identity.filter((s) => s.actions.some((a) => actionMatches(a, 'kms:Sign')));
     expect(identitySign.map((s) => s.statement.Resource)).toEqual([
       { 'Fn::GetAtt': [logicalIds.vsaKey, 'Arn'] },
+      '*',
     ]);
+    expect(identitySign[1]?.statement.Condition).toEqual({
+      StringEquals: {
+        'kms:RequestAlias': 'alias/vouch-vsa/rotating',
+        'aws:ResourceTag/vouch:purpose': 'vsa',
+        'aws:ResourceTag/vouch:alias': 'alias/vouch-vsa/rotating',
+      },
+    });
     // The only key policy that lets it sign is the VSA key's, by its principal ARN.
     const signing = allows().filter(
       (s) =>
@@ -163,7 +173,7 @@ describe('IAM', () => {
     expect(signing.map((s) => s.holder)).toEqual([logicalIds.vsaKey]);
     // On the rotating artifact signing keys it may read public keys, nothing more.
     const onSigningKeys = identity.filter((s) =>
-      JSON.stringify(s.statement.Condition ?? {}).includes('vouch:purpose'),
+      JSON.stringify(s.statement.Condition ?? {}).includes('"aws:ResourceTag/vouch:purpose":"signing"'),
     );
     expect(onSigningKeys.flatMap((s) => s.actions).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey']);
   });
@@ -233,7 +243,11 @@ describe('IAM', () => {
     expect(JSON.stringify(writes[0]?.statement.Resource)).toContain('/acme/app/*');
     const sign = allows().find((s) => s.roles.includes(uploader) && s.actions.includes('kms:Sign'));
     expect(sign?.statement.Condition).toEqual({
-      StringEquals: { 'kms:RequestAlias': 'alias/vouch-signing', 'aws:ResourceTag/vouch:purpose': 'signing' },
+      StringEquals: {
+        'kms:RequestAlias': 'alias/vouch-signing',
+        'aws:ResourceTag/vouch:purpose': 'signing',
+        'aws:ResourceTag/vouch:alias': 'alias/vouch-signing',
+      },
     });
     // It reads nothing from the deployment bucket.
     expect(
@@ -250,24 +264,30 @@ describe('issue 11 #14: what the rotation role and the account may do to keys', 
     return allows().filter((s) => s.roles.includes(rotation) && s.actions.some((a) => a.startsWith('kms:')));
   };
 
-  it('tags new keys only with Vouch’s tag keys and the values the rotation code writes', () => {
-    for (const sid of ['CreateTaggedSigningKeys', 'TagNewSigningKeys']) {
-      const statement = rotationKms().find((s) => s.statement.Sid === sid)?.statement;
-      expect(statement?.Condition, sid).toMatchObject({
-        StringEquals: {
-          'aws:RequestTag/vouch:purpose': 'signing',
-          'aws:RequestTag/vouch:alias': 'alias/vouch-signing',
-        },
-        StringLike: {
-          'aws:RequestTag/vouch:period': [...PERIOD_TAG_PATTERNS],
-          'aws:RequestTag/vouch:policy': POLICY_TAG_PATTERN,
-        },
-        'ForAllValues:StringEquals': {
-          'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
-        },
-      });
-    }
-  });
+  it.each([
+    ['Signing', 'signing', 'alias/vouch-signing'],
+    ['Summary', 'vsa', 'alias/vouch-vsa/rotating'],
+  ])(
+    'tags new %s keys only with Vouch’s tag keys and the values the rotation code writes',
+    (line, purpose, alias) => {
+      for (const sid of [`CreateTagged${line}Keys`, `TagNew${line}Keys`]) {
+        const statement = rotationKms().find((s) => s.statement.Sid === sid)?.statement;
+        expect(statement?.Condition, sid).toMatchObject({
+          StringEquals: {
+            'aws:RequestTag/vouch:purpose': purpose,
+            'aws:RequestTag/vouch:alias': alias,
+          },
+          StringLike: {
+            'aws:RequestTag/vouch:period': [...PERIOD_TAG_PATTERNS],
+            'aws:RequestTag/vouch:policy': POLICY_TAG_PATTERN,
+          },
+          'ForAllValues:StringEquals': {
+            'aws:TagKeys': ['vouch:purpose', 'vouch:alias', 'vouch:period', 'vouch:policy'],
+          },
+        });
+      }
+    },
+  );
 
   it('disables, deletes and moves aliases only for keys tagged as this alias’s signing keys, of a signing key’s spec', () => {
     const manage = rotationKms().filter((s) =>
@@ -275,11 +295,16 @@ describe('issue 11 #14: what the rotation role and the account may do to keys', 
         ['kms:DisableKey', 'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource'].includes(a),
       ),
     );
-    for (const statement of manage.filter((s) => s.statement.Sid !== 'TagNewSigningKeys')) {
-      expect(statement.statement.Condition).toEqual({
+    const owned = manage.filter((s) => !s.statement.Sid?.startsWith('TagNew'));
+    expect(owned.map((s) => s.statement.Sid)).toEqual(['ManageOwnSigningKeys', 'ManageOwnSummaryKeys']);
+    for (const [statement, purpose, alias] of [
+      [owned[0], 'signing', 'alias/vouch-signing'],
+      [owned[1], 'vsa', 'alias/vouch-vsa/rotating'],
+    ] as const) {
+      expect(statement?.statement.Condition).toEqual({
         StringEquals: {
-          'aws:ResourceTag/vouch:purpose': 'signing',
-          'aws:ResourceTag/vouch:alias': 'alias/vouch-signing',
+          'aws:ResourceTag/vouch:purpose': purpose,
+          'aws:ResourceTag/vouch:alias': alias,
           'kms:KeySpec': 'ECC_NIST_P256',
           'kms:KeyUsage': 'SIGN_VERIFY',
         },
@@ -288,14 +313,19 @@ describe('issue 11 #14: what the rotation role and the account may do to keys', 
     expect(rotationKms().flatMap((s) => s.actions)).not.toContain('kms:UntagResource');
   });
 
-  it('lets the data and VSA keys refuse the rotation role any tag, disable, delete, alias or policy change', () => {
+  it('lets the data and VSA keys refuse the rotation role any tag, disable, delete or policy change', () => {
     const rotation = idOf('AWS::IAM::Role', 'RotationRole');
     for (const key of [logicalIds.vsaKey, idOf('AWS::KMS::Key', 'DataKey')] as string[]) {
       const deny = all.find((s) => s.holder === key && s.statement.Effect === 'Deny');
       expect(deny?.statement.Condition, key).toEqual({
         ArnEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [rotation, 'Arn'] } },
       });
-      expect(deny?.actions.sort()).toEqual([...PROTECTED_KEY_ACTIONS].sort());
+      // The VSA key is the summary line's first key: the rotation may point that line's alias at it.
+      const expected =
+        key === logicalIds.vsaKey
+          ? PROTECTED_KEY_ACTIONS.filter((a) => !SUMMARY_ALIAS_ACTIONS.includes(a))
+          : PROTECTED_KEY_ACTIONS;
+      expect(deny?.actions.sort()).toEqual([...expected].sort());
     }
   });
 
@@ -694,31 +724,6 @@ describe('first deploy on a fresh account', () => {
   });
 
   describe('signing keys get an explicit key policy (#8)', () => {
-    /** The items of a comma-separated list variable, whichever Fn::Join spelling CloudFormation gets. */
-    const listOf = (value: unknown): unknown[] => {
-      const join = (value as { 'Fn::Join'?: [string, unknown[]] })?.['Fn::Join'];
-      if (!join) return typeof value === 'string' ? value.split(',') : [value];
-      const [delimiter, parts] = join;
-      const items: unknown[] = [];
-      let text = '';
-      const flush = () => {
-        if (text !== '') items.push(text);
-        text = '';
-      };
-      for (const [i, part] of parts.entries()) {
-        if (i > 0) text += delimiter;
-        if (typeof part !== 'string') {
-          flush();
-          items.push(part);
-          continue;
-        }
-        const pieces = `${text}${part}`.split(',');
-        text = pieces.pop() ?? '';
-        for (const piece of pieces) if (piece !== '') items.push(piece);
-      }
-      flush();
-      return items;
-    };
     const rotationEnv = (template: Synthesized) =>
       resourcesOf(template, 'AWS::Lambda::Function').find(([, r]) =>
         String(r.Properties.Description).startsWith('Vouch key rotation'),
@@ -728,13 +733,13 @@ describe('first deploy on a fresh account', () => {
       const rotationRole = idOf('AWS::IAM::Role', 'RotationRole');
       const env = rotationEnv(full);
       expect(env.VOUCH_SIGNING_KEY_MANAGER).toEqual({ 'Fn::GetAtt': [rotationRole, 'Arn'] });
-      expect(listOf(env.VOUCH_SIGNING_KEY_SIGNERS)).toEqual([
-        { 'Fn::GetAtt': [idOf('AWS::IAM::Role', 'UploaderRole'), 'Arn'] },
+      expect(JSON.parse(flatten(env.VOUCH_PIPELINES))[0].signers).toEqual([
+        `\${${idOf('AWS::IAM::Role', 'UploaderRole')}.Arn}`,
         'arn:aws:iam::123456789012:role/release-pipeline',
       ]);
       expect(env.VOUCH_SIGNING_KEY_READERS).toEqual({ 'Fn::GetAtt': [logicalIds.promoter, 'Arn'] });
       // Without an uploader nobody signs until signerPrincipalArns names someone.
-      expect(rotationEnv(defaults).VOUCH_SIGNING_KEY_SIGNERS).toBeUndefined();
+      expect(JSON.parse(flatten(rotationEnv(defaults).VOUCH_PIPELINES))[0].signers).toEqual([]);
     });
 
     it('names the rotation role so that a later deployment’s role still manages the keys', () => {
@@ -746,7 +751,7 @@ describe('first deploy on a fresh account', () => {
       const outside = 'arn:aws:iam::123456789012:role/release-pipeline';
       const withSigners = synth({ signerPrincipalArns: [outside] }, { bundle: false });
       try {
-        expect(rotationEnv(withSigners).VOUCH_SIGNING_KEY_SIGNERS).toBe(outside);
+        expect(JSON.parse(flatten(rotationEnv(withSigners).VOUCH_PIPELINES))[0].signers).toEqual([outside]);
       } finally {
         withSigners.cleanup();
       }
@@ -901,6 +906,7 @@ describe('monitoring and outputs', () => {
         'UploaderPrefix',
         'UploaderRoleArn',
         'VsaKeyAlias',
+        'VsaSigningAlias',
       ].sort(),
     );
   });

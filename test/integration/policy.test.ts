@@ -34,25 +34,25 @@ rules:
         signers: [pipeline]
         conditions: ["predicate.runDetails.builder.id == '${DEMO_BUILDER_ID}'", "artifact.size < 100000"]
   - name: scanned
-    match: ["scanned/**"]
+    match: ["builds/scanned/**"]
     require:
       - { type: ${PROVENANCE}, signers: [pipeline] }
       - type: ${VULNS}
         signers: [pipeline]
         vulnerabilities: { maxSeverity: high, honorVex: true, maxAgeHours: 24 }
   - name: hotfix
-    match: ["hotfix/**"]
+    match: ["builds/hotfix/**"]
     require:
       - { type: ${PROVENANCE}, signers: [pipeline], conditions: ["predicate.runDetails.builder.id == 'https://ci.example/never'"] }
   - name: phased
-    match: ["phased/**"]
+    match: ["builds/phased/**"]
     enforceFrom: "2099-01-01T00:00:00Z"
     require: [{ type: https://cyclonedx.org/bom, signers: [pipeline] }]
   - name: gated
-    match: ["gated/**"]
+    match: ["builds/gated/**"]
     require: [{ type: ${PROVENANCE}, signers: [pipeline], threshold: ${gatedThreshold} }]
 exceptions:
-  - { match: ["hotfix/**"], rules: [hotfix], reason: "INC-1: hand-built", approvedBy: sec@example.com, expiresAt: "2099-01-01T00:00:00Z" }
+  - { match: ["builds/hotfix/**"], rules: [hotfix], reason: "INC-1: hand-built", approvedBy: sec@example.com, expiresAt: "2099-01-01T00:00:00Z" }
 `;
 
 let gate: TestGate;
@@ -129,13 +129,13 @@ describe('conditions (real handler)', () => {
 describe('vulnerability gating (real handler)', () => {
   it('waits on a critical finding, and promotes once an allowed signer’s VEX says not_affected', async () => {
     const bytes = Buffer.from('scanned app');
-    await put('scanned/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
+    await put('builds/scanned/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
     await put(
-      'scanned/app.tgz.scan.intoto.jsonl',
+      'builds/scanned/app.tgz.scan.intoto.jsonl',
       await statement('app.tgz', bytes, VULNS, scan('critical')),
     );
-    await put('scanned/app.tgz', bytes);
-    const waiting = await record('scanned/app.tgz');
+    await put('builds/scanned/app.tgz', bytes);
+    const waiting = await record('builds/scanned/app.tgz');
     expect(waiting?.status).toBe('pending');
     expect(waiting?.reasons[0]?.message).toContain('CVE-2026-9999 (critical)');
     const vex = {
@@ -154,19 +154,19 @@ describe('vulnerability gating (real handler)', () => {
       ],
     };
     await put('vex/app.tgz.vex.intoto.jsonl', await statement('app.tgz', bytes, OPENVEX, vex));
-    expect((await record('scanned/app.tgz'))?.status).toBe('promoted');
+    expect((await record('builds/scanned/app.tgz'))?.status).toBe('promoted');
   });
 
   it('rejects a stale scan', async () => {
     const bytes = Buffer.from('stale scan');
-    await put('scanned/old.tgz.sigstore.json', await gate.provenance('old.tgz', bytes));
+    await put('builds/scanned/old.tgz.sigstore.json', await gate.provenance('old.tgz', bytes));
     const lastWeek = new Date(Date.now() - 7 * 86_400_000);
     await put(
-      'scanned/old.tgz.scan.intoto.jsonl',
+      'builds/scanned/old.tgz.scan.intoto.jsonl',
       await statement('old.tgz', bytes, VULNS, scan('low', lastWeek)),
     );
-    await put('scanned/old.tgz', bytes);
-    const stale = await record('scanned/old.tgz');
+    await put('builds/scanned/old.tgz', bytes);
+    const stale = await record('builds/scanned/old.tgz');
     expect(stale?.status).toBe('rejected');
     expect(stale?.reasons.map((r) => r.code)).toContain('VULNERABILITY_SCAN_STALE');
   });
@@ -175,14 +175,18 @@ describe('vulnerability gating (real handler)', () => {
 describe('exceptions and phase-in (real handler)', () => {
   it('promotes under an exception, recorded and in the VSA', async () => {
     const bytes = Buffer.from('hotfix');
-    await put('hotfix/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
-    await put('hotfix/app.tgz', bytes);
-    const promoted = await record('hotfix/app.tgz');
+    await put('builds/hotfix/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
+    await put('builds/hotfix/app.tgz', bytes);
+    const promoted = await record('builds/hotfix/app.tgz');
     expect(promoted?.status).toBe('promoted');
     expect(promoted?.exceptions?.[0]).toMatchObject({ rule: 'hotfix', reason: 'INC-1: hand-built' });
     const summary = JSON.parse(
       (
-        (await gate.store.readSmall(gate.stack.names.deploymentBucket, vsaKey('hotfix/app.tgz'), 1e6)) as {
+        (await gate.store.readSmall(
+          gate.stack.names.deploymentBucket,
+          vsaKey('builds/hotfix/app.tgz'),
+          1e6,
+        )) as {
           content: Buffer;
         }
       ).content.toString(),
@@ -195,8 +199,8 @@ describe('exceptions and phase-in (real handler)', () => {
 
   it('promotes and flags an artifact failing a rule before its enforceFrom', async () => {
     const bytes = Buffer.from('phased');
-    await put('phased/app.tgz', bytes);
-    const flagged = await record('phased/app.tgz');
+    await put('builds/phased/app.tgz', bytes);
+    const flagged = await record('builds/phased/app.tgz');
     expect(flagged?.status).toBe('promoted');
     expect(flagged?.flagged).toBe(true);
   });
@@ -222,7 +226,8 @@ describe('decision events (real handler, local stack)', () => {
     expect(JSON.stringify(rejected?.detail.reasons)).toContain('CONDITION_FAILED');
     expect(
       all.some(
-        (e) => e['detail-type'] === DETAIL_TYPES.exceptionUsed && e.detail.objectKey === 'hotfix/app.tgz',
+        (e) =>
+          e['detail-type'] === DETAIL_TYPES.exceptionUsed && e.detail.objectKey === 'builds/hotfix/app.tgz',
       ),
     ).toBe(true);
   });
@@ -234,9 +239,9 @@ describe('signed policy versions (real handler, policy bucket, local KMS policy 
 
   it('decides with the bundled policy while the store is empty, then re-evaluates pending artifacts under a pushed version', async () => {
     const bytes = Buffer.from('gated');
-    await put('gated/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
-    await put('gated/app.tgz', bytes);
-    const waiting = await record('gated/app.tgz');
+    await put('builds/gated/app.tgz.sigstore.json', await gate.provenance('app.tgz', bytes));
+    await put('builds/gated/app.tgz', bytes);
+    const waiting = await record('builds/gated/app.tgz');
     expect(waiting?.status).toBe('pending');
     expect(waiting?.policyVersion).toBeUndefined();
 
@@ -244,12 +249,12 @@ describe('signed policy versions (real handler, policy bucket, local KMS policy 
     await policyStore().write(1, v1);
     await gate.sweep();
     await gate.settle();
-    const promoted = await record('gated/app.tgz');
+    const promoted = await record('builds/gated/app.tgz');
     expect(promoted?.status).toBe('promoted');
     expect(promoted?.policyVersion).toBe(1);
-    expect(events().some((e) => e.detail.objectKey === 'gated/app.tgz' && e.detail.policyVersion === 1)).toBe(
-      true,
-    );
+    expect(
+      events().some((e) => e.detail.objectKey === 'builds/gated/app.tgz' && e.detail.policyVersion === 1),
+    ).toBe(true);
   });
 
   it('refuses a newer version signed by another key, and an old bundle stored as a newer version', async () => {
@@ -260,9 +265,9 @@ describe('signed policy versions (real handler, policy bucket, local KMS policy 
       Buffer.from(JSON.stringify(await signPolicyBundle(policyText(5), 1, policyKey()))),
     );
     const bytes = Buffer.from('gated again');
-    await put('gated/two.tgz.sigstore.json', await gate.provenance('two.tgz', bytes));
-    await put('gated/two.tgz', bytes);
-    const decided = await record('gated/two.tgz');
+    await put('builds/gated/two.tgz.sigstore.json', await gate.provenance('two.tgz', bytes));
+    await put('builds/gated/two.tgz', bytes);
+    const decided = await record('builds/gated/two.tgz');
     // Version 1 still decides: threshold 1 promotes; versions 2 and 3 (threshold 5) would have kept it waiting.
     expect(decided?.status).toBe('promoted');
     expect(decided?.policyVersion).toBe(1);

@@ -30,7 +30,7 @@ const summary = (build: Build) => gate.store.head(gate.stack.names.deploymentBuc
 
 let runs = 0;
 /**
- * A registry key of this case's own (active since 2020, as a rotated pipeline key would be), and two
+ * A registry key of this case's own (active since 2020, as a rotated key of the app pipeline would be), and two
  * artifacts promoted on its signatures; the key stream has caught up with everything before.
  */
 async function twoPromotedOnAKeyOfTheirOwn() {
@@ -39,6 +39,8 @@ async function twoPromotedOnAKeyOfTheirOwn() {
   await gate.registry.register({
     keyId: key.keyId,
     alias: `alias/vouch-signing/${run}`,
+    // A key of the app pipeline, which owns releases/ (where these builds go).
+    pipeline: 'app',
     keySpec: 'ECC_NIST_P256',
     publicKeyPem: key.publicKeyPem,
     status: 'active',
@@ -144,7 +146,9 @@ describe('a revocation during a promotion', () => {
         vsaSigner: async (message) => {
           if (!revokedDuringPromotion && racing) {
             revokedDuringPromotion = true;
-            const [key] = (await racing.registry.list()).filter((k) => k.status === 'active');
+            const [key] = (await racing.registry.list()).filter(
+              (k) => k.status === 'active' && k.pipeline === 'app',
+            );
             await racing.registry.revoke(key?.keyId ?? '', new Date(0), 'compromised');
             await racing.keyStream.poll();
           }

@@ -222,7 +222,10 @@ describe('key lifecycle on the local KMS server and dynalite', () => {
         'key material leaked',
       ]),
     ).toBe(0);
-    expect(lines.join('\n')).toMatch(/was the active signing key/);
+    // It was the active key: disabled in KMS, and replaced behind the alias at once.
+    expect(lines.join('\n')).toMatch(/activated arn:aws:kms:/);
+    expect((await getPublicKey(kms, c.alias)).keyArn).not.toBe(current);
+    expect((await registry.get(current))?.disabledAt).toBeDefined();
     expect((await verifyAt(bundle, at(39))).accepted).toBe(true);
     // One millisecond before the effective time, at it, and one after.
     expect((await verifyAt(bundle, new Date(at(40).getTime() - 1))).accepted).toBe(true);

@@ -174,7 +174,7 @@ describe('when AWS refuses', () => {
       expect(run.code).toBe(3);
       oneLine(run.stderr);
       expect(run.stderr).toContain(
-        'access denied: KMS DescribeKey on KMS key alias/vouch-signing needs kms:DescribeKey — the credentials in use lack it (User: arn:aws:sts::111122223333:assumed-role/uploader/ci is not authorized',
+        'access denied: KMS DescribeKey on KMS key alias/vouch-signing/app needs kms:DescribeKey — the credentials in use lack it (User: arn:aws:sts::111122223333:assumed-role/uploader/ci is not authorized',
       );
     } finally {
       await kms.close();

@@ -297,32 +297,40 @@ describe('vouch keys and vouch sign', () => {
     expect(existsSync(`${file}.sigstore.json`)).toBe(false);
   });
 
-  it('revoke --effective now, then sign refuses the revoked key and writes nothing; rotate --force recovers', async () => {
-    const current = (await gate.registry.list()).find((key) => key.status === 'active')?.keyId as string;
+  it('revoke --effective now replaces the active key at once: the revoked one is disabled and refused, the alias signs with its replacement', async () => {
+    const current = (await gate.registry.list()).find(
+      (key) => key.status === 'active' && key.pipeline === 'app',
+    )?.keyId as string;
     const before = Date.now();
     const revoked = await vouch(['keys', 'revoke', current, '--effective', 'now', '--reason', 'test'], {
       env,
     });
     expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(new RegExp(`revoked ${current}`));
     const record = await gate.registry.get(current);
     expect(Date.parse(record?.revokedAt as string)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(record?.revokedAt as string)).toBeLessThanOrEqual(Date.now());
+    expect(record?.disabledAt).toBeDefined();
 
+    // Named outright, the revoked key no longer signs (KMS refuses it): nothing is written.
     const { file } = build();
-    const refused = await sign(file);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(
-      new RegExp(`refused: ${current} is revoked effective .* \\(test\\).*nothing written`),
-    );
+    const refused = await vouch(['sign', file, '--key', current, '--builder-id', 'https://ci.example'], {
+      env,
+    });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/the KMS key is disabled/);
     expect(existsSync(`${file}.sigstore.json`)).toBe(false);
-
-    expect((await vouch(['keys', 'rotate', '--force'], { env })).code).toBe(0);
+    // Through the pipeline's alias, its replacement signs.
     expect((await sign(file)).code).toBe(0);
-    expect(existsSync(`${file}.sigstore.json`)).toBe(true);
+    const bundle = JSON.parse(readFileSync(`${file}.sigstore.json`, 'utf8'));
+    expect(bundle.verificationMaterial.publicKey.hint).not.toBe(current);
+    expect((await gate.registry.get(bundle.verificationMaterial.publicKey.hint))?.status).toBe('active');
   });
 
   it('sign refuses a verify-only (retiring) key named outright', async () => {
-    const active = (await gate.registry.list()).find((key) => key.status === 'active');
+    const active = (await gate.registry.list()).find(
+      (key) => key.status === 'active' && key.pipeline === 'app',
+    );
     expect((await vouch(['keys', 'rotate', '--force'], { env })).code).toBe(0);
     const retiring = await gate.registry.get(active?.keyId as string);
     expect(retiring?.status).toBe('retiring');

@@ -126,7 +126,7 @@ describe('vouch policy sign | push | show (local stack)', () => {
         '--version',
         '2',
         '--key',
-        'alias/vouch-signing',
+        'alias/vouch-signing/app',
         '-o',
         join(root, 'other.json'),
       ],

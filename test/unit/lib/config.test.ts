@@ -19,12 +19,23 @@ describe('loadConfig', () => {
       verifierConcurrency: 10,
       // Lambda keeps min(100, account limit) unreserved: a reservation fails on low-limit accounts.
       reserveConcurrency: false,
-      signerPrincipalArns: [],
       codeSigning: false,
       verifierBatchSize: 100,
       verifierBatchingWindowSeconds: 1,
       vsaValidityDays: 30,
+      vsaSigningAlias: 'alias/vouch-vsa/rotating',
+      vsaRotationPeriodDays: 365,
     });
+    // Before pipelines: one default pipeline, every object key in scope, nobody to upload.
+    expect(config.pipelines).toEqual([
+      {
+        name: 'default',
+        alias: 'alias/vouch-signing',
+        prefixes: [''],
+        uploadPrefixes: [],
+        signerPrincipalArns: [],
+      },
+    ]);
     expect(config.policyFile).toBe(`${PROJECT_ROOT}policies/default.yaml`);
     expect(config.github).toBeUndefined();
     expect(config.objectLock).toBeUndefined();
@@ -100,18 +111,109 @@ describe('loadConfig', () => {
     expect(() => load(raw)).toThrow(message);
   });
 
-  it('parses the uploader and Object Lock settings', () => {
+  it('parses the uploader of a stack from before pipelines into its default pipeline, and Object Lock', () => {
     const config = load({
       github: { owner: 'acme', repo: 'app', branches: ['main', 'release/*'], createOidcProvider: false },
+      signerPrincipalArns: ['arn:aws:iam::123456789012:role/release'],
       objectLock: { mode: 'COMPLIANCE', days: 365 },
     });
-    expect(config.github).toEqual({
-      owner: 'acme',
-      repo: 'app',
-      branches: ['main', 'release/*'],
-      createOidcProvider: false,
-    });
+    expect(config.github).toEqual({ createOidcProvider: false });
+    expect(config.pipelines).toEqual([
+      {
+        name: 'default',
+        alias: 'alias/vouch-signing',
+        prefixes: [''],
+        uploadPrefixes: ['acme/app/'],
+        github: [{ owner: 'acme', repo: 'app', refs: ['refs/heads/main', 'refs/heads/release/*'] }],
+        signerPrincipalArns: ['arn:aws:iam::123456789012:role/release'],
+      },
+    ]);
     expect(config.objectLock).toEqual({ mode: 'COMPLIANCE', days: 365 });
+  });
+
+  describe('pipelines', () => {
+    const app = { name: 'app', prefixes: ['acme/app/'], github: [{ owner: 'acme', repo: 'app' }] };
+
+    it('gives each pipeline its own alias under the signing alias, the default pipeline the signing alias itself', () => {
+      const config = load({
+        pipelines: [
+          app,
+          {
+            name: 'default',
+            prefixes: ['releases/'],
+            github: [{ owner: 'acme', repo: 'release', refs: ['refs/tags/v*'], environment: 'production' }],
+          },
+          { name: 'offline', prefixes: ['offline/'], alias: 'alias/offline-signing' },
+        ],
+      });
+      expect(config.pipelines.map((p) => [p.name, p.alias])).toEqual([
+        ['app', 'alias/vouch-signing/app'],
+        ['default', 'alias/vouch-signing'],
+        ['offline', 'alias/offline-signing'],
+      ]);
+      expect(config.pipelines[0]).toMatchObject({
+        prefixes: ['acme/app/'],
+        uploadPrefixes: ['acme/app/'],
+        github: [{ owner: 'acme', repo: 'app', refs: ['refs/heads/main'] }],
+      });
+      expect(config.pipelines[1]?.github).toEqual([
+        { owner: 'acme', repo: 'release', refs: ['refs/tags/v*'], environment: 'production' },
+      ]);
+      expect(config.github).toEqual({ createOidcProvider: true });
+    });
+
+    it.each([
+      [{ pipelines: [] }, /pipelines must be a non-empty list/],
+      [{ pipelines: [{ ...app, name: 'App' }] }, /"App" is not a pipeline name/],
+      [{ pipelines: [{ ...app, prefixes: [''] }] }, /pipelines\[0\].prefixes\[0\] "" is empty/],
+      [
+        { pipelines: [{ ...app, prefixes: ['acme/*/'] }] },
+        /pipelines\[0\].prefixes\[0\] "acme\/\*\/" must be segments/,
+      ],
+      [
+        { pipelines: [app, { name: 'lib', prefixes: ['acme/'] }] },
+        /"acme\/app\/" \(app\) and "acme\/" \(lib\) nest/,
+      ],
+      [{ pipelines: [app, { ...app }] }, /pipeline app is listed twice/],
+      [
+        {
+          pipelines: [
+            { ...app, name: 'a-1' },
+            { ...app, name: 'a1', prefixes: ['b/'] },
+          ],
+        },
+        /share the stack outputs \*A1/,
+      ],
+      [{ pipelines: [{ ...app, colour: 'red' }] }, /pipelines\[0\] has unknown key\(s\) colour/],
+      [
+        { pipelines: [{ ...app, github: [{ owner: 'acme', repo: 'app', refs: ['main'] }] }] },
+        /expected refs\/heads\/<branch> or refs\/tags\/<tag>/,
+      ],
+      [
+        { pipelines: [{ ...app, github: [{ owner: 'acme', repo: 'app', refs: ['refs/heads/a:b'] }] }] },
+        /refs\/heads\/a:b/,
+      ],
+      [
+        { pipelines: [{ ...app, github: [{ owner: 'acme', repo: 'app', environment: 'prod*' }] }] },
+        /environment must be a GitHub environment name/,
+      ],
+      [{ pipelines: [{ ...app, alias: 'alias/vouch-vsa/rotating' }] }, /is a VSA key's alias/],
+      [
+        { pipelines: [app], github: { owner: 'acme', repo: 'app' } },
+        /github holds the OIDC provider settings only/,
+      ],
+      [
+        { pipelines: [app], signerPrincipalArns: ['arn:aws:iam::123456789012:role/x'] },
+        /pipelines\[\]\.signerPrincipalArns/,
+      ],
+      [
+        { pipelines: [{ ...app, signerPrincipalArns: ['x'] }] },
+        /signerPrincipalArns must hold IAM role or user ARNs/,
+      ],
+      [{ vsaRotationPeriodDays: 7 }, /graceDays must be less than vsaRotationPeriodDays \(7\)/],
+    ])('rejects %j with a message naming the key', (raw, message) => {
+      expect(() => load(raw)).toThrow(message);
+    });
   });
 
   it('creates the GitHub provider by default, and reuses one when it is named', () => {
@@ -121,5 +223,12 @@ describe('loadConfig', () => {
       createOidcProvider: false,
       oidcProviderArn,
     });
+    // With pipelines, the provider settings alone; none when no pipeline has a GitHub repository.
+    const pipelines = [{ name: 'app', prefixes: ['acme/app/'], github: [{ owner: 'acme', repo: 'app' }] }];
+    expect(load({ pipelines, github: { oidcProviderArn } }).github).toEqual({
+      createOidcProvider: false,
+      oidcProviderArn,
+    });
+    expect(load({ pipelines: [{ name: 'app', prefixes: ['acme/app/'] }] }).github).toBeUndefined();
   });
 });
