@@ -19,8 +19,8 @@ import {
   KEY_PURPOSES,
   KEY_TAGS,
 } from '../lambdas/core/defaults.ts';
-import { parsePolicy, policyDigest } from '../lambdas/core/policy.ts';
 import type { PipelineScope } from '../lambdas/core/pipelines.ts';
+import { parsePolicy, policyDigest } from '../lambdas/core/policy.ts';
 
 import { verifierEnvironment } from '../lambdas/verify/config.ts';
 import type { DeploymentBucket } from './deployment.ts';

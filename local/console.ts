@@ -48,6 +48,7 @@ export function createConsole(options: ConsoleOptions) {
         byKey: records.byKey.bind(records),
         byLegacyStatus: records.byLegacyStatus.bind(records),
         byKeyId: records.byKeyId.bind(records),
+        inStatus: records.inStatus.bind(records),
         markDue: records.markDue.bind(records),
         dueBefore: records.dueBefore.bind(records),
         clearDue: records.clearDue.bind(records),

@@ -298,6 +298,11 @@ export class RecordStore {
    * Every record in one of `statuses` that one of `keyId`'s signatures vouched for: a scan (parallel,
    * filtered by DynamoDB), read only after a revocation. Each record is read once, whatever it says.
    */
+  /** Every record in one of `statuses`: a scan, read only after a summary key's revocation. */
+  async inStatus(statuses: readonly ArtifactStatus[]): Promise<ArtifactRecord[]> {
+    return scanRecords(this.db, this.tableName, statuses);
+  }
+
   async byKeyId(keyId: string, statuses: readonly ArtifactStatus[]): Promise<ArtifactRecord[]> {
     return scanRecords(this.db, this.tableName, statuses, keyId);
   }

@@ -33,6 +33,7 @@ export type RecordRepository = Pick<
   | 'byKey'
   | 'byLegacyStatus'
   | 'byKeyId'
+  | 'inStatus'
   | 'markDue'
   | 'dueBefore'
   | 'clearDue'

@@ -29,6 +29,7 @@ export function publishingEvents(
     byKey: records.byKey.bind(records),
     byLegacyStatus: records.byLegacyStatus.bind(records),
     byKeyId: records.byKeyId.bind(records),
+    inStatus: records.inStatus.bind(records),
     markDue: records.markDue.bind(records),
     dueBefore: records.dueBefore.bind(records),
     clearDue: records.clearDue.bind(records),

@@ -41,7 +41,7 @@ export function createRecheck({ deps, now }: StepContext, assessor: Assessor, pr
    * that no longer passes is pulled, as after a signing key's revocation.
    */
   async function resignSummaries(keyId: string): Promise<Outcome[]> {
-    const promoted = await deps.records.byStatus('promoted');
+    const promoted = await deps.records.inStatus(['promoted']);
     return eachIsolated(promoted, async (record): Promise<Outcome> => {
       const unchanged: Outcome = { objectKey: record.objectKey, kind: 'artifact', status: record.status };
       if (!(await promoter.isDeployed(record)) || (await summarySigner(record)) !== keyId) return unchanged;

@@ -162,6 +162,10 @@ export class MemoryRecords implements RecordRepository {
     return [];
   }
 
+  async inStatus(statuses: readonly ArtifactStatus[]) {
+    return this.sorted([...this.items.values()].filter((item) => statuses.includes(item.status)));
+  }
+
   async byKeyId(keyId: string, statuses: readonly ArtifactStatus[]) {
     return this.sorted(
       [...this.items.values()].filter(

@@ -193,7 +193,7 @@ describe('exceptions and phase-in (real handler)', () => {
     );
     // The summary file is the batch's DSSE envelope; this artifact's entry carries the exception it used.
     const predicate = JSON.parse(Buffer.from(summary.payload, 'base64').toString()).predicate;
-    const entry = predicate.vouch.artifacts.find((a: { name: string }) => a.name === 'hotfix/app.tgz');
+    const entry = predicate.vouch.artifacts.find((a: { name: string }) => a.name === 'builds/hotfix/app.tgz');
     expect(entry.exceptions[0].approvedBy).toBe('sec@example.com');
   });
 

@@ -4,13 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createStatement,
-  parseAttestationFile,
-  signStatement,
-  VSA_PREDICATE_TYPE,
-  vsaKey,
-} from '#core/index.ts';
+import { parseAttestationFile, readSummaryFile, signPayload, vsaKey } from '#core/index.ts';
 import { startTestGate, type TestGate } from '../helpers/gate.ts';
 import { vouch } from '../unit/bin/binary.ts';
 
@@ -41,8 +35,8 @@ function on(gate: TestGate) {
     async summarySigner(key: string): Promise<string> {
       const read = await gate.store.readSmall(deployment, vsaKey(key), 1 << 20);
       if ('tooLarge' in read) throw new Error('too large');
-      const material = parseAttestationFile(read.content, 'vsa').attestations[0]?.signatures[0]
-        ?.verificationMaterial.content;
+      const material = parseAttestationFile(readSummaryFile(read.content, 'vsa').envelope, 'vsa')
+        .attestations[0]?.signatures[0]?.verificationMaterial.content;
       return material?.$case === 'publicKey' ? material.publicKey.hint : '';
     },
     summary: (key: string) => gate.store.readSmall(deployment, vsaKey(key), 1 << 20),
@@ -132,16 +126,21 @@ describe('summary (VSA) keys, once rotated', () => {
 
   it("refuses a summary signed by a pipeline's signing key, though the registry holds that key", async () => {
     const key = await use.promote();
-    // Right in every other respect: these bytes, this object key, PASSED.
-    const [record] = await gate.records.byKey(key);
-    const forged = await signStatement(
-      createStatement([{ name: key, digests: record?.digests ?? {} }], VSA_PREDICATE_TYPE, {
-        verificationResult: 'PASSED',
-        resourceUri: `s3://${gate.stack.names.stagingBucket}/${key}`,
-      }),
+    // Right in every other respect: the promoter's own summary (these bytes, this object key, PASSED),
+    // signed again by the app pipeline's signing key.
+    const bucket = gate.stack.names.deploymentBucket;
+    const read = await gate.store.readSmall(bucket, vsaKey(key), 64 * 1024 * 1024);
+    if ('tooLarge' in read) throw new Error('summary too large');
+    const file = JSON.parse(read.content.toString('utf8'));
+    const { dsseEnvelope } = await signPayload(
+      Buffer.from(file.payload, 'base64'),
       gate.signers.app as NonNullable<typeof gate.signers.app>,
     );
-    await gate.store.put(gate.stack.names.deploymentBucket, vsaKey(key), JSON.stringify(forged));
+    await gate.store.put(
+      bucket,
+      vsaKey(key),
+      JSON.stringify({ ...file, signatures: dsseEnvelope.signatures }),
+    );
     const refused = await use.fetch(key);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/a pipeline's signing key, not a summary key/);

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPublicKey } from '#adapters/kms.ts';
-import { keyIdOf } from '#core/index.ts';
 import { startTestGate, type TestGate } from '../../helpers/gate.ts';
 import { vouch } from './binary.ts';
 
@@ -240,38 +238,6 @@ describe('vouch fetch -o -', () => {
     expect(run.stderr).toMatch(
       /^VERIFIED {2}s3:\/\/vouch-deployment\/\S+ sha256:[0-9a-f]{64} → standard output$/m,
     );
-  });
-
-  it('with --vsa-key-id, fetches only while the key behind the alias is the one pinned', async () => {
-    const { dir, file, prefix } = build();
-    expect((await sign(file)).code).toBe(0);
-    expect(
-      (await vouch(['upload', file, '-a', `${file}.sigstore.json`, '--prefix', prefix, '--wait'], { env }))
-        .code,
-    ).toBe(0);
-    // The VSA key's ID (sha256: of its public key), which `vouch fetch --json` reports as decision.keyIds.
-    const keyId = keyIdOf((await getPublicKey(gate.kms, 'alias/vouch-vsa')).publicKey);
-    const json = await vouch(
-      ['fetch', `s3://vouch-deployment/${prefix}app.tar.gz`, '-o', join(dir, 'j'), '--json'],
-      {
-        env,
-      },
-    );
-    expect(JSON.parse(json.stdout).decision.keyIds).toEqual([keyId]);
-    const uri = `s3://vouch-deployment/${prefix}app.tar.gz`;
-    const pinned = await vouch(['fetch', uri, '-o', join(dir, 'pinned'), '--vsa-key-id', keyId], { env });
-    expect(pinned.code).toBe(0);
-    expect(readFileSync(join(dir, 'pinned')).equals(readFileSync(file))).toBe(true);
-    const other = await vouch(['fetch', uri, '-o', join(dir, 'other'), '--vsa-key-id', 'f'.repeat(64)], {
-      env,
-    });
-    expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(
-      new RegExp(
-        `the VSA key KMS returned for alias/vouch-vsa is ${keyId}, not the pinned f{64}; nothing written`,
-      ),
-    );
-    expect(existsSync(join(dir, 'other'))).toBe(false);
   });
 
   it('writes nothing to standard output when refused', async () => {
