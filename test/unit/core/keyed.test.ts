@@ -294,6 +294,24 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons.map((r) => r.code)).toEqual(['SOURCE_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
 
+    // A provenance that names no source of its own must not pass for the allowed one: it is refused with
+    // SOURCE_NOT_ALLOWED saying why it has none, whatever its dependencies list.
+    it.each([
+      ['an unknown build type', { buildType: 'https://ci.example/unknown/v1' }, /does not say which field/],
+      ['no workflow repository', { externalParameters: {} }, /externalParameters\.workflow\.repository/],
+    ])('rejects a provenance with %s (no source) with SOURCE_NOT_ALLOWED', async (_what, change, why) => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const base = provenance();
+      const predicate = { ...base, buildDefinition: { ...base.buildDefinition, ...change } };
+      const decision = decide([await attest(key, { predicate })], [registryKey(key)], spec);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['SOURCE_NOT_ALLOWED', 'MISSING_ATTESTATION']);
+      expect(decision.reasons[0]?.message).toMatch(why);
+    });
+
     it('reads builder and source from SLSA provenance v0.2', async () => {
       const spec = compilePolicy(
         {
