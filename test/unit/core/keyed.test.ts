@@ -262,6 +262,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
         spec,
       );
       expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['BUILDER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
 
     it('rejects another source repository with SOURCE_NOT_ALLOWED', async () => {
@@ -426,6 +427,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       it('still rejects on the enforce rule: the audit rule does not turn it into audit', async () => {
         const decision = decide([], [registryKey(key)], both(BUILDER));
         expect(decision).toMatchObject({ accepted: false, verdict: 'fail', mode: 'enforce' });
+        expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
       });
     });
 

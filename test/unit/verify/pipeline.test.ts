@@ -126,6 +126,9 @@ describe('createPipeline', () => {
       h.clock.offsetMs = 2 * 3600 * 1000;
       await h.pipeline.sweepPending();
       expect(await h.status('releases/app.tgz')).toEqual(['rejected']);
+      expect((await h.records.byKey('releases/app.tgz'))[0]?.reasons.map((r) => r.code)).toEqual([
+        'MISSING_ATTESTATION',
+      ]);
     });
   });
 
@@ -310,6 +313,10 @@ describe('createPipeline', () => {
       };
       await h.upload('releases/app.tgz', 'app');
       expect(await h.status('releases/app.tgz')).toEqual(['quarantined']);
+      expect((await h.records.byKey('releases/app.tgz'))[0]?.reasons.map((r) => r.code)).toEqual([
+        'KEY_REVOKED',
+        'MISSING_ATTESTATION',
+      ]);
       expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')).toBeUndefined();
       expect(h.s3.latest(DEPLOYMENT, vsaKey('releases/app.tgz'))).toBeUndefined();
     });
