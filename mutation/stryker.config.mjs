@@ -29,7 +29,7 @@ export const MUTATED = [
   'lambdas/core/**/*.ts',
   'lambdas/verify/promote.ts',
   'lambdas/adapters/s3-store.ts',
-  'bin/fetch-verified.ts',
+  'lambdas/adapters/deployer.ts',
 ];
 
 export default {
