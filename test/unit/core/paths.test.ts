@@ -55,3 +55,35 @@ describe('object keys with a neighbouring character, accepted', () => {
     expect(assertSafePath(path)).toBe(path);
   });
 });
+
+describe('object keys an ambiguous reading could make two of', () => {
+  it.each([
+    ['a "." segment', 'releases/./app.tar.gz', /empty, "\." or "\.\." segment/],
+    ['a ".." segment', 'releases/../app.tar.gz', /empty, "\." or "\.\." segment/],
+    ['an empty segment', 'releases//app.tar.gz', /empty, "\." or "\.\." segment/],
+    ['a trailing "/"', 'releases/', /empty, "\." or "\.\." segment/],
+    ['a leading "/"', '/releases/app.tar.gz', /is absolute/],
+    ['a backslash', 'releases\\app.tar.gz', /backslash/],
+    ['U+FFFD (bytes that were not UTF-8)', 'releases/app\uFFFD.tar.gz', /not valid UTF-8/],
+    ['a decomposed accent (not NFC)', 'releases/cafe\u0301.tar.gz', /normal form C/],
+    ['nothing at all', '', /is empty/],
+  ])('refuses %s', (_what, path, why) => {
+    expect(refusal(path)).toMatch(why);
+  });
+
+  it('accepts a key of exactly the byte limit and refuses one byte more', () => {
+    expect(refusal(`releases/${'a'.repeat(91)}`.slice(0, 100))).toBeUndefined();
+    expect(() => assertSafePath('a'.repeat(100), 100)).not.toThrow();
+    expect(() => assertSafePath('é'.repeat(50), 100)).not.toThrow();
+    expect(() => assertSafePath('a'.repeat(101), 100)).toThrow(/longer than 100 bytes/);
+    expect(() => assertSafePath(`${'é'.repeat(50)}a`, 100)).toThrow(/longer than 100 bytes/);
+  });
+
+  it('quotes a long key cut at 120 characters in its message', () => {
+    const long = `releases/${'a'.repeat(200)}/../x`;
+    const message = refusal(long) as string;
+    expect(message).toContain(JSON.stringify(`${long.slice(0, 120)}…`));
+    const short = 'releases/../x';
+    expect(refusal(short)).toContain(JSON.stringify(short));
+  });
+});
