@@ -47,6 +47,8 @@ describe('#verificationSummaryProblems', () => {
     ['issued for the same file name under another prefix', { name: 'app.tar.gz' }],
     ['about other bytes', { sha256: 'b'.repeat(64) }],
     ['about another resource', { resourceUri: 's3://vouch-staging/scratch/app.tar.gz' }],
+    ['about a resource outside S3', { resourceUri: 'https://example.com/releases/app.tar.gz' }],
+    ['about a key that only ends like this one', { resourceUri: 's3://vouch-staging/xreleases/app.tar.gz' }],
   ])('refuses a summary %s with SUBJECT_MISMATCH', (_what, overrides) => {
     expect(codes(summary(overrides))).toEqual(['SUBJECT_MISMATCH']);
   });
