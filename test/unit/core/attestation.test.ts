@@ -127,6 +127,16 @@ describe('#parseAttestationFile', () => {
     expect(codes(parsed)).toEqual(['LIMIT_EXCEEDED']);
   });
 
+  it('accepts a statement with exactly as many subjects as the limit', async () => {
+    const ten = createStatement(
+      Array.from({ length: 10 }, (_, i) => ({ name: `${i}`, digests: { sha256: 'a'.repeat(64) } })),
+      'x',
+      {},
+    );
+    const file = JSON.stringify(await signStatement(ten, key.sign));
+    expect(codes(parseAttestationFile(file, 'x', { ...DEFAULT_LIMITS, maxSubjects: 10 }))).toEqual([]);
+  });
+
   it('rejects a statement with too many subjects', async () => {
     const many = createStatement(
       Array.from({ length: 11 }, (_, i) => ({ name: `${i}`, digests: { sha256: 'a'.repeat(64) } })),

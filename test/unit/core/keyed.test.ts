@@ -229,6 +229,40 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
     });
 
+    // What the artifact waits for says what is missing: co-signers (THRESHOLD_NOT_MET) or an attestation.
+    it.each([
+      [
+        'two required, none there',
+        2,
+        0,
+        'THRESHOLD_NOT_MET',
+        /signed by 2 distinct allowed signer\(s\); found 0/,
+      ],
+      [
+        'two required, one there',
+        2,
+        1,
+        'THRESHOLD_NOT_MET',
+        /signed by 2 distinct allowed signer\(s\); found 1/,
+      ],
+      ['one required, none there', 1, 0, 'MISSING_ATTESTATION', /none was found for this artifact/],
+    ] as const)('waits with the right reason: %s', async (_what, threshold, present, code, message) => {
+      const spec = policy({ signers: [{ keyId: key.keyId }, { keyId: second.keyId }], threshold });
+      const files = present > 0 ? [await attest(key)] : [];
+      const decision = decide(files, keys(), spec);
+      expect(decision).toMatchObject({ accepted: false, curable: true });
+      expect(decision.reasons.map((r) => r.code)).toEqual([code]);
+      expect(decision.reasons[0]?.message).toMatch(message);
+    });
+
+    it('says how many attestations of the type were found when none verified', async () => {
+      const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
+      const spec = policy({ signers: [{ keyId: key.keyId }] });
+      const decision = decide([await attest(stranger)], keys(), spec);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+      expect(decision.reasons[0]?.message).toMatch(/by an allowed signer; 1 found, none verified/);
+    });
+
     it('refuses at load time a threshold that the listed signers can never meet', () => {
       expect(() => policy({ signers: [{ keyId: key.keyId }], threshold: 2 })).toThrow(/can never be met/);
     });
@@ -579,6 +613,49 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       const decision = decide([file], [registryKey(key)], spec());
       expect(decision).toMatchObject({ accepted: false, curable: false });
       expect(decision.reasons[0]?.code).toBe('SUBJECT_MISMATCH');
+    });
+
+    // The name and the digest must be on the same subject: a statement naming the artifact for other
+    // bytes, and these bytes under another name, names neither.
+    it('refuses the name on one subject and the digest on another', async () => {
+      const statement = createStatement(
+        [
+          { name: 'app.tar.gz', digests: { sha256: 'f'.repeat(64) } },
+          { name: 'other.tar.gz', digests: { sha256 } },
+        ],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const file = JSON.stringify(await signStatement(statement, key.sign));
+      const decision = decide([file], [registryKey(key)], spec());
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+    });
+
+    it('accepts a statement about several artifacts when one subject names this one', async () => {
+      const statement = createStatement(
+        [
+          { name: 'other.tar.gz', digests: { sha256: 'f'.repeat(64) } },
+          { name: 'app.tar.gz', digests: { sha256 } },
+        ],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const file = JSON.stringify(await signStatement(statement, key.sign));
+      expect(decide([file], [registryKey(key)], spec()).reasons).toEqual([]);
+    });
+  });
+
+  describe('reasons', () => {
+    it('are listed once when one attestation gives the same one twice (its signature twice)', async () => {
+      const builderSpec = policy({ signers: [{ keyId: key.keyId }], builderIds: [BUILDER] });
+      const bundle = JSON.parse(await attest(key, { predicate: provenance('https://evil.example/b@v1') }));
+      const envelope = {
+        ...bundle.dsseEnvelope,
+        signatures: [bundle.dsseEnvelope.signatures[0], bundle.dsseEnvelope.signatures[0]],
+      };
+      const decision = decide([JSON.stringify(envelope)], [registryKey(key)], builderSpec);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['BUILDER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
   });
 });
