@@ -658,4 +658,99 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons.map((r) => r.code)).toEqual(['BUILDER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
   });
+
+  describe('what a reason says (what an operator reads in the record)', () => {
+    const other = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/3333');
+    const messageOf = (
+      reasons: readonly { code: string; message: string; subject?: string }[],
+      code: string,
+    ) => {
+      const reason = reasons.find((r) => r.code === code);
+      expect(reason?.subject, code).toBe('rule releases');
+      return reason?.message;
+    };
+
+    it('SIGNER_NOT_ALLOWED names the file, the signer and whom the rule allows', async () => {
+      const spec = policy({ signers: [{ keyId: other.keyId }] });
+      const decision = decide([await attest(key)], [registryKey(key), registryKey(other)], spec);
+      expect(messageOf(decision.notes, 'SIGNER_NOT_ALLOWED')).toBe(
+        `att0.sigstore.json is signed by key ${key.keyId}; rule releases allows key ${other.keyId}`,
+      );
+    });
+
+    it('BUILDER_NOT_ALLOWED names the builder found, or why there is none', async () => {
+      const spec = policy({ signers: [{ registry: true }], builderIds: [BUILDER] });
+      const evil = decide(
+        [await attest(key, { predicate: provenance('https://evil.example/builder@v1') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(evil.reasons, 'BUILDER_NOT_ALLOWED')).toBe(
+        `att0.sigstore.json was built by https://evil.example/builder@v1; rule releases allows ${BUILDER}`,
+      );
+      const { runDetails: _none, ...noBuilder } = provenance();
+      const missing = decide([await attest(key, { predicate: noBuilder })], [registryKey(key)], spec);
+      expect(messageOf(missing.reasons, 'BUILDER_NOT_ALLOWED')).toMatch(
+        /^att0\.sigstore\.json was built by \(.+\); rule releases allows /,
+      );
+    });
+
+    it('SOURCE_NOT_ALLOWED names the source found, normalised', async () => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const decision = decide(
+        [await attest(key, { predicate: provenance(undefined, 'git+https://github.com/acme/fork.git') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(decision.reasons, 'SOURCE_NOT_ALLOWED')).toBe(
+        'att0.sigstore.json was built from https://github.com/acme/fork; rule releases allows https://github.com/acme/app',
+      );
+    });
+
+    it('a subject without the name says which name it needed', async () => {
+      const spec = policy({ signers: [{ registry: true }], requireSubjectName: true });
+      const statement = createStatement(
+        [{ name: 'other.tar.gz', digests: { sha256 } }],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const decision = decide(
+        [JSON.stringify(await signStatement(statement, key.sign))],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(decision.reasons, 'SUBJECT_MISMATCH')).toBe(
+        'att0.sigstore.json names this digest, but not as "releases/app.tar.gz" or its file name; rule releases requires the name',
+      );
+    });
+
+    it('MISSING_ATTESTATION names the types required: one, several, or any', () => {
+      const types = (type: string | string[]) =>
+        compilePolicy(
+          {
+            version: 1,
+            rules: [
+              {
+                name: 'releases',
+                match: ['releases/**'],
+                require: [{ type, signers: [{ registry: true }] }],
+              },
+            ],
+          },
+          'sha256:test',
+        );
+      const message = (type: string | string[]) =>
+        messageOf(decide([], [], types(type)).reasons, 'MISSING_ATTESTATION');
+      expect(message(PROVENANCE_V1)).toBe(
+        `requires a ${PROVENANCE_V1} attestation; none was found for this artifact`,
+      );
+      expect(message([PROVENANCE_V1, 'https://spdx.dev/Document'])).toBe(
+        `requires a ${PROVENANCE_V1} or https://spdx.dev/Document attestation; none was found for this artifact`,
+      );
+      expect(message('*')).toBe('requires a signed attestation; none was found for this artifact');
+    });
+  });
 });

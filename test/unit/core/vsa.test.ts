@@ -163,3 +163,28 @@ describe('#verificationSummary', () => {
     expect(codes(statement, true)).toEqual([]);
   });
 });
+
+describe('what a refused summary says', () => {
+  const messages = (statement: Statement) =>
+    verificationSummaryProblems(statement, { key: 'releases/app.tar.gz', digests }).map((r) => r.message);
+
+  it('names what it is when it is not a summary', () => {
+    expect(messages({ ...summary(), predicateType: 'https://slsa.dev/provenance/v1' })).toEqual([
+      'not a verification summary: https://slsa.dev/provenance/v1',
+    ]);
+  });
+
+  it('names the key whose bytes differ, and the resource it verified instead', () => {
+    expect(messages(summary({ sha256: 'b'.repeat(64) }))).toEqual([
+      'the summary names other bytes for releases/app.tar.gz',
+    ]);
+    expect(messages(summary({ resourceUri: 's3://vouch-staging/scratch/app.tar.gz' }))).toEqual([
+      'the summary verified "s3://vouch-staging/scratch/app.tar.gz", not an object at "releases/app.tar.gz"',
+    ]);
+  });
+
+  it('shows a subject without a name as ""', () => {
+    const unnamed = { ...summary(), subject: [{ digest: digests }] } as Statement;
+    expect(messages(unnamed)[0]).toBe('the summary was issued for "", not "releases/app.tar.gz"');
+  });
+});
