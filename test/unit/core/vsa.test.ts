@@ -162,6 +162,20 @@ describe('#verificationSummary', () => {
     expect(codes(statement)).toEqual(['VERIFICATION_FAILED']);
     expect(codes(statement, true)).toEqual([]);
   });
+
+  it('records the exceptions the decision used and the policy version, when there are any', () => {
+    const exceptions = [{ rule: 'releases', waived: ['BUILDER_NOT_ALLOWED'] }];
+    const statement = verificationSummary(
+      input(decision({ exceptions, policyVersion: 7 } as unknown as Partial<Decision>)),
+    );
+    expect((statement.predicate as Record<string, any>).vouch).toMatchObject({
+      exceptions,
+      policyVersion: 7,
+    });
+    const plain = (verificationSummary(input(decision())).predicate as Record<string, any>).vouch;
+    expect(Object.keys(plain)).not.toContain('exceptions');
+    expect(Object.keys(plain)).not.toContain('policyVersion');
+  });
 });
 
 describe('what a refused summary says', () => {
