@@ -8,6 +8,7 @@ export const SECURITY_CORE = [
   'lambdas/core/digest.ts',
   'lambdas/core/encoding.ts',
   'lambdas/core/evaluate.ts',
+  'lambdas/core/globs.ts',
   'lambdas/core/json.ts',
   'lambdas/core/keyless.ts',
   'lambdas/core/keys.ts',
