@@ -154,6 +154,8 @@ describe('vouch keys list', () => {
     keyId: string;
     status: string;
     alias: string;
+    pipeline?: string;
+    purpose?: string;
     revokedAt?: string;
     revocationReason?: string;
   };
@@ -166,17 +168,25 @@ describe('vouch keys list', () => {
   it('shows each key with its status and window, through a rotation and a revocation', async () => {
     const before = await listed();
     expect(before).toEqual(JSON.parse(JSON.stringify(await gate.registry.list())));
-    const active = before.filter((key) => key.status === 'active');
+    // One signing line per pipeline and the summaries' (VSA) line: `keys rotate` rotates the app's.
+    const active = before.filter((key) => key.status === 'active' && key.pipeline === 'app');
     expect(active).toHaveLength(1);
     const first = active[0] as Listed;
     const text = await vouch(['keys', 'list'], { env });
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`^active {3}${first.keyId} {2}alias/\\S+ {2}\\S+ → \\S+`, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(`^active {3}${first.keyId} {2}alias/\\S+ {2}pipeline app .*\\S+ → \\S+`, 'm'),
+    );
+    const onlyApp = await vouch(['keys', 'list', '--pipeline', 'app', '--json'], { env });
+    const appKeys = JSON.parse(onlyApp.stdout) as Listed[];
+    expect(appKeys.length).toBeGreaterThan(0);
+    expect(appKeys.every((key) => key.pipeline === 'app')).toBe(true);
+    expect(appKeys.length).toBeLessThan(before.length);
 
     expect((await vouch(['keys', 'rotate', '--force'], { env })).code).toBe(0);
     const rotated = await listed();
     expect(rotated.find((key) => key.keyId === first.keyId)?.status).toBe('retiring');
-    const second = rotated.find((key) => key.status === 'active') as Listed;
+    const second = rotated.find((key) => key.status === 'active' && key.pipeline === 'app') as Listed;
     expect(second.keyId).not.toBe(first.keyId);
 
     const revoke = await vouch(['keys', 'revoke', first.keyId, '--effective', 'now', '--reason', 'leaked'], {
@@ -188,7 +198,9 @@ describe('vouch keys list', () => {
       revocationReason: 'leaked',
     });
     const after = await vouch(['keys', 'list'], { env });
-    expect(after.stdout).toMatch(new RegExp(`^revoked {2}${first.keyId} .* revoked from \\S+: leaked$`, 'm'));
+    expect(after.stdout).toMatch(
+      new RegExp(`^revoked {2}${first.keyId} .* revoked from \\S+( by .+)?: leaked$`, 'm'),
+    );
     expect(after.stdout).toMatch(new RegExp(`^active {3}${second.keyId} `, 'm'));
   });
 
