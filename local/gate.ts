@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
-import { awsClients, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
+import { awsClients, type ClientOverrides, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
 import { fileEventPublisher } from '#adapters/events.ts';
 import { KeyRegistry } from '#adapters/key-registry.ts';
 import { kmsSigner } from '#adapters/kms.ts';
@@ -129,6 +129,8 @@ export interface LocalGateOptions extends LocalStackOptions {
   readonly printEvent?: (line: string) => void;
   /** How long the verifier reuses a look at the policy store. @default 5 */
   readonly policyCacheSeconds?: number;
+  /** Set on each of the handler's AWS clients (tests: SDK retries milliseconds apart, not 100–500 ms). */
+  readonly clientOverrides?: () => ClientOverrides;
 }
 
 /**
@@ -207,7 +209,7 @@ export async function startLocalGate(options: LocalGateOptions) {
 
   // The verifier's three functions (queue, key stream, schedule) on one pipeline, with this stack's clients.
   const observe = options.observe ?? quiet();
-  const built = pipelineDeps(config, awsClients(env), env, observe);
+  const built = pipelineDeps(config, awsClients(env, options.clientOverrides), env, observe);
   const deps: PipelineDeps = options.eventsFile
     ? {
         ...built,
@@ -273,13 +275,14 @@ export async function startLocalGate(options: LocalGateOptions) {
     rotationEnv: rotation,
     vsaKeyCreated,
     /**
-     * Resolves once the queue is drained and no staging notification has arrived for `quietMs`: s3rver
-     * emits its events asynchronously, later than the upload's response on a loaded machine.
+     * Resolves once the queue is drained. In this process s3rver emits an object's event before it
+     * answers the PUT, so every upload already answered is queued; servers in a child process send their
+     * events over IPC, later than the response, so there it also waits until none has arrived for `quietMs`.
      */
     async settle(quietMs = 50) {
       for (;;) {
         const before = counters.notified;
-        await new Promise((resolve) => setTimeout(resolve, quietMs));
+        if (options.separateProcess) await new Promise((resolve) => setTimeout(resolve, quietMs));
         await queue.drain();
         if (counters.notified === before) return;
       }

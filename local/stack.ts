@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,11 +141,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     close: async () => {
       listeners.clear();
       await kms.close();
-      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      await closeGracefully(dynamo);
       await s3.close();
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Closes an HTTP server without waiting out its clients' keep-alive connections (5 s each): every
+ * connection is closed as soon as it is idle, so requests in flight still finish (dynalite writes to its
+ * database until the last one has).
+ */
+export async function closeGracefully(server: Server): Promise<void> {
+  const idle = setInterval(() => server.closeIdleConnections(), 10);
+  try {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  } finally {
+    clearInterval(idle);
+  }
 }
 
 /**

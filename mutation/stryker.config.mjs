@@ -8,6 +8,7 @@ export const SECURITY_CORE = [
   'lambdas/core/digest.ts',
   'lambdas/core/encoding.ts',
   'lambdas/core/evaluate.ts',
+  'lambdas/core/globs.ts',
   'lambdas/core/json.ts',
   'lambdas/core/keyless.ts',
   'lambdas/core/keys.ts',
@@ -29,7 +30,7 @@ export const MUTATED = [
   'lambdas/core/**/*.ts',
   'lambdas/verify/promote.ts',
   'lambdas/adapters/s3-store.ts',
-  'bin/fetch-verified.ts',
+  'lambdas/adapters/deployer.ts',
 ];
 
 export default {

@@ -18,7 +18,6 @@ export default defineConfig({
       'test/unit/adapters/**/*.test.ts',
       'test/unit/trust/**/*.test.ts',
       'test/unit/rotate/**/*.test.ts',
-      'test/unit/bin/fetch.test.ts',
     ],
     // No CLI build: nothing here runs the binary.
     globalSetup: ['test/helpers/global-setup.ts'],

@@ -55,12 +55,21 @@ export function settingsFrom(
   };
 }
 
-/** The three clients a function uses, configured from `env`. */
-export function awsClients(env: NodeJS.ProcessEnv = process.env) {
+/** What a caller may set on a client besides the environment (the local gate's tests: fast retries). */
+export type ClientOverrides = Pick<S3ClientConfig & KMSClientConfig & DynamoDBClientConfig, 'retryStrategy'>;
+
+/**
+ * The three clients a function uses, configured from `env`. `overrides` is called once per client, so
+ * each gets its own (a retry strategy holds its client's retry quota).
+ */
+export function awsClients(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: () => ClientOverrides = () => ({}),
+) {
   return {
-    s3: s3Client(env, settingsFrom(env, 'S3')),
-    kms: kmsClient(settingsFrom(env, 'KMS')),
-    documents: documentClient(settingsFrom(env, 'DYNAMODB')),
+    s3: s3Client(env, { ...settingsFrom(env, 'S3'), ...overrides() }),
+    kms: kmsClient({ ...settingsFrom(env, 'KMS'), ...overrides() }),
+    documents: documentClient({ ...settingsFrom(env, 'DYNAMODB'), ...overrides() }),
   };
 }
 

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { TABLES, type TableLayout } from '#adapters/tables.ts';
-import { ensureTable } from '../../local/stack.ts';
+import { closeGracefully, ensureTable } from '../../local/stack.ts';
 
 export interface TestDynamo {
   readonly endpoint: string;
@@ -49,7 +49,7 @@ export async function startDynamo(prefix = 'vouch'): Promise<TestDynamo> {
     actions,
     close: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeGracefully(server);
     },
   };
 }

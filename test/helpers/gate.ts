@@ -1,19 +1,37 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { fetchVerified } from '#adapters/deployer.ts';
+import { getPublicKey } from '#adapters/kms.ts';
 import type { SignFn } from '#core/index.ts';
 import type { ArtifactRecord, ArtifactStatus } from '#core/lifecycle.ts';
 import type { PipelineDeps } from '../../lambdas/verify/pipeline.ts';
-import { type LocalGate, type LocalGateOptions, startLocalGate } from '../../local/gate.ts';
+import { type LocalGate, type LocalGateOptions, startLocalGate, VSA_KEY_ALIAS } from '../../local/gate.ts';
 
 export const EXAMPLE_POLICY = new URL('../../policies/example.yaml', import.meta.url).pathname;
 
-/** Starts the whole local gate for a test, with fast redelivery; `close` also removes its data. */
+/**
+ * SDK retries as the standard strategy makes them (3 attempts, retryable errors only, a retry quota per
+ * client) but milliseconds apart: what a test of throttling or an outage waits for is the pipeline's
+ * behaviour, not the backoff.
+ */
+export const fastSdkRetries = () => ({
+  retryStrategy: new ConfiguredRetryStrategy(2, (attempt: number) => attempt),
+});
+
+/** Starts the whole local gate for a test, with fast redelivery and retries; `close` also removes its data. */
 export async function startTestGate(options: Partial<LocalGateOptions> = {}) {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'vouch-gate-'));
-  const gate = await startLocalGate({ policyPath: EXAMPLE_POLICY, retryDelayMs: 5, ...options, dataDir });
+  const gate = await startLocalGate({
+    policyPath: EXAMPLE_POLICY,
+    retryDelayMs: 5,
+    clientOverrides: fastSdkRetries,
+    ...options,
+    dataDir,
+  });
   return {
     ...gate,
     dataDir,
@@ -95,4 +113,24 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * The deployer's own check of a promoted build, as `vouch fetch` makes it: the object's bytes, and a VSA
+ * signed by the gate's VSA key (read from its KMS) that names exactly them under that key and says
+ * PASSED. Returns what it found; `ok` only if all of that holds and the bytes are the build's.
+ */
+export async function fetchAsDeployer(gate: LocalGate, build: Build) {
+  const { publicKey } = await getPublicKey(gate.kms, VSA_KEY_ALIAS);
+  const output = join(mkdtempSync(join(tmpdir(), 'vouch-deployer-')), 'artifact');
+  const result = await fetchVerified({
+    store: gate.store,
+    bucket: gate.stack.names.deploymentBucket,
+    key: build.key,
+    output,
+    vsaPublicKey: publicKey,
+  });
+  const sameBytes = result.ok && readFileSync(output).equals(build.bytes);
+  rmSync(dirname(output), { recursive: true, force: true });
+  return { ...result, ok: result.ok && sameBytes, sameBytes };
 }

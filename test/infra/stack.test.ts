@@ -20,6 +20,7 @@ import {
   statements,
   synth,
 } from './synth.ts';
+import { trustRefresherTests } from './trust.ts';
 
 /** Every option on. */
 const FULL = {
@@ -403,7 +404,7 @@ describe('buckets, queues and tables', () => {
   it('makes every bucket deny requests without TLS', () => {
     const buckets = Object.entries(full.json.Resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
     // Staging, deployment, access logs, the signed code of the code-signing option, the trust
-    // refresher's (test/infra/trust.test.ts) and the signed policies' (test/infra/policy.test.ts).
+    // refresher's (test/infra/trust.ts) and the signed policies' (test/infra/policy.test.ts).
     expect(buckets).toHaveLength(6);
     for (const [id] of buckets) {
       const denied = all.some(
@@ -853,7 +854,7 @@ describe('functions', () => {
       ScheduleExpression: 'rate(15 minutes)',
       Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [sweep?.[0], 'Arn'] } }),
     });
-    // The first key, and the first trust-root refresh (test/infra/trust.test.ts).
+    // The first key, and the first trust-root refresh (test/infra/trust.ts).
     full.template.resourceCountIs('Custom::Trigger', 2);
   });
 });
@@ -871,7 +872,7 @@ describe('monitoring and outputs', () => {
         'Errors',
         'ProcessingErrors',
         'RotationDeferred',
-        // The trust refresher's, per instance (test/infra/trust.test.ts).
+        // The trust refresher's, per instance (test/infra/trust.ts).
         'TrustRootAgeHours',
         'TrustRootRefreshFailed',
       ].sort(),
@@ -950,3 +951,6 @@ describe('logical IDs of what outlives a deployment', () => {
     ]);
   });
 });
+
+// The trust refresher's tests, on the same synthesis of the default configuration.
+trustRefresherTests(() => defaults);

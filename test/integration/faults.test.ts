@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { vsaKey } from '#core/index.ts';
 import { startFlakyProxy } from '../helpers/flaky-proxy.ts';
 import {
   type Build,
   builds,
   countPromotions,
+  fetchAsDeployer,
   freePort,
   recordsOf,
   startTestGate,
@@ -28,11 +28,20 @@ async function gateFor(options: Parameters<typeof startTestGate>[0] = {}) {
   return gate;
 }
 
+/**
+ * Promoted once: recorded promoted, copied into the deployment bucket exactly once, and accepted by the
+ * deployer's own check (`vouch fetch`: the build's bytes under a VSA by the gate's key that names them).
+ */
 async function expectAllPromotedOnce(gate: TestGate, all: readonly Build[], promotions: Map<string, number>) {
   for (const build of all) {
     expect(await statusOf(gate, build), build.key).toBe('promoted');
     expect(promotions.get(build.key) ?? 0, `${build.key} copied into deployment`).toBe(1);
-    expect(await gate.store.head(gate.stack.names.deploymentBucket, vsaKey(build.key))).toBeDefined();
+    const fetched = await fetchAsDeployer(gate, build);
+    expect(
+      fetched.ok,
+      `${build.key}: ${JSON.stringify([...fetched.decision.reasons, ...fetched.problems])}`,
+    ).toBe(true);
+    expect(fetched.verificationResult).toBe('PASSED');
   }
 }
 
@@ -54,7 +63,6 @@ describe('at-least-once, any-order delivery', () => {
     const gate = await gateFor({ delivery: 'manual', wrapDeps: countPromotions(promotions), concurrency: 4 });
     const all = builds(12, 'dup');
     for (const build of all) await upload(gate, build);
-    await new Promise((resolve) => setTimeout(resolve, 30));
     const events = gate.notifications.splice(0);
     expect(events).toHaveLength(24);
     // Artifacts before their attestations, each event twice, batches running concurrently.
@@ -197,7 +205,6 @@ describe('a verifier killed hard (its promotion claim left behind)', () => {
     const { gate, promotions, state } = await killedOnce({ maxReceiveCount: 1, delivery: 'manual' });
     const [build] = builds(1, 'hard-kill') as [Build];
     await upload(gate, build);
-    await new Promise((resolve) => setTimeout(resolve, 30));
     const events = gate.notifications.splice(0);
     for (const body of events) gate.queue.send(body);
     await gate.queue.drain();
@@ -218,7 +225,6 @@ describe('poison messages', () => {
     const gate = await gateFor({ maxReceiveCount: 3, delivery: 'manual' });
     const [build] = builds(1, 'poison') as [Build];
     await upload(gate, build);
-    await new Promise((resolve) => setTimeout(resolve, 30));
     gate.queue.send('this is not an S3 notification');
     gate.queue.send(JSON.stringify({ Records: [{ eventSource: 'aws:s3', s3: {} }] }));
     for (const body of gate.notifications.splice(0)) gate.queue.send(body);
@@ -234,16 +240,44 @@ describe('poison messages', () => {
 });
 
 describe('a restart of the local servers mid-run', () => {
-  it('loses nothing: in-flight events are retried or reconciled, and every upload ends promoted once', async () => {
+  it('loses nothing: the promotion it cut off and the events it stranded end promoted once after it', async () => {
     const ports = { s3: await freePort(), dynamodb: await freePort(), kms: await freePort() };
     const promotions = new Map<string, number>();
-    const first = await startTestGate({ ports, wrapDeps: countPromotions(promotions), maxReceiveCount: 2 });
+    const stop = { servers: async () => {}, promotionsStarted: 0 };
+    /** What the stop cut off: the promotion under way, and how many builds had been copied by then. */
+    const cut = { key: '', copiedBefore: -1 };
+    const first = await startTestGate({
+      ports,
+      delivery: 'manual',
+      maxReceiveCount: 2,
+      wrapDeps: (deps) => {
+        countPromotions(promotions)(deps);
+        return {
+          ...deps,
+          // The fourth promotion stops every server under it, after its claim and before its copy: it and
+          // everything still queued behind it fail against servers that are gone.
+          vsaSigner: async (message) => {
+            if (++stop.promotionsStarted === 4) {
+              cut.key = /"name":"([^"]+)"/.exec(message.toString('utf8'))?.[1] ?? '?';
+              cut.copiedBefore = [...promotions.values()].reduce((a, b) => a + b, 0);
+              await stop.servers();
+            }
+            return deps.vsaSigner(message);
+          },
+        };
+      },
+    });
+    stop.servers = () => first.stack.close();
     const all = builds(10, 'restart');
     for (const build of all) await upload(first, build);
-    // Stop every server while the queue is still working through the uploads.
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    await first.stack.close();
+    for (const body of first.notifications.splice(0)) first.queue.send(body);
     await first.queue.drain();
+    // It did interrupt work: a promotion was under way, fewer than all builds were copied, and the
+    // messages in flight failed against the stopped servers.
+    expect(cut.key).toMatch(/^releases\/restart\//);
+    expect(promotions.get(cut.key)).toBeUndefined();
+    expect(cut.copiedBefore).toBeLessThan(all.length);
+    expect(first.queue.deadLetters.length).toBeGreaterThan(0);
 
     let offsetMs = 0;
     const second = await startTestGate({
@@ -256,13 +290,18 @@ describe('a restart of the local servers mid-run', () => {
     });
     open.push(() => second.close());
     // What npm start does on every start: queue again whatever has no final decision.
-    await second.reconcile();
+    expect(await second.reconcile()).toBeGreaterThan(0);
     await second.settle();
-    // A promotion cut off by the outage may still hold its claim (it could not give it back): the sweep
+    // The promotion cut off by the outage still holds its claim (it could not give it back): the sweep
     // finishes it once the claim lapses.
     offsetMs = 16 * 60 * 1000;
     await second.sweep();
     await expectAllPromotedOnce(second, all, promotions);
+    const interrupted = all.find((build) => build.key === cut.key) as Build;
+    expect((await recordsOf(second, interrupted))[0]?.history.map((h) => h.status)).toEqual([
+      'verified',
+      'promoted',
+    ]);
     expect(second.queue.deadLetters).toEqual([]);
   });
 });

@@ -161,6 +161,9 @@ describe('one record never stops the others', () => {
     clockOffsetMs = 2 * 3600 * 1000;
     await expect(sweeping.sweep()).rejects.toThrow(/injected fault/);
     expect((await latest('releases/sweep-a.bin'))?.status).toBe('rejected');
+    expect((await latest('releases/sweep-a.bin'))?.reasons.map((r) => r.code)).toEqual([
+      'MISSING_ATTESTATION',
+    ]);
     expect((await latest('releases/sweep-poison.bin'))?.status).toBe('pending');
   });
 
@@ -190,6 +193,10 @@ describe('one record never stops the others', () => {
     // The batch fails, to be retried for the poisoned artifact; the other was re-checked and pulled.
     await expect(checking.stream(stream as never, {} as Context)).rejects.toThrow();
     expect((await latest('releases/recheck-a.bin'))?.status).toBe('quarantined');
+    expect((await latest('releases/recheck-a.bin'))?.reasons.map((r) => r.code)).toEqual([
+      'KEY_REVOKED',
+      'MISSING_ATTESTATION',
+    ]);
     expect(await deployed('releases/recheck-a.bin')).toBeUndefined();
   });
 });
@@ -258,6 +265,10 @@ describe('a backdated log entry and the revocation re-check', () => {
     };
     await handler.stream(stream as never, {} as Context);
     expect((await latest('releases/backdated.bin'))?.status).toBe('quarantined');
+    expect((await latest('releases/backdated.bin'))?.reasons.map((r) => r.code)).toEqual([
+      'KEY_REVOKED',
+      'MISSING_ATTESTATION',
+    ]);
     expect(await deployed('releases/backdated.bin')).toBeUndefined();
   });
 });

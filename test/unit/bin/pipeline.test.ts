@@ -71,12 +71,12 @@ describe('vouch upload --wait: a verdict CI can act on', () => {
 
   it('exits 3 when still pending at the deadline, saying why and how to ask again', async () => {
     const { file, prefix } = build();
-    const run = await vouch(['upload', file, '--prefix', prefix, '--wait', '5s'], { env });
+    const run = await vouch(['upload', file, '--prefix', prefix, '--wait', '2s'], { env });
     expect(run.code).toBe(3);
     expect(run.stdout).toMatch(/^PENDING /m);
     expect(run.stderr).toMatch(
       new RegExp(
-        `still pending after 5s \\(MISSING_ATTESTATION: .*\\); rejected at .* unless its attestations arrive — check again: vouch status s3://vouch-staging/${prefix}app\\.tar\\.gz --version-id \\S+ --wait`,
+        `still pending after 2s \\(MISSING_ATTESTATION: .*\\); rejected at .* unless its attestations arrive — check again: vouch status s3://vouch-staging/${prefix}app\\.tar\\.gz --version-id \\S+ --wait`,
       ),
     );
   });

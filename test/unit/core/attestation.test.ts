@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createStatement, DEFAULT_LIMITS, parseAttestationFile, signStatement } from '#core/index.ts';
+import {
+  createStatement,
+  DEFAULT_LIMITS,
+  parseAttestationFile,
+  signPayload,
+  signStatement,
+} from '#core/index.ts';
 import { FIXTURE_PREDICATE, FIXTURES_AVAILABLE, readFixture } from '../../helpers/fixtures.ts';
 import { testKey } from '../../helpers/keys.ts';
 import { keylessBundle } from '../../helpers/sigstore/index.ts';
@@ -127,6 +133,16 @@ describe('#parseAttestationFile', () => {
     expect(codes(parsed)).toEqual(['LIMIT_EXCEEDED']);
   });
 
+  it('accepts a statement with exactly as many subjects as the limit', async () => {
+    const ten = createStatement(
+      Array.from({ length: 10 }, (_, i) => ({ name: `${i}`, digests: { sha256: 'a'.repeat(64) } })),
+      'x',
+      {},
+    );
+    const file = JSON.stringify(await signStatement(ten, key.sign));
+    expect(codes(parseAttestationFile(file, 'x', { ...DEFAULT_LIMITS, maxSubjects: 10 }))).toEqual([]);
+  });
+
   it('rejects a statement with too many subjects', async () => {
     const many = createStatement(
       Array.from({ length: 11 }, (_, i) => ({ name: `${i}`, digests: { sha256: 'a'.repeat(64) } })),
@@ -191,5 +207,34 @@ describe('#parseAttestationFile', () => {
     it('survives arbitrary mutations of a keyless bundle (test instance)', () => {
       survivesMutations(prettyKeyless());
     });
+  });
+});
+
+describe('what a statement that cannot be read says', () => {
+  const messages = async (payload: unknown, limits = DEFAULT_LIMITS) => {
+    const file = JSON.stringify(await signPayload(Buffer.from(JSON.stringify(payload)), key.sign));
+    return parseAttestationFile(file, 'app.sigstore.json', limits).errors.map(
+      (e) => `${e.code} ${e.message}`,
+    );
+  };
+  const statement = createStatement([{ name: 'a', digests: { sha256: 'a'.repeat(64) } }], 'x', {});
+
+  it('names the file and the first field that is wrong, where there is one', async () => {
+    const [problem] = await messages({ ...statement, subject: [{ name: 'a', digest: 'not an object' }] });
+    expect(problem).toMatch(
+      /^PARSE_ERROR .*app\.sigstore\.json.*: not an in-toto Statement at \/subject\/0\/digest: \S/,
+    );
+  });
+
+  it('says nothing of a field when the statement as a whole is wrong', async () => {
+    const { subject: _none, ...noSubject } = statement;
+    const [problem] = await messages(noSubject);
+    expect(problem).toMatch(/: not an in-toto Statement: must have required property 'subject'$/);
+  });
+
+  it('says how many subjects there are, and the limit', async () => {
+    const many = { ...statement, subject: Array.from({ length: 3 }, () => statement.subject[0]) };
+    const [problem] = await messages(many, { ...DEFAULT_LIMITS, maxSubjects: 2 });
+    expect(problem).toMatch(/^LIMIT_EXCEEDED .*: 3 subjects exceeds the limit of 2$/);
   });
 });

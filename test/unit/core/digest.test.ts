@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { digestFile, digestStream, digestsMatch, formatDigests, parseDigest } from '#core/index.ts';
+import {
+  Digester,
+  digestFile,
+  digestStream,
+  digestsMatch,
+  formatDigests,
+  parseDigest,
+  primaryDigest,
+} from '#core/index.ts';
 import { FIXTURE_ARTIFACT, FIXTURE_SHA512, FIXTURES_AVAILABLE } from '../../helpers/fixtures.ts';
 
 describe('#digestStream', () => {
@@ -59,14 +67,25 @@ describe('#parseDigest', () => {
   it('parses and lowercases', () => {
     expect(parseDigest(`sha256:${'AB'.repeat(32)}`)).toEqual({ sha256: 'ab'.repeat(32) });
   });
-  it.each(['md5:abcd', `sha256:${'a'.repeat(63)}`, `sha256:${'g'.repeat(64)}`, 'sha256'])(
-    'refuses %j',
-    (text) => {
-      expect(() => parseDigest(text)).toThrow(/INVALID_DIGEST|expected|must be/);
-    },
-  );
+  it('accepts a digest with surrounding whitespace (as pasted), and nothing around it', () => {
+    expect(parseDigest(` sha256:${'a'.repeat(64)}\n`)).toEqual({ sha256: 'a'.repeat(64) });
+  });
+  it.each([
+    'md5:abcd',
+    `sha256:${'a'.repeat(63)}`,
+    `sha256:${'g'.repeat(64)}`,
+    'sha256',
+    `xsha256:${'a'.repeat(64)}`,
+    `sha256:${'a'.repeat(64)}z`,
+    `sha256:${'a'.repeat(64)} sha512:${'b'.repeat(128)}`,
+  ])('refuses %j', (text) => {
+    expect(() => parseDigest(text)).toThrow(/INVALID_DIGEST|expected|must be/);
+  });
   it('formats strongest-known first', () => {
     expect(formatDigests({ sha512: 'b', sha256: 'a' })).toEqual(['sha256:a', 'sha512:b']);
+    expect(formatDigests({ sha256: 'a' })).toEqual(['sha256:a']);
+    expect(formatDigests({ sha512: 'b' })).toEqual(['sha512:b']);
+    expect(() => primaryDigest({})).toThrow(/no digest was computed/);
   });
 });
 
@@ -77,7 +96,39 @@ describe('#digestsMatch', () => {
   it('refuses a subject whose second algorithm disagrees', () => {
     expect(digestsMatch({ sha256: 'a', sha512: 'b' }, { sha256: 'a', sha512: 'c' })).toBe(false);
   });
+  it('matches on the algorithms both sides know: a subject with more digests than the artifact', () => {
+    expect(digestsMatch({ sha256: 'a' }, { sha256: 'a', sha512: 'b' })).toBe(true);
+    expect(digestsMatch({ sha256: 'a', sha512: 'b' }, { sha256: 'a' })).toBe(true);
+  });
   it('ignores algorithms it does not know', () => {
     expect(digestsMatch({ sha256: 'a' }, { sha256: 'A', gitCommit: 'x' })).toBe(true);
+  });
+});
+
+describe('Digester', () => {
+  it('refuses to digest with no algorithm', () => {
+    expect(() => new Digester([])).toThrow(/no digest algorithm requested/);
+  });
+
+  // Bytes shaped like a DSSE pre-authentication encoding ("DSSEv1 "), whatever the chunking.
+  it.each([
+    ['one chunk', ['DSSEv1 28 application/vnd.in-toto+json']],
+    ['one byte at a time', [...'DSSEv1 x']],
+    ['split inside the prefix', ['DSS', 'Ev1', ' 28 rest']],
+    ['the prefix exactly, then more', ['DSSEv1 ', 'DSSEv1 ']],
+  ])('notices a PAE-shaped artifact: %s', (_what, chunks) => {
+    const digester = new Digester();
+    for (const chunk of chunks) digester.update(Buffer.from(chunk));
+    expect(digester.result().paeShaped).toBe(true);
+  });
+
+  it.each([
+    ['other bytes', ['DSSEv2 and more']],
+    ['the prefix later in the file', ['x', 'DSSEv1 ']],
+    ['a prefix cut short', ['DSSEv1']],
+  ])('does not flag %s', (_what, chunks) => {
+    const digester = new Digester();
+    for (const chunk of chunks) digester.update(Buffer.from(chunk));
+    expect(digester.result().paeShaped).toBe(false);
   });
 });

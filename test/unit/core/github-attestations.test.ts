@@ -156,6 +156,7 @@ describe('GitHub artifact attestations (private repository: GitHub’s instance,
     });
     expect(decision.accepted).toBe(false);
     expect(decision.attestations[0]?.verified).toBe(true);
+    expect(decision.reasons.map((r) => r.code)).toEqual(['SIGNER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     expect(decision.reasons.map((r) => r.message).join('\n')).toMatch(
       /verified under the github root, but its runner environment "self-hosted" is not github-hosted/,
     );
@@ -187,7 +188,10 @@ describe('GitHub artifact attestations (private repository: GitHub’s instance,
   });
 
   it('reject the same bundle for a signer of the public-good instance', () => {
-    expect(verify(genuine, { ...ghVerify, instance: 'public-good' }).accepted).toBe(false);
+    const decision = verify(genuine, { ...ghVerify, instance: 'public-good' });
+    expect(decision.accepted).toBe(false);
+    // GitHub's timestamp authority is not one of public-good's: the bundle does not verify there.
+    expect(decision.reasons.map((r) => r.code)).toEqual(['TIMESTAMP_INVALID', 'MISSING_ATTESTATION']);
   });
 
   it('combine with the provenance checks: GitHub’s build type names its source', () => {

@@ -229,6 +229,40 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons[0]?.code).toBe('THRESHOLD_NOT_MET');
     });
 
+    // What the artifact waits for says what is missing: co-signers (THRESHOLD_NOT_MET) or an attestation.
+    it.each([
+      [
+        'two required, none there',
+        2,
+        0,
+        'THRESHOLD_NOT_MET',
+        /signed by 2 distinct allowed signer\(s\); found 0/,
+      ],
+      [
+        'two required, one there',
+        2,
+        1,
+        'THRESHOLD_NOT_MET',
+        /signed by 2 distinct allowed signer\(s\); found 1/,
+      ],
+      ['one required, none there', 1, 0, 'MISSING_ATTESTATION', /none was found for this artifact/],
+    ] as const)('waits with the right reason: %s', async (_what, threshold, present, code, message) => {
+      const spec = policy({ signers: [{ keyId: key.keyId }, { keyId: second.keyId }], threshold });
+      const files = present > 0 ? [await attest(key)] : [];
+      const decision = decide(files, keys(), spec);
+      expect(decision).toMatchObject({ accepted: false, curable: true });
+      expect(decision.reasons.map((r) => r.code)).toEqual([code]);
+      expect(decision.reasons[0]?.message).toMatch(message);
+    });
+
+    it('says how many attestations of the type were found when none verified', async () => {
+      const stranger = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/stranger');
+      const spec = policy({ signers: [{ keyId: key.keyId }] });
+      const decision = decide([await attest(stranger)], keys(), spec);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+      expect(decision.reasons[0]?.message).toMatch(/by an allowed signer; 1 found, none verified/);
+    });
+
     it('refuses at load time a threshold that the listed signers can never meet', () => {
       expect(() => policy({ signers: [{ keyId: key.keyId }], threshold: 2 })).toThrow(/can never be met/);
     });
@@ -262,6 +296,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
         spec,
       );
       expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['BUILDER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
 
     it('rejects another source repository with SOURCE_NOT_ALLOWED', async () => {
@@ -292,6 +327,24 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       };
       const decision = decide([await attest(key, { predicate: dependsOnReal })], [registryKey(key)], spec);
       expect(decision.reasons.map((r) => r.code)).toEqual(['SOURCE_NOT_ALLOWED', 'MISSING_ATTESTATION']);
+    });
+
+    // A provenance that names no source of its own must not pass for the allowed one: it is refused with
+    // SOURCE_NOT_ALLOWED saying why it has none, whatever its dependencies list.
+    it.each([
+      ['an unknown build type', { buildType: 'https://ci.example/unknown/v1' }, /does not say which field/],
+      ['no workflow repository', { externalParameters: {} }, /externalParameters\.workflow\.repository/],
+    ])('rejects a provenance with %s (no source) with SOURCE_NOT_ALLOWED', async (_what, change, why) => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const base = provenance();
+      const predicate = { ...base, buildDefinition: { ...base.buildDefinition, ...change } };
+      const decision = decide([await attest(key, { predicate })], [registryKey(key)], spec);
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['SOURCE_NOT_ALLOWED', 'MISSING_ATTESTATION']);
+      expect(decision.reasons[0]?.message).toMatch(why);
     });
 
     it('reads builder and source from SLSA provenance v0.2', async () => {
@@ -408,6 +461,7 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       it('still rejects on the enforce rule: the audit rule does not turn it into audit', async () => {
         const decision = decide([], [registryKey(key)], both(BUILDER));
         expect(decision).toMatchObject({ accepted: false, verdict: 'fail', mode: 'enforce' });
+        expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
       });
     });
 
@@ -559,6 +613,144 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       const decision = decide([file], [registryKey(key)], spec());
       expect(decision).toMatchObject({ accepted: false, curable: false });
       expect(decision.reasons[0]?.code).toBe('SUBJECT_MISMATCH');
+    });
+
+    // The name and the digest must be on the same subject: a statement naming the artifact for other
+    // bytes, and these bytes under another name, names neither.
+    it('refuses the name on one subject and the digest on another', async () => {
+      const statement = createStatement(
+        [
+          { name: 'app.tar.gz', digests: { sha256: 'f'.repeat(64) } },
+          { name: 'other.tar.gz', digests: { sha256 } },
+        ],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const file = JSON.stringify(await signStatement(statement, key.sign));
+      const decision = decide([file], [registryKey(key)], spec());
+      expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+    });
+
+    it('accepts a statement about several artifacts when one subject names this one', async () => {
+      const statement = createStatement(
+        [
+          { name: 'other.tar.gz', digests: { sha256: 'f'.repeat(64) } },
+          { name: 'app.tar.gz', digests: { sha256 } },
+        ],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const file = JSON.stringify(await signStatement(statement, key.sign));
+      expect(decide([file], [registryKey(key)], spec()).reasons).toEqual([]);
+    });
+  });
+
+  describe('reasons', () => {
+    it('are listed once when one attestation gives the same one twice (its signature twice)', async () => {
+      const builderSpec = policy({ signers: [{ keyId: key.keyId }], builderIds: [BUILDER] });
+      const bundle = JSON.parse(await attest(key, { predicate: provenance('https://evil.example/b@v1') }));
+      const envelope = {
+        ...bundle.dsseEnvelope,
+        signatures: [bundle.dsseEnvelope.signatures[0], bundle.dsseEnvelope.signatures[0]],
+      };
+      const decision = decide([JSON.stringify(envelope)], [registryKey(key)], builderSpec);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['BUILDER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
+    });
+  });
+
+  describe('what a reason says (what an operator reads in the record)', () => {
+    const other = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/3333');
+    const messageOf = (
+      reasons: readonly { code: string; message: string; subject?: string }[],
+      code: string,
+    ) => {
+      const reason = reasons.find((r) => r.code === code);
+      expect(reason?.subject, code).toBe('rule releases');
+      return reason?.message;
+    };
+
+    it('SIGNER_NOT_ALLOWED names the file, the signer and whom the rule allows', async () => {
+      const spec = policy({ signers: [{ keyId: other.keyId }] });
+      const decision = decide([await attest(key)], [registryKey(key), registryKey(other)], spec);
+      expect(messageOf(decision.notes, 'SIGNER_NOT_ALLOWED')).toBe(
+        `att0.sigstore.json is signed by key ${key.keyId}; rule releases allows key ${other.keyId}`,
+      );
+    });
+
+    it('BUILDER_NOT_ALLOWED names the builder found, or why there is none', async () => {
+      const spec = policy({ signers: [{ registry: true }], builderIds: [BUILDER] });
+      const evil = decide(
+        [await attest(key, { predicate: provenance('https://evil.example/builder@v1') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(evil.reasons, 'BUILDER_NOT_ALLOWED')).toBe(
+        `att0.sigstore.json was built by https://evil.example/builder@v1; rule releases allows ${BUILDER}`,
+      );
+      const { runDetails: _none, ...noBuilder } = provenance();
+      const missing = decide([await attest(key, { predicate: noBuilder })], [registryKey(key)], spec);
+      expect(messageOf(missing.reasons, 'BUILDER_NOT_ALLOWED')).toMatch(
+        /^att0\.sigstore\.json was built by \(.+\); rule releases allows /,
+      );
+    });
+
+    it('SOURCE_NOT_ALLOWED names the source found, normalised', async () => {
+      const spec = policy({
+        signers: [{ registry: true }],
+        sourceRepositories: ['https://github.com/acme/app'],
+      });
+      const decision = decide(
+        [await attest(key, { predicate: provenance(undefined, 'git+https://github.com/acme/fork.git') })],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(decision.reasons, 'SOURCE_NOT_ALLOWED')).toBe(
+        'att0.sigstore.json was built from https://github.com/acme/fork; rule releases allows https://github.com/acme/app',
+      );
+    });
+
+    it('a subject without the name says which name it needed', async () => {
+      const spec = policy({ signers: [{ registry: true }], requireSubjectName: true });
+      const statement = createStatement(
+        [{ name: 'other.tar.gz', digests: { sha256 } }],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      const decision = decide(
+        [JSON.stringify(await signStatement(statement, key.sign))],
+        [registryKey(key)],
+        spec,
+      );
+      expect(messageOf(decision.reasons, 'SUBJECT_MISMATCH')).toBe(
+        'att0.sigstore.json names this digest, but not as "releases/app.tar.gz" or its file name; rule releases requires the name',
+      );
+    });
+
+    it('MISSING_ATTESTATION names the types required: one, several, or any', () => {
+      const types = (type: string | string[]) =>
+        compilePolicy(
+          {
+            version: 1,
+            rules: [
+              {
+                name: 'releases',
+                match: ['releases/**'],
+                require: [{ type, signers: [{ registry: true }] }],
+              },
+            ],
+          },
+          'sha256:test',
+        );
+      const message = (type: string | string[]) =>
+        messageOf(decide([], [], types(type)).reasons, 'MISSING_ATTESTATION');
+      expect(message(PROVENANCE_V1)).toBe(
+        `requires a ${PROVENANCE_V1} attestation; none was found for this artifact`,
+      );
+      expect(message([PROVENANCE_V1, 'https://spdx.dev/Document'])).toBe(
+        `requires a ${PROVENANCE_V1} or https://spdx.dev/Document attestation; none was found for this artifact`,
+      );
+      expect(message('*')).toBe('requires a signed attestation; none was found for this artifact');
     });
   });
 });

@@ -179,6 +179,7 @@ describeFixtures('keyless Sigstore bundles (sigstore-js fixtures, public-good tr
         policyFor({ issuer: FIXTURE_ISSUER, identityRegexp: 'dehamer' }),
       );
       expect(decision.accepted).toBe(false);
+      expect(decision.reasons.map((r) => r.code)).toEqual(['SIGNER_NOT_ALLOWED', 'MISSING_ATTESTATION']);
     });
 
     it('match the whole identity', () => {

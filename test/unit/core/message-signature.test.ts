@@ -84,6 +84,41 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
     });
   });
 
+  it('does not meet a provenance requirement: a signature has no builder or source to check', () => {
+    const key = testKey();
+    const typed = compilePolicy(
+      {
+        version: 1,
+        rules: [
+          {
+            name: 'bin',
+            match: ['**'],
+            require: [
+              {
+                type: 'https://slsa.dev/provenance/v1',
+                signers: [{ registry: true }],
+                builderIds: ['https://ci.example/builder'],
+              },
+            ],
+          },
+        ],
+      },
+      'sha256:typed',
+    );
+    const { attestations } = parseAttestationFile(messageBundle(key, 'sha256'), 'app.sigstore.json');
+    for (const attestation of attestations) attestation.beside = true;
+    const decision = evaluate({
+      artifact: { path: 'bin/app', digests },
+      attestations,
+      policy: typed,
+      keys: staticKeyLookup([key.trusted({ origin: 'registry' })]),
+      observedAt: new Date(),
+    });
+    expect(decision.accepted).toBe(false);
+    expect(decision.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+    expect(decision.attestations.every((report) => report.counted !== true)).toBe(true);
+  });
+
   it('rejects a correct digest with a signature over other bytes (SIGNATURE_INVALID)', () => {
     const key = testKey();
     const bundle = JSON.parse(messageBundle(key, 'sha256'));

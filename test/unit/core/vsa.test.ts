@@ -116,6 +116,11 @@ describe('#verificationSummaryProblems', () => {
     ['issued for the same file name under another prefix', [entry({ name: 'app.tar.gz' })]],
     ['about other bytes', [entry({ digests: { sha256: 'b'.repeat(64) } })]],
     ['about another resource', [entry({ resourceUri: 's3://vouch-staging/scratch/app.tar.gz' })]],
+    ['about a resource outside S3', [entry({ resourceUri: 'https://example.com/releases/app.tar.gz' })]],
+    [
+      'about a key that only ends like this one',
+      [entry({ resourceUri: 's3://vouch-staging/xreleases/app.tar.gz' })],
+    ],
   ])('refuses a summary %s with SUBJECT_MISMATCH', (_what, entries) => {
     expect(codes(summary(entries))).toEqual(['SUBJECT_MISMATCH']);
   });

@@ -174,6 +174,39 @@ describe('createPipeline', () => {
       await h.pipeline.sweepPending();
       expect(await h.status('releases/app.tgz')).toEqual(['rejected']);
       expect(h.records.dueEntries()).toEqual([]);
+      expect((await h.records.byKey('releases/app.tgz'))[0]?.reasons.map((r) => r.code)).toEqual([
+        'MISSING_ATTESTATION',
+      ]);
+    });
+  });
+
+  // README, "Who may decide": junk beside an artifact is a note and never vetoes it (#11.3); the artifact
+  // waits for a genuine attestation until its deadline, and is rejected then, not a millisecond earlier
+  // and never left pending after it.
+  describe('when the only attestation beside the artifact is unusable (a key nobody trusts)', () => {
+    it('waits, noting it, and is rejected by the sweep exactly at its deadline', async () => {
+      let at: Date | undefined;
+      const h = harness({ overrides: { now: () => at ?? new Date() } });
+      const stranger = testKey('p256', `arn:aws:kms:us-east-1:000000000000:key/${randomUUID()}`);
+      await h.upload('releases/app.tgz.sigstore.json', await h.provenance('app.tgz', 'app', stranger));
+      await h.upload('releases/app.tgz', 'app');
+      const [pending] = await h.records.byKey('releases/app.tgz');
+      expect(pending?.status).toBe('pending');
+      expect(pending?.reasons.map((r) => r.code)).toEqual(['MISSING_ATTESTATION']);
+      expect(pending?.notes?.map((r) => r.code)).toContain('UNKNOWN_KEY');
+      const deadline = new Date(pending?.deadline as string).getTime();
+      expect(deadline - new Date(pending?.uploadedAt as string).getTime()).toBe(3600 * 1000);
+
+      at = new Date(deadline - 1);
+      await h.pipeline.sweepPending();
+      expect(await h.status('releases/app.tgz')).toEqual(['pending']);
+      at = new Date(deadline);
+      await h.pipeline.sweepPending();
+      const [rejected] = await h.records.byKey('releases/app.tgz');
+      expect(rejected?.status).toBe('rejected');
+      expect(rejected?.reasons.map((r) => r.code)).toContain('MISSING_ATTESTATION');
+      expect(rejected?.notes?.map((r) => r.code)).toContain('UNKNOWN_KEY');
+      expect(h.copies()).toEqual([]);
     });
   });
 
@@ -332,6 +365,10 @@ describe('createPipeline', () => {
       };
       await h.upload('releases/app.tgz', 'app');
       expect(await h.status('releases/app.tgz')).toEqual(['quarantined']);
+      expect((await h.records.byKey('releases/app.tgz'))[0]?.reasons.map((r) => r.code)).toEqual([
+        'KEY_REVOKED',
+        'MISSING_ATTESTATION',
+      ]);
       expect(h.s3.latest(DEPLOYMENT, 'releases/app.tgz')).toBeUndefined();
       expect(h.s3.latest(DEPLOYMENT, vsaKey('releases/app.tgz'))).toBeUndefined();
     });

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { keyHintProblem, MAX_KEY_HINT_LENGTH, showHint, staticKeyLookup } from '#core/index.ts';
+import { testKey } from '../../helpers/keys.ts';
+
+// A key hint is whatever the uploader wrote (DSSE `keyid` is unauthenticated): its checks, at their edges.
+
+describe('keyHintProblem', () => {
+  it.each([
+    ['a KMS key ARN', 'arn:aws:kms:us-east-1:000000000000:key/1111'],
+    ['a sha256: ID', `sha256:${'a'.repeat(64)}`],
+    ['printable ASCII at both ends of the range', '!~'],
+    [`${MAX_KEY_HINT_LENGTH} characters`, 'k'.repeat(MAX_KEY_HINT_LENGTH)],
+  ])('accepts %s', (_what, hint) => {
+    expect(keyHintProblem(hint)).toBeUndefined();
+  });
+
+  it.each([
+    ['an empty hint', '', /names no key/],
+    [
+      `${MAX_KEY_HINT_LENGTH + 1} characters`,
+      'k'.repeat(MAX_KEY_HINT_LENGTH + 1),
+      /257 characters long \(at most 256\)/,
+    ],
+    ['a space', 'arn:aws:kms key', /spaces, control or non-ASCII/],
+    ['a control character', 'key\u0000', /spaces, control or non-ASCII/],
+    ['DEL', 'key\u007f', /spaces, control or non-ASCII/],
+    ['a non-ASCII letter', 'kéy', /spaces, control or non-ASCII/],
+  ])('refuses %s', (_what, hint, why) => {
+    expect(keyHintProblem(hint)).toMatch(why);
+  });
+});
+
+describe('showHint', () => {
+  it('quotes a hint of up to 80 characters whole, and cuts a longer one at 80', () => {
+    expect(showHint('k'.repeat(80))).toBe(JSON.stringify('k'.repeat(80)));
+    expect(showHint('k'.repeat(81))).toBe(JSON.stringify(`${'k'.repeat(80)}…`));
+  });
+});
+
+describe('staticKeyLookup', () => {
+  const a = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/a');
+  const b = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/b');
+
+  it('with one key, returns it whatever the hint (the signature must still verify with it)', () => {
+    const lookup = staticKeyLookup([a.trusted()]);
+    expect(lookup('anything')?.keyId).toBe(a.keyId);
+    expect(lookup('')?.keyId).toBe(a.keyId);
+  });
+
+  it('with several, finds a key only by its ID', () => {
+    const lookup = staticKeyLookup([a.trusted(), b.trusted()]);
+    expect(lookup(b.keyId)?.keyId).toBe(b.keyId);
+    expect(lookup('anything')).toBeUndefined();
+  });
+
+  it('with none, finds nothing', () => {
+    expect(staticKeyLookup([])('anything')).toBeUndefined();
+  });
+});
