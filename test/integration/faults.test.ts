@@ -251,20 +251,21 @@ describe('a restart of the local servers mid-run', () => {
       delivery: 'manual',
       maxReceiveCount: 2,
       wrapDeps: (deps) => {
-        countPromotions(promotions)(deps);
-        return {
-          ...deps,
-          // The fourth promotion stops every server under it, after its claim and before its copy: it and
-          // everything still queued behind it fail against servers that are gone.
-          vsaSigner: async (message) => {
-            if (++stop.promotionsStarted === 4) {
-              cut.key = /"name":"([^"]+)"/.exec(message.toString('utf8'))?.[1] ?? '?';
-              cut.copiedBefore = [...promotions.values()].reduce((a, b) => a + b, 0);
-              await stop.servers();
-            }
-            return deps.vsaSigner(message);
-          },
+        const counted = countPromotions(promotions)(deps);
+        // The fourth promotion stops every server under it, after its claim and before its copy (locally
+        // the unversioned path: a streamed copy): it and everything still queued behind it fail against
+        // servers that are gone.
+        const s3 = counted.s3;
+        const stream = s3.streamVerified.bind(s3);
+        s3.streamVerified = async (...args: Parameters<typeof stream>) => {
+          if (++stop.promotionsStarted === 4) {
+            cut.key = args[2];
+            cut.copiedBefore = [...promotions.values()].reduce((a, b) => a + b, 0);
+            await stop.servers();
+          }
+          return stream(...args);
         };
+        return counted;
       },
     });
     stop.servers = () => first.stack.close();
