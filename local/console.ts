@@ -1,6 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { ArtifactStatus, DeadLetterEntry, Reason } from '#core/index.ts';
 import type { RecordRepository } from '../lambdas/verify/context.ts';
+import { withRecordHooks } from '../lambdas/verify/record-hooks.ts';
 import type { DeadLetter } from './queue.ts';
 
 export interface ConsoleOptions {
@@ -39,31 +40,10 @@ export function createConsole(options: ConsoleOptions) {
   return {
     /** The record store, announcing each decision the verifier records. */
     announcing(records: RecordRepository): RecordRepository {
-      return {
-        get: records.get.bind(records),
-        annotate: records.annotate.bind(records),
-        claimPromotion: records.claimPromotion.bind(records),
-        releasePromotion: records.releasePromotion.bind(records),
-        claimDeployment: records.claimDeployment.bind(records),
-        byKey: records.byKey.bind(records),
-        byLegacyStatus: records.byLegacyStatus.bind(records),
-        byKeyId: records.byKeyId.bind(records),
-        inStatus: records.inStatus.bind(records),
-        markDue: records.markDue.bind(records),
-        dueBefore: records.dueBefore.bind(records),
-        clearDue: records.clearDue.bind(records),
-        async create(record, claim) {
-          const created = await records.create(record, claim);
-          if (created) announce(record.status, record.objectKey, first(record.reasons));
-          return created;
-        },
-        async transition(objectKey, version, to, patch, note) {
-          const moved = await records.transition(objectKey, version, to, patch, note);
-          // A pending record re-evaluated and still pending is no new decision.
-          if (moved && to !== 'pending') announce(to, objectKey, first(patch.reasons) ?? note);
-          return moved;
-        },
-      };
+      return withRecordHooks(records, {
+        created: (record) => announce(record.status, record.objectKey, first(record.reasons)),
+        moved: ({ objectKey, to, patch, note }) => announce(to, objectKey, first(patch.reasons) ?? note),
+      });
     },
 
     /** The verifier logged that a message failed and will be retried. */

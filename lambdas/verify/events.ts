@@ -1,5 +1,6 @@
 import { type EventPublisher, recordEvents } from '#core/index.ts';
 import type { RecordRepository } from './context.ts';
+import { withRecordHooks } from './record-hooks.ts';
 
 /**
  * The record store, publishing an event for each status a record enters (created, moved), read back
@@ -20,28 +21,8 @@ export function publishingEvents(
       failed(error);
     }
   };
-  return {
-    get: records.get.bind(records),
-    annotate: records.annotate.bind(records),
-    claimPromotion: records.claimPromotion.bind(records),
-    releasePromotion: records.releasePromotion.bind(records),
-    claimDeployment: records.claimDeployment.bind(records),
-    byKey: records.byKey.bind(records),
-    byLegacyStatus: records.byLegacyStatus.bind(records),
-    byKeyId: records.byKeyId.bind(records),
-    inStatus: records.inStatus.bind(records),
-    markDue: records.markDue.bind(records),
-    dueBefore: records.dueBefore.bind(records),
-    clearDue: records.clearDue.bind(records),
-    async create(record) {
-      const created = await records.create(record);
-      if (created) await announce(record.objectKey, record.version);
-      return created;
-    },
-    async transition(objectKey, version, to, patch, note) {
-      const moved = await records.transition(objectKey, version, to, patch, note);
-      if (moved && to !== 'pending') await announce(objectKey, version);
-      return moved;
-    },
-  };
+  return withRecordHooks(records, {
+    created: (record) => announce(record.objectKey, record.version),
+    moved: ({ objectKey, version }) => announce(objectKey, version),
+  });
 }
