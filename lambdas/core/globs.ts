@@ -2,7 +2,7 @@ import picomatch from 'picomatch';
 import { VouchError } from './errors.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const UNMATCHABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\\]/;
+const UNMATCHABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\\]/;
 const EXTGLOB = /[@!+*?]\(/;
 
 /**

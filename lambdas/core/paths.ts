@@ -1,8 +1,9 @@
 import { VouchError } from './errors.ts';
 import { DEFAULT_LIMITS } from './limits.ts';
 
-// Bidirectional overrides and isolates make a key display differently from what it is.
-const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F]/;
+// Bidirectional marks, overrides and isolates (Unicode's Bidi_Control property, every code point of it)
+// make a key display differently from what it is.
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 // C0, DEL and C1 control characters.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;

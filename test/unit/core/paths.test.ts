@@ -22,6 +22,7 @@ const refused = [
   { what: 'C0 controls', codePoints: range(0x00, 0x1f), why: /control characters/ },
   { what: 'DEL', codePoints: [0x7f], why: /control characters/ },
   { what: 'C1 controls (NEL, CSI, …)', codePoints: range(0x80, 0x9f), why: /control characters/ },
+  { what: 'ALM (Arabic letter mark)', codePoints: [0x061c], why: /bidirectional/ },
   { what: 'LRM and RLM', codePoints: [0x200e, 0x200f], why: /bidirectional/ },
   {
     what: 'embeddings and overrides (LRE, RLE, PDF, LRO, RLO)',
@@ -35,7 +36,7 @@ const refused = [
 
 // Next to each refused range, and printable: refused they would only be a nuisance, but a key with them
 // is not ambiguous, so it is left to the policy.
-const accepted = [0x20, 0x7e, 0xa0, 0x200d, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a].map((codePoint) => ({
+const accepted = [0x20, 0x7e, 0xa0, 0x061b, 0x061d, 0x200d, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a].map((codePoint) => ({
   codePoint,
   name: hex(codePoint),
 }));
