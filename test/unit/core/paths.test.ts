@@ -36,10 +36,12 @@ const refused = [
 
 // Next to each refused range, and printable: refused they would only be a nuisance, but a key with them
 // is not ambiguous, so it is left to the policy.
-const accepted = [0x20, 0x7e, 0xa0, 0x061b, 0x061d, 0x200d, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a].map((codePoint) => ({
-  codePoint,
-  name: hex(codePoint),
-}));
+const accepted = [0x20, 0x7e, 0xa0, 0x061b, 0x061d, 0x200d, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a].map(
+  (codePoint) => ({
+    codePoint,
+    name: hex(codePoint),
+  }),
+);
 
 describe('object keys refused before any glob sees them (INVALID_PATH)', () => {
   it.each(refused)('$what: $name, anywhere in a segment', ({ codePoint, why }) => {
