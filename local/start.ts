@@ -129,7 +129,8 @@ if (noDemo) {
   );
   // The local stand-ins for the scheduled sweep and for the key registry's stream (revocation re-checks).
   const timer = setInterval(() => {
-    void gate.sweep();
+    // A sweep that fails (a server busy or restarting) is logged and tried again at the next tick.
+    gate.sweep().catch((error: unknown) => logger.error('the sweep failed', { error: error as Error }));
     void gate.keyStream.poll();
   }, 30_000);
   const deadLetters = setInterval(() => localConsole.flushDeadLetters(queue.deadLetters), 1000);

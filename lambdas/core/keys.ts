@@ -80,6 +80,12 @@ export const isRegistryKeyId = (hint: string) => KMS_KEY_ARN.test(hint);
 export const showHint = (hint: string) => JSON.stringify(hint.length > 80 ? `${hint.slice(0, 80)}…` : hint);
 
 export function publicKeyFromPem(pem: string | Buffer, what = 'public key'): KeyObject {
+  // Node derives the public key from a private one; a verifier refuses to be handed a private key at all.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(typeof pem === 'string' ? pem : pem.toString('latin1')))
+    throw new VouchError(
+      'PARSE_ERROR',
+      `${what}: a private key; give its public key (a verifier never needs the private one)`,
+    );
   try {
     const key = createPublicKey(pem);
     if (key.type !== 'public') throw new Error(`expected a public key, found a ${key.type} key`);

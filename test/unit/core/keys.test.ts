@@ -1,5 +1,13 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keyHintProblem, MAX_KEY_HINT_LENGTH, showHint, staticKeyLookup } from '#core/index.ts';
+import {
+  keyHintProblem,
+  MAX_KEY_HINT_LENGTH,
+  publicKeyFromPem,
+  showHint,
+  staticKeyLookup,
+  VouchError,
+} from '#core/index.ts';
 import { testKey } from '../../helpers/keys.ts';
 
 // A key hint is whatever the uploader wrote (DSSE `keyid` is unauthenticated): its checks, at their edges.
@@ -55,5 +63,28 @@ describe('staticKeyLookup', () => {
 
   it('with none, finds nothing', () => {
     expect(staticKeyLookup([])('anything')).toBeUndefined();
+  });
+});
+
+describe('publicKeyFromPem', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const sec1 = privateKey.export({ type: 'sec1', format: 'pem' }).toString();
+
+  it('reads a public key', () => {
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(publicKeyFromPem(pem).equals(publicKey)).toBe(true);
+  });
+
+  it.each([
+    ['PKCS#8', pkcs8],
+    ['SEC1 (EC PRIVATE KEY)', sec1],
+  ])('refuses a %s private key, though one could be derived from it', (_what, pem) => {
+    expect(() => publicKeyFromPem(pem, 'vsa.pem')).toThrow(/vsa\.pem: a private key/);
+    expect(() => publicKeyFromPem(Buffer.from(pem), 'vsa.pem')).toThrow(VouchError);
+  });
+
+  it('refuses what is not a key, naming it', () => {
+    expect(() => publicKeyFromPem('hello', 'vsa.pem')).toThrow(/vsa\.pem: not a PEM public key/);
   });
 });
