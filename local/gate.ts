@@ -1,11 +1,6 @@
 import { Readable } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  GetPublicKeyCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { awsClients, type ClientOverrides, documentClient, kmsClient, s3Client } from '#adapters/clients.ts';
@@ -45,7 +40,7 @@ import { createSweepHandler } from '../lambdas/verify/schedule.ts';
 import { createStreamHandler } from '../lambdas/verify/stream.ts';
 import { type Observability, pipelineDeps, verifierFor } from '../lambdas/verify/wiring.ts';
 import { createKeyStreamPoller } from './key-stream.ts';
-import { ensurePolicyKey, POLICY_KEY_ALIAS } from './policy-events.ts';
+import { ensureAliasedKey, ensurePolicyKey, POLICY_KEY_ALIAS } from './keys.ts';
 import { createEventQueue } from './queue.ts';
 import {
   encodeEventKey,
@@ -376,25 +371,9 @@ async function reconcile(
   return requeued;
 }
 
-async function ensureVsaKey(client: KMSClient): Promise<string | undefined> {
-  try {
-    await client.send(new GetPublicKeyCommand({ KeyId: VSA_KEY_ALIAS }));
-    return undefined;
-  } catch (error) {
-    if ((error as Error).name !== 'NotFoundException') throw error;
-    const { KeyMetadata } = await client.send(
-      new CreateKeyCommand({
-        KeySpec: 'ECC_NIST_P256',
-        KeyUsage: 'SIGN_VERIFY',
-        Description: 'Vouch verification summaries',
-        // As the stack tags its first VSA key: the rotation function adopts it into the rotating line.
-        Tags: [
-          { TagKey: KEY_TAGS.purpose, TagValue: KEY_PURPOSES.vsa },
-          { TagKey: KEY_TAGS.alias, TagValue: VSA_SIGNING_ALIAS },
-        ],
-      }),
-    );
-    await client.send(new CreateAliasCommand({ AliasName: VSA_KEY_ALIAS, TargetKeyId: KeyMetadata?.KeyId }));
-    return KeyMetadata?.Arn;
-  }
-}
+/** The stack's first VSA key, tagged as the stack tags it: the rotation function adopts it into the rotating line. */
+const ensureVsaKey = (client: KMSClient) =>
+  ensureAliasedKey(client, VSA_KEY_ALIAS, 'Vouch verification summaries', {
+    [KEY_TAGS.purpose]: KEY_PURPOSES.vsa,
+    [KEY_TAGS.alias]: VSA_SIGNING_ALIAS,
+  });

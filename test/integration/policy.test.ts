@@ -13,7 +13,7 @@ import {
   vsaKey,
 } from '#core/index.ts';
 import { DEMO_BUILDER_ID } from '../../local/gate.ts';
-import { POLICY_KEY_ALIAS } from '../../local/policy-events.ts';
+import { POLICY_KEY_ALIAS } from '../../local/keys.ts';
 import { startTestGate, type TestGate } from '../helpers/gate.ts';
 
 // Conditions, vulnerability gates, exceptions, phase-in, signed policy versions and decision events,
