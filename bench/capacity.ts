@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: the counting proxy and how it prices DynamoDB capacity from the wire,
+// indexes included; a bench, not shipped code.
 import {
   type AttributeValue,
   DescribeTableCommand,

@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: who may upload (one role per pipeline), who may fetch (the deployer), and
+// the trust conditions both rest on, read together when reviewing access.
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';

@@ -1,3 +1,6 @@
+// Over ~300 lines on purpose: every configuration key's check sits beside its default and the
+// cross-field checks that read them (pipelines are parsed in pipeline-config.ts); a test keeps the
+// README's table equal to CONFIG_KEYS.
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { SUPPORTED_KEY_SPECS } from '../lambdas/adapters/kms.ts';

@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: the one wiring of the local stack (servers, keys, the three verifier
+// entry points, the queue, reconciliation) that npm start, the tests, the load script and the benches share.
 import { Readable } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { KMSClient } from '@aws-sdk/client-kms';

@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: every conditional write of the record lifecycle, the promotion claim and
+// the deployment slot on one table; item shapes are in record-items.ts, due entries in due-list.ts.
 import {
   type DynamoDBDocumentClient,
   GetCommand,

@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: compiling a policy (signers, requirements, rules, exceptions) and the
+// load-time refusals of combinations whose checks could not apply; the schema is policy-schema.ts.
 import { createHash, type KeyObject } from 'node:crypto';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';

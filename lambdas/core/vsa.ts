@@ -1,3 +1,5 @@
+// Over ~300 lines on purpose: writing a summary and the deployer's checks of one (entry, validity,
+// attestation copies) must agree field by field, so both are here.
 import { createHash } from 'node:crypto';
 import { type Digests, digestsMatch } from './digest.ts';
 import { type Reason, VouchError } from './errors.ts';
