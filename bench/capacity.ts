@@ -1,5 +1,5 @@
-// Over ~300 lines on purpose: the counting proxy and how it prices DynamoDB capacity from the wire,
-// indexes included; a bench, not shipped code.
+// Over ~300 lines on purpose: DynamoDB's capacity rules (items, indexes, reads, writes) applied to what
+// each request touched, in one place; a bench, not shipped code.
 import {
   type AttributeValue,
   DescribeTableCommand,
