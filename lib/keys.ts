@@ -47,12 +47,36 @@ const DATA_KEY_USE = [
 const VSA_KEY_USE = ['kms:GetPublicKey', 'kms:Verify'];
 
 /**
- * What a role that manages other keys must never do to these two: relabel them (tags are what its
- * permissions are scoped by), disable or delete them, move their aliases, or hand out their use.
+ * What the account may do with a signing key whose policy only a deployment changes (the VSA key, the
+ * policy key): administer it, but not its policy, and verify with it. Signing is granted by name.
  */
+export const SIGNING_KEY_ACCOUNT_ACTIONS = [
+  ...ADMIN_ACTIONS.filter((action) => action !== 'kms:PutKeyPolicy'),
+  ...VSA_KEY_USE,
+];
+
+/**
+ * Only a CloudFormation deployment of this stack changes such a key's policy. With PutKeyPolicy in the
+ * account statement, any principal whose IAM policy allows it could add itself as a signer. (Through
+ * CloudFormation the caller's own request carries aws:CalledVia, so KMS's lockout check, which requires
+ * the creator to be able to change the policy again, is met.)
+ */
+export const policyChangesOnlyThroughCloudFormation = () =>
+  new iam.PolicyStatement({
+    sid: 'PolicyChangesOnlyThroughCloudFormation',
+    principals: [new iam.AccountRootPrincipal()],
+    actions: ['kms:PutKeyPolicy'],
+    resources: ['*'],
+    conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } },
+  });
+
 /** What the rotation may do to the first VSA key, to point the summary alias at it. */
 export const SUMMARY_ALIAS_ACTIONS = ['kms:CreateAlias', 'kms:UpdateAlias'];
 
+/**
+ * What a role that manages other keys must never do to these two: relabel them (tags are what its
+ * permissions are scoped by), disable or delete them, move their aliases, or hand out their use.
+ */
 export const PROTECTED_KEY_ACTIONS = [
   'kms:TagResource',
   'kms:UntagResource',
@@ -130,23 +154,8 @@ export class VouchKeys extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
     );
-    const vsaPolicy = keyPolicy('AccountAdministersAndReadsPublicKey', [
-      ...ADMIN_ACTIONS.filter((action) => action !== 'kms:PutKeyPolicy'),
-      ...VSA_KEY_USE,
-    ]);
-    // Only a CloudFormation deployment of this stack changes the VSA key's policy. With PutKeyPolicy in the
-    // account statement, any principal whose IAM policy allows it could add itself as a VSA signer.
-    // (Through CloudFormation the caller's own request carries aws:CalledVia, so KMS's lockout check,
-    // which requires the creator to be able to change the policy again, is met.)
-    vsaPolicy.addStatements(
-      new iam.PolicyStatement({
-        sid: 'PolicyChangesOnlyThroughCloudFormation',
-        principals: [new iam.AccountRootPrincipal()],
-        actions: ['kms:PutKeyPolicy'],
-        resources: ['*'],
-        conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } },
-      }),
-    );
+    const vsaPolicy = keyPolicy('AccountAdministersAndReadsPublicKey', SIGNING_KEY_ACCOUNT_ACTIONS);
+    vsaPolicy.addStatements(policyChangesOnlyThroughCloudFormation());
     this.vsaKey = new kms.Key(this, 'VsaKey', {
       description: 'Vouch VSA signing key: signs verification summaries of promoted artifacts',
       keySpec: kms.KeySpec.ECC_NIST_P256,

@@ -8,6 +8,7 @@ import { DEFAULT_POLICY_PREFIX } from '../lambdas/adapters/policy-store.ts';
 import { DEFAULT_POLICY_KEY_ALIAS, KEY_TAGS } from '../lambdas/core/defaults.ts';
 import { VERIFIER_ENV } from '../lambdas/verify/config.ts';
 import { dataBucketProps } from './buckets.ts';
+import { policyChangesOnlyThroughCloudFormation, SIGNING_KEY_ACCOUNT_ACTIONS } from './keys.ts';
 import { acknowledge, logicalId } from './nag.ts';
 import { RETAINED, retainBucketPolicy } from './retention.ts';
 
@@ -26,26 +27,6 @@ export interface SignedPolicyProps {
   /** @default 'alias/vouch-policy' */
   readonly keyAlias?: string;
 }
-
-const POLICY_KEY_ACTIONS_FOR_ACCOUNT = [
-  'kms:DescribeKey',
-  'kms:GetKeyPolicy',
-  'kms:ListResourceTags',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:EnableKey',
-  'kms:DisableKey',
-  'kms:ScheduleKeyDeletion',
-  'kms:CancelKeyDeletion',
-  'kms:CreateAlias',
-  'kms:UpdateAlias',
-  'kms:DeleteAlias',
-  'kms:UpdateKeyDescription',
-  'kms:ListGrants',
-  'kms:RevokeGrant',
-  'kms:GetPublicKey',
-  'kms:Verify',
-];
 
 /**
  * Policy outside the deploy: a versioned, encrypted bucket of signed policy bundles, each written once
@@ -110,17 +91,11 @@ export class SignedPolicy extends Construct {
         new iam.PolicyStatement({
           sid: 'AccountAdministersAndVerifies',
           principals: [new iam.AccountRootPrincipal()],
-          actions: POLICY_KEY_ACTIONS_FOR_ACCOUNT,
+          actions: SIGNING_KEY_ACCOUNT_ACTIONS,
           resources: ['*'],
         }),
         // As for the VSA key: the key policy changes only through a deployment of this stack.
-        new iam.PolicyStatement({
-          sid: 'PolicyChangesOnlyThroughCloudFormation',
-          principals: [new iam.AccountRootPrincipal()],
-          actions: ['kms:PutKeyPolicy'],
-          resources: ['*'],
-          conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': ['cloudformation.amazonaws.com'] } },
-        }),
+        policyChangesOnlyThroughCloudFormation(),
         ...(signers.length > 0
           ? [
               new iam.PolicyStatement({

@@ -12,6 +12,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { KEY_PURPOSES, KEY_TAGS } from '../lambdas/core/defaults.ts';
 import { rotationEnvironment } from '../lambdas/rotate/config.ts';
 import { DEFERRED_MESSAGE } from '../lambdas/rotate/invoke.ts';
+import { MANAGER_ACTIONS } from '../lambdas/rotate/key-policy.ts';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG, POLICY_TAG_PATTERN } from '../lambdas/rotate/rotate.ts';
 import { lambdaRole, VouchFunction } from './function.ts';
 import { PURPOSE_TAG, SIGNING_PURPOSE } from './keys.ts';
@@ -216,15 +217,7 @@ export class KeyRotation extends Construct {
       this.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: `ManageOwn${line.sid}Keys`,
-          actions: [
-            'kms:DescribeKey',
-            'kms:GetPublicKey',
-            'kms:ListResourceTags',
-            'kms:DisableKey',
-            'kms:ScheduleKeyDeletion',
-            'kms:CreateAlias',
-            'kms:UpdateAlias',
-          ],
+          actions: [...MANAGER_ACTIONS],
           resources: ['*'],
           conditions: { StringEquals: ownKeys },
         }),

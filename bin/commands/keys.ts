@@ -15,6 +15,7 @@ import {
 import { type RotationLine, readRotationConfig, VSA_LINE } from '../../lambdas/rotate/config.ts';
 import type { RotationOutcome } from '../../lambdas/rotate/invoke.ts';
 import { policyDigest } from '../../lambdas/rotate/key-policy.ts';
+import type { RotationRequest } from '../../lambdas/rotate/requests.ts';
 import { type KeyPolicyOption, keyPolicyOption, POLICY_TAG, rotate } from '../../lambdas/rotate/rotate.ts';
 import { cliClients } from '../aws.ts';
 import { EXIT, type Io, nearest, parse, UsageError } from '../cli.ts';
@@ -118,15 +119,8 @@ function describeKey(key: KeyRecord): string {
   return `${key.status.padEnd(8)} ${key.keyId}  ${key.alias}  ${who}  ${window}${made}${revoked}`;
 }
 
-type Request =
-  | { readonly action: 'rotate'; readonly pipeline?: string; readonly vsa?: boolean; readonly force: boolean }
-  | {
-      readonly action: 'revoke';
-      readonly keyId?: string;
-      readonly pipeline?: string;
-      readonly effective: string;
-      readonly reason: string;
-    };
+/** What `vouch keys rotate|revoke` asks of the rotation function (or of its code, run here). */
+type Request = RotationRequest;
 
 function rotateRequest(values: Values, rest: string[]): Request {
   if (rest.length > 0) throw new UsageError(`unexpected ${rest.join(' ')}; see \`vouch keys --help\``);
@@ -223,7 +217,8 @@ async function here(registry: KeyRegistry, request: Request, env: NodeJS.Process
       return { revocation };
     }
     const results: Record<string, RotationOutcome> = {};
-    for (const line of selectLines(lines, request)) results[line.id] = await rotateLine(line, request.force);
+    for (const line of selectLines(lines, request))
+      results[line.id] = await rotateLine(line, request.force === true);
     return { lines: results };
   } catch (error) {
     if (error instanceof KeyRequestError) return { refused: error.message };

@@ -37,7 +37,11 @@ export interface GithubWorkflowClaims {
   readonly sourceRepositoryVisibility?: string;
 }
 
-/** Fulcio's OIDs: .1.1–.1.6 hold raw strings (deprecated), .1.8 and later DER UTF8Strings. */
+/**
+ * Fulcio's OIDs: .1.1–.1.6 hold raw strings (deprecated), .1.8 and later DER UTF8Strings. Written out
+ * here again on purpose, not imported from lambdas/core/certificate-claims.ts: the test CA encodes from
+ * Fulcio's spec, so a wrong OID in the reader fails the tests instead of agreeing with itself.
+ */
 const FULCIO = '1.3.6.1.4.1.57264.1';
 const GITHUB_OIDS: Record<keyof GithubWorkflowClaims, number> = {
   buildSignerUri: 9,
