@@ -274,7 +274,7 @@ export class RecordStore {
    * index of earlier records; decided ones by a scan, as the revocation re-check does.
    */
   async byStatus(status: ArtifactStatus): Promise<ArtifactRecord[]> {
-    if (isFinal(status)) return scanRecords(this.db, this.tableName, [status]);
+    if (isFinal(status)) return this.inStatus([status]);
     const due = await this.due.before();
     const records = unique([
       ...(await getRecords(
