@@ -1,18 +1,17 @@
 import { fileURLToPath } from 'node:url';
-import { Duration } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bundleLambda } from './bundle.ts';
 import { RETAINED } from './retention.ts';
 
 /** The project root: entry points, the lock file and the files copied into bundles resolve from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Node 24 in Lambda, and the bundles' esbuild target: the runtime that development, tests and CI use. */
+/** Node 24 in Lambda: the runtime that development, tests and CI use, and the bundles' target. */
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
-export const BUNDLE_TARGET = 'node24';
 
 export interface VouchFunctionProps {
   /** Handler module, relative to the project root, e.g. `lambdas/verify/handler.ts`. */
@@ -37,15 +36,20 @@ export interface VouchFunctionProps {
    * @default - none
    */
   readonly assets?: Readonly<Record<string, string>>;
+  /**
+   * Files written next to the bundle: name → content.
+   * @default - none
+   */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /**
- * A Vouch Lambda: arm64, ESM, bundled and minified by the local esbuild (no Docker), AWS SDK included so
- * the versions tested are the versions deployed, its own log group with a retention, and a role that
- * may write to that log group and nothing else until it is granted more.
+ * A Vouch Lambda: arm64, bundled at synth by esbuild in this process (no Docker; lib/bundle.ts: ESM, code
+ * split, minified, AWS SDK included so the versions tested are the versions deployed), its own log group
+ * with a retention, and a role that may write to that log group and nothing else until it is granted more.
  */
 export class VouchFunction extends Construct {
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: VouchFunctionProps) {
@@ -54,12 +58,25 @@ export class VouchFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       removalPolicy: RETAINED,
     });
-    const copies = Object.entries(props.assets ?? {});
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: `${PROJECT_ROOT}${props.entry}`,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    this.function = new lambda.Function(this, 'Function', {
+      code: lambda.Code.fromAsset(PROJECT_ROOT, {
+        // The bundle's own hash: the project folder (with node_modules) is never fingerprinted or copied.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Only if local bundling declined, which it never does: no Docker is needed or used.
+          image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs24.x'),
+          local: {
+            tryBundle: (outputDir) => {
+              bundleLambda(PROJECT_ROOT, props.entry, outputDir, {
+                copies: props.assets ?? {},
+                files: props.files ?? {},
+              });
+              return true;
+            },
+          },
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
       runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
@@ -72,27 +89,6 @@ export class VouchFunction extends Construct {
         ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
         : {}),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: BUNDLE_TARGET,
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        // CDK runs the local esbuild through `npx --no-install`. Under `npx -p node@24 -- …` (the README's
-        // bootstrap) npm exports npm_config_package=node@24, which that npx would try, and refuse, to install.
-        environment: { npm_config_package: '' },
-        // Some CommonJS dependencies call require(); an ESM bundle has to provide it.
-        banner:
-          "import { createRequire as __vouchRequire } from 'node:module'; const require = __vouchRequire(import.meta.url);",
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) =>
-            copies.map(([name, source]) => `cp -R "${inputDir}/${source}" "${outputDir}/${name}"`),
-        },
-      },
     });
     // The role may write this function's logs; the managed AWSLambdaBasicExecutionRole would allow any group.
     this.logGroup.grantWrite(props.role);

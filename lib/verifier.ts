@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { ATTESTATION_INDEX_ACTIONS } from '../lambdas/adapters/attestation-index.ts';
 import { KEY_REGISTRY_READ_ACTIONS } from '../lambdas/adapters/key-registry.ts';
 import { RECORD_STORE_ACTIONS } from '../lambdas/adapters/records.ts';
-import { ConditionEngineNotLoaded } from '../lambdas/core/condition-engine.ts';
+import { loadConditionEngine } from '../lambdas/core/condition-engine.ts';
 import {
   DEFAULT_PENDING_DEADLINE_SECONDS,
   DEFAULT_VERIFIER_BATCH_SIZE,
@@ -20,7 +20,7 @@ import {
   KEY_TAGS,
 } from '../lambdas/core/defaults.ts';
 import type { PipelineScope } from '../lambdas/core/pipelines.ts';
-import { parsePolicy, policyDigest } from '../lambdas/core/policy.ts';
+import { loadPolicySyntax, parsePolicy } from '../lambdas/core/policy.ts';
 
 import { verifierEnvironment } from '../lambdas/verify/config.ts';
 import type { DeploymentBucket } from './deployment.ts';
@@ -30,19 +30,10 @@ import { acknowledge, logicalId, OBJECT_WILDCARD_REASON, SCHEDULER_INVOKE_REASON
 import type { StagingBucket } from './staging.ts';
 import type { VouchTables } from './tables.ts';
 
-/**
- * The policy file checked against its schema (synth is synchronous: a policy with conditions is
- * schema-checked, and its CEL compiled at the verifier's first invocation, which loads the engine).
- */
-function synthChecked(bytes: Buffer, what: string): { digest: string } {
-  try {
-    return parsePolicy(bytes, what);
-  } catch (error) {
-    // Thrown only once the schema check has passed, when compiling needs the CEL engine.
-    if (error instanceof ConditionEngineNotLoaded) return { digest: policyDigest(bytes) };
-    throw error;
-  }
-}
+// Synth parses, checks and compiles the policy file completely, its CEL conditions too: a policy that does
+// not load never deploys. Constructs are synchronous, so the YAML parser, the schema check and the CEL
+// engine (loaded lazily by the verifier) are loaded here, once, when the stack's code is imported.
+await Promise.all([loadPolicySyntax(), loadConditionEngine()]);
 
 export interface VerifierProps {
   /**
@@ -147,9 +138,9 @@ export class Verifier extends Construct {
         `Verifier: the policy file must be inside the project (${PROJECT_ROOT}), found ${props.policyFile}`,
       );
     }
-    // Validated here, at synth: a policy that does not load never deploys, and the verifier's cold start
-    // only compiles the file it was given (exactly these bytes) instead of validating it again.
-    const policy = synthChecked(readFileSync(props.policyFile), policyAsset);
+    // Validated here, at synth. The verifier ships the file (its digest is the one decisions record) and
+    // the document parsed from it, which a cold start reads instead of parsing and validating again.
+    const policy = parsePolicy(readFileSync(props.policyFile), policyAsset);
     const environment = {
       ...verifierEnvironment({
         stagingBucket: props.staging.bucket.bucketName,
@@ -164,6 +155,7 @@ export class Verifier extends Construct {
         ...(props.pipelines ? { pipelines: props.pipelines } : {}),
         policyPath: '/var/task/policy.yaml',
         policySchemaValidated: policy.digest,
+        policyDocumentPath: '/var/task/policy.json',
         trustedRootPath: '/var/task/trust/public-good.trusted_root.json',
         pendingDeadlineSeconds: props.pendingDeadline?.toSeconds() ?? DEFAULT_PENDING_DEADLINE_SECONDS,
         vsaValiditySeconds: props.vsaValidity?.toSeconds() ?? DEFAULT_VSA_VALIDITY_SECONDS,
@@ -183,6 +175,7 @@ export class Verifier extends Construct {
           : {}),
         ...(props.logRetention ? { logRetention: props.logRetention } : {}),
         assets: { 'policy.yaml': policyAsset, trust: 'lambdas/core/trust' },
+        files: { 'policy.json': JSON.stringify(policy.spec) },
         environment,
       });
 

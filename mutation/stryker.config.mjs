@@ -15,6 +15,7 @@ export const SECURITY_CORE = [
   'lambdas/core/objects.ts',
   'lambdas/core/paths.ts',
   'lambdas/core/policy.ts',
+  'lambdas/core/policy-syntax.ts',
   'lambdas/core/prehashed.ts',
   'lambdas/core/provenance.ts',
   'lambdas/core/requirements.ts',

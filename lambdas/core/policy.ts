@@ -1,8 +1,6 @@
 // Over ~300 lines on purpose: compiling a policy (signers, requirements, rules, exceptions) and the
 // load-time refusals of combinations whose checks could not apply; the schema is policy-schema.ts.
 import { createHash, type KeyObject } from 'node:crypto';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { parse as parseYaml } from 'yaml';
 import { ConditionEngineNotLoaded, loadConditionEngine } from './condition-engine.ts';
 import type { Condition } from './conditions.ts';
 import { VouchError } from './errors.ts';
@@ -18,7 +16,7 @@ import {
   type VulnerabilityGate,
   type VulnerabilitySpec,
 } from './policy-extensions.ts';
-import { POLICY_SCHEMA } from './policy-schema.ts';
+import type * as PolicySyntax from './policy-syntax.ts';
 import { SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02 } from './provenance.ts';
 import { type AllowedSigner, compileSigner, type SignerSpec } from './signers.ts';
 
@@ -63,17 +61,6 @@ export interface PolicySpec {
   readonly exceptions?: readonly ExceptionSpec[];
 }
 
-/**
- * The schema's validator, compiled on first use: compiling it is most of what loading this module would
- * otherwise cost (a verifier cold start whose policy synth already validated never compiles it).
- */
-let policyValidator: ValidateFunction<PolicySpec> | undefined;
-const schemaValidator = () =>
-  // verbose: errors carry the schema they failed, so a message can list the keys allowed where one was not.
-  (policyValidator ??= new Ajv({ allErrors: false, strict: true, verbose: true }).compile<PolicySpec>(
-    POLICY_SCHEMA,
-  ));
-
 export interface Requirement {
   readonly types: readonly string[];
   readonly signers: readonly AllowedSigner[];
@@ -113,86 +100,81 @@ export interface ParseOptions {
    * the verifier): exactly those bytes skip the schema check; any other bytes get it.
    */
   readonly schemaValidated?: string;
+  /**
+   * The document synth parsed from exactly the bytes `schemaValidated` names, as JSON: read instead of
+   * parsing those bytes again (no YAML parser at a cold start). Ignored for any other bytes.
+   */
+  readonly validatedDocument?: () => string;
 }
 
 /**
- * `parsePolicy` for a policy that may hold conditions: loads the CEL engine first when it does (and
- * only then).
+ * The YAML parser and schema compiler (policy-syntax.ts) are loaded only when a policy needs them: one
+ * that synth did not parse and validate already. Compiling a policy is synchronous, so whoever parses one
+ * that may need them loads them first (`parsePolicyAsync`, `openPolicyBundle` do).
+ */
+let syntax: typeof PolicySyntax | undefined;
+
+export async function loadPolicySyntax(): Promise<void> {
+  syntax ??= await import('./policy-syntax.ts');
+}
+
+export class PolicySyntaxNotLoaded extends Error {
+  constructor() {
+    super(
+      'the policy needs the YAML parser or the schema check, not loaded: load them with parsePolicyAsync',
+    );
+    this.name = 'PolicySyntaxNotLoaded';
+  }
+}
+
+function policySyntax(): typeof PolicySyntax {
+  if (!syntax) throw new PolicySyntaxNotLoaded();
+  return syntax;
+}
+
+/**
+ * `parsePolicy` for any policy: loads first what it needs and is not loaded yet (the YAML parser and
+ * schema check, the CEL engine for conditions), and only that.
  */
 export async function parsePolicyAsync(
   content: string | Buffer,
   what = 'policy',
   options: ParseOptions = {},
 ): Promise<Policy> {
-  try {
-    return parsePolicy(content, what, options);
-  } catch (error) {
-    if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+  // At most one load of each: a third attempt has everything it can need.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return parsePolicy(content, what, options);
+    } catch (error) {
+      if (attempt < 3 && error instanceof PolicySyntaxNotLoaded) await loadPolicySyntax();
+      else if (attempt < 3 && error instanceof ConditionEngineNotLoaded) await loadConditionEngine();
+      else throw error;
+    }
   }
-  await loadConditionEngine();
-  return parsePolicy(content, what, options);
 }
 
 /**
  * Parses, schema-validates and compiles a policy file (YAML or JSON). Throws VouchError with the path;
- * a policy with conditions needs the CEL engine loaded (`parsePolicyAsync`). See ParseOptions.
+ * a policy synth did not validate needs the policy syntax loaded, one with conditions the CEL engine
+ * (`parsePolicyAsync` loads both). See ParseOptions.
  */
 export function parsePolicy(content: string | Buffer, what = 'policy', options: ParseOptions = {}): Policy {
   const text = typeof content === 'string' ? content : content.toString('utf8');
   const digest = policyDigest(text);
-  let value: unknown;
-  try {
-    // A bounded alias count stops "billion laughs" expansion of YAML anchors.
-    value = text.trimStart().startsWith('{')
-      ? parseJson(text, 32, what)
-      : parseYaml(text, { maxAliasCount: 64 });
-  } catch (error) {
-    if (error instanceof VouchError) throw error;
-    throw new VouchError('PARSE_ERROR', `${what}: not valid YAML (${(error as Error).message})`, {
-      cause: error,
-    });
-  }
-  if (options.schemaValidated !== digest) {
-    const validate = schemaValidator();
-    if (!validate(value))
-      throw new VouchError('PARSE_ERROR', `${what}: ${schemaProblem(validate.errors ?? [])}`);
-  }
+  const validated = options.schemaValidated === digest;
+  const value =
+    validated && options.validatedDocument
+      ? parseJson(options.validatedDocument(), 32, `${what} (as synth parsed it)`)
+      : text.trimStart().startsWith('{')
+        ? parseJson(text, 32, what)
+        : policySyntax().parseYaml(text, what);
+  if (!validated) policySyntax().checkSchema(value, what);
   return compilePolicy(value as PolicySpec, digest, what);
 }
 
 /** `sha256:<hex>` of a policy file's text, as every decision records it. */
 export const policyDigest = (text: string | Buffer) =>
   `sha256:${createHash('sha256').update(text).digest('hex')}`;
-
-const SIGNER_SHAPES =
-  '{ registry: true }, { registry: { pipeline } }, { keyId }, { publicKey }, { issuer, identity } or { issuer, identityRegexp }';
-
-/** The first schema violation, naming the offending key and, for an unknown one, the keys allowed there. */
-function schemaProblem(errors: readonly ErrorObject[]): string {
-  // A signer entry fails every branch of its oneOf: the branch errors only say which one was tried first.
-  const signer = errors.find(
-    (e) => e.keyword === 'oneOf' && /\/signers\/[^/]+(\/\d+)?$/.test(e.instancePath),
-  );
-  const first = signer ?? errors[0];
-  if (!first) return 'is invalid';
-  const where = first.instancePath || '(root)';
-  if (signer) {
-    const found = isPlainObject(signer.data) ? Object.keys(signer.data) : [];
-    return `${where} is not a signer: write ${/\/rules\//.test(where) ? 'a signer group name, ' : ''}${SIGNER_SHAPES}${found.length ? `; found keys ${found.join(', ')}` : ''}`;
-  }
-  if (first.keyword === 'additionalProperties') {
-    const key = String(first.params.additionalProperty);
-    const properties = (first.parentSchema as { properties?: Record<string, unknown> } | undefined)
-      ?.properties;
-    const allowed = Object.keys(properties ?? {});
-    return `${where} has an unknown key "${key}"${allowed.length ? `; allowed there: ${allowed.join(', ')}` : ''}`;
-  }
-  const detail = 'allowedValues' in first.params ? ` ${JSON.stringify(first.params.allowedValues)}` : '';
-  return `${where} ${first.message ?? 'is invalid'}${detail}`;
-}
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function compilePolicy(spec: PolicySpec, digest: string, what = 'policy'): Policy {
   const inlineKeys: { keyId: string; publicKey: KeyObject }[] = [];

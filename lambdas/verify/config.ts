@@ -25,6 +25,7 @@ export const VERIFIER_ENV = {
   pipelines: 'VOUCH_PIPELINES',
   policyPath: 'VOUCH_POLICY_PATH',
   policySchemaValidated: 'VOUCH_POLICY_SCHEMA_VALIDATED',
+  policyDocument: 'VOUCH_POLICY_DOCUMENT_PATH',
   trustedRootPath: 'VOUCH_TRUSTED_ROOT_PATH',
   pendingDeadlineSeconds: 'VOUCH_PENDING_DEADLINE_SECONDS',
   vsaValiditySeconds: 'VOUCH_VSA_VALIDITY_SECONDS',
@@ -73,6 +74,12 @@ export interface VerifierConfig {
    * with exactly that digest is only compiled at a cold start, not validated again. @default none
    */
   readonly policySchemaValidated?: string;
+  /**
+   * The policy file as `cdk synth` parsed and validated it, in JSON: read at a cold start instead of
+   * parsing the file (no YAML parser loaded), when the file's digest is `policySchemaValidated`.
+   * @default none: the file is parsed
+   */
+  readonly policyDocumentPath?: string;
   /** @default the pinned Sigstore public-good root bundled with the function */
   readonly trustedRootPath?: string;
   /** @default DEFAULT_PENDING_DEADLINE_SECONDS */
@@ -95,12 +102,24 @@ export function readVerifierConfig(
 ): Required<
   Omit<
     VerifierConfig,
-    'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus' | 'policySchemaValidated'
+    | 'trustedRootPath'
+    | 'vsaSigningAlias'
+    | 'pipelines'
+    | 'policyStore'
+    | 'eventBus'
+    | 'policySchemaValidated'
+    | 'policyDocumentPath'
   >
 > &
   Pick<
     VerifierConfig,
-    'trustedRootPath' | 'vsaSigningAlias' | 'pipelines' | 'policyStore' | 'eventBus' | 'policySchemaValidated'
+    | 'trustedRootPath'
+    | 'vsaSigningAlias'
+    | 'pipelines'
+    | 'policyStore'
+    | 'eventBus'
+    | 'policySchemaValidated'
+    | 'policyDocumentPath'
   > {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
@@ -115,6 +134,7 @@ export function readVerifierConfig(
     );
   const eventBus = env[VERIFIER_ENV.eventBus];
   const policySchemaValidated = env[VERIFIER_ENV.policySchemaValidated];
+  const policyDocumentPath = env[VERIFIER_ENV.policyDocument];
   return {
     stagingBucket: requireEnv(VERIFIER_ENV.stagingBucket, env),
     deploymentBucket: requireEnv(VERIFIER_ENV.deploymentBucket, env),
@@ -136,6 +156,7 @@ export function readVerifierConfig(
       : {}),
     policyPath: requireEnv(VERIFIER_ENV.policyPath, env),
     ...(policySchemaValidated ? { policySchemaValidated } : {}),
+    ...(policyDocumentPath ? { policyDocumentPath } : {}),
     ...(trustedRootPath ? { trustedRootPath } : {}),
     pendingDeadlineSeconds: numberEnv(
       VERIFIER_ENV.pendingDeadlineSeconds,
@@ -184,6 +205,7 @@ export function verifierEnvironment(
     ...(config.policySchemaValidated
       ? { [VERIFIER_ENV.policySchemaValidated]: config.policySchemaValidated }
       : {}),
+    ...(config.policyDocumentPath ? { [VERIFIER_ENV.policyDocument]: config.policyDocumentPath } : {}),
     ...(config.trustedRootPath ? { [VERIFIER_ENV.trustedRootPath]: config.trustedRootPath } : {}),
     [VERIFIER_ENV.pendingDeadlineSeconds]: String(
       config.pendingDeadlineSeconds ?? DEFAULT_PENDING_DEADLINE_SECONDS,

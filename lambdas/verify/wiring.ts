@@ -17,7 +17,9 @@ import {
   DEFAULT_PENDING_DEADLINE_SECONDS,
   namedInstances,
   namedPipelines,
+  type ParseOptions,
   type Policy,
+  PolicySyntaxNotLoaded,
   parsePolicy,
   parsePolicyAsync,
   VouchError,
@@ -123,7 +125,13 @@ export function loadPolicy(
   };
   // The bundled file's schema was checked by cdk synth: exactly those bytes skip it (no schema compiled
   // at a cold start); any other bytes, and every version read from the policy store, are validated.
-  const synthChecked = config.policySchemaValidated ? { schemaValidated: config.policySchemaValidated } : {};
+  const { policySchemaValidated, policyDocumentPath } = config;
+  const synthChecked: ParseOptions = policySchemaValidated
+    ? {
+        schemaValidated: policySchemaValidated,
+        ...(policyDocumentPath ? { validatedDocument: () => readFileSync(policyDocumentPath, 'utf8') } : {}),
+      }
+    : {};
   const bundled = async () =>
     checked(await parsePolicyAsync(readFileSync(config.policyPath), config.policyPath, synthChecked));
   const store = config.policyStore;
@@ -131,8 +139,9 @@ export function loadPolicy(
     try {
       return checked(parsePolicy(readFileSync(config.policyPath), config.policyPath, synthChecked));
     } catch (error) {
-      // A policy with conditions is compiled once the CEL engine is loaded, at the first prepare().
-      if (!(error instanceof ConditionEngineNotLoaded)) throw error;
+      // A policy with conditions is compiled once the CEL engine is loaded, at the first prepare(); one
+      // synth did not parse, once the YAML parser and schema check are.
+      if (!(error instanceof ConditionEngineNotLoaded || error instanceof PolicySyntaxNotLoaded)) throw error;
       return new CurrentPolicy(undefined, bundled, async () => {
         throw new Error('no policy key: there is no policy store');
       });

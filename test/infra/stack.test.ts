@@ -5,7 +5,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { policyDigest } from '../../lambdas/core/policy.ts';
+import { parsePolicyAsync, policyDigest } from '../../lambdas/core/policy.ts';
 import { PERIOD_TAG_PATTERNS, POLICY_TAG_PATTERN } from '../../lambdas/rotate/rotate.ts';
 import { OBJECT_WRITE_ACTIONS } from '../../lib/deployment.ts';
 import { PROJECT_ROOT } from '../../lib/function.ts';
@@ -793,6 +793,8 @@ describe('functions', () => {
           VOUCH_VSA_VALIDITY_SECONDS: String(30 * 24 * 3600),
           // Validated at synth: exactly these bytes are only compiled at a cold start.
           VOUCH_POLICY_SCHEMA_VALIDATED: policyDigest(readFileSync('policies/default.yaml')),
+          // ...and read as synth parsed them: no YAML parser at a cold start.
+          VOUCH_POLICY_DOCUMENT_PATH: '/var/task/policy.json',
         }),
       },
     });
@@ -814,7 +816,7 @@ describe('functions', () => {
     }
   });
 
-  it('bundles the policy and the pinned trusted root with the verifier', () => {
+  it('bundles the policy, as synth parsed it too, and the pinned trusted root with the verifier', async () => {
     const assets = readdirSync(full.outdir).filter((d) => d.startsWith('asset.'));
     const verifier = assets.find((d) => existsSync(join(full.outdir, d, 'policy.yaml')));
     expect(verifier).toBeDefined();
@@ -822,8 +824,38 @@ describe('functions', () => {
     expect(readFileSync(join(dir, 'policy.yaml'), 'utf8')).toBe(
       readFileSync('policies/default.yaml', 'utf8'),
     );
+    expect(JSON.parse(readFileSync(join(dir, 'policy.json'), 'utf8'))).toEqual(
+      (await parsePolicyAsync(readFileSync('policies/default.yaml'), 'default.yaml')).spec,
+    );
     expect(existsSync(join(dir, 'trust', 'public-good.trusted_root.json'))).toBe(true);
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
+  });
+
+  it('splits the verifier bundle: the policy syntax and the CEL engine load only when needed', () => {
+    const assets = readdirSync(full.outdir).filter((d) => d.startsWith('asset.'));
+    const dir = join(
+      full.outdir,
+      assets.find((d) => existsSync(join(full.outdir, d, 'policy.yaml'))) as string,
+    );
+    const chunks = readdirSync(dir).filter((name) => name.endsWith('.mjs'));
+    // What importing index.mjs loads: it and the chunks it imports statically, transitively.
+    const loaded = new Set<string>();
+    const visit = (name: string) => {
+      if (loaded.has(name)) return;
+      loaded.add(name);
+      const code = readFileSync(join(dir, name), 'utf8');
+      for (const [, imported] of code.matchAll(
+        /(?:^|[;}\s])(?:import|export)(?:[^"'()]*?from)?\s*["']\.\/([^"']+)["']/g,
+      ))
+        visit(imported as string);
+    };
+    visit('index.mjs');
+    for (const lazy of ['policy-syntax', 'conditions']) {
+      const chunk = chunks.find((name) => name.startsWith(`${lazy}-`));
+      expect(chunk, `a ${lazy} chunk`).toBeDefined();
+      expect(loaded.has(chunk as string), `${chunk} loaded at import`).toBe(false);
+    }
+    expect(loaded.size).toBeGreaterThan(1);
   });
 
   it('re-checks on revocation: the key registry stream, filtered to revocations, failures to the DLQ', () => {

@@ -10,6 +10,7 @@ import { S3Store } from '#adapters/s3-store.ts';
 import {
   attestationCopyProblems,
   createStatement,
+  loadPolicySyntax,
   loadTrustRoot,
   parseAttestationFile,
   parsePolicy,
@@ -27,6 +28,10 @@ import { type TestKey, testKey } from '../helpers/keys.ts';
 import { MemoryS3 } from '../helpers/memory-s3.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { keyedBundle, testInstance } from '../helpers/sigstore/index.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 // Regressions for the security review of 2026-11-26, through the real handler on s3rver and dynalite
 // (and, where only a versioned bucket shows the fault, on an S3 that keeps versions).

@@ -11,6 +11,7 @@ import {
   createStatement,
   evaluate,
   legacyVsaKey,
+  loadPolicySyntax,
   loadTrustRoot,
   parseAttestationFile,
   parsePolicy,
@@ -27,6 +28,10 @@ import { startDynamo, type TestDynamo } from '../helpers/dynamo.ts';
 import { verifierHandlers } from '../helpers/handlers.ts';
 import { testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const STAGING = 'vouch-staging';
 const DEPLOYMENT = 'vouch-deployment';

@@ -10,7 +10,7 @@ import { RecordStore } from '#adapters/records.ts';
 import { S3Store } from '#adapters/s3-store.ts';
 import { CurrentTrustRoots } from '#adapters/trust-roots.ts';
 import { DirectoryTrustStore } from '#adapters/trust-store.ts';
-import { parsePolicy, type TrustStore } from '#core/index.ts';
+import { loadPolicySyntax, parsePolicy, type TrustStore } from '#core/index.ts';
 import { refreshInstance } from '../../lambdas/trust/refresh.ts';
 import { createQueueHandler } from '../../lambdas/verify/handler.ts';
 import { verifierFor } from '../../lambdas/verify/wiring.ts';
@@ -21,6 +21,10 @@ import { testKey } from '../helpers/keys.ts';
 import { startS3, type TestS3 } from '../helpers/s3.ts';
 import { keylessBundle, testInstance } from '../helpers/sigstore/index.ts';
 import { TestTufRepository } from '../helpers/tuf/repository.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 // The verifier handler with roots the trust refresher keeps: what verified a signature reaches the record
 // and the VSA; a store it cannot read at a cold start fails the batch (retried), never verifies with less.

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConditionEngine, parsePolicy } from '#core/index.ts';
+import { loadConditionEngine, loadPolicySyntax, parsePolicy } from '#core/index.ts';
 
-await loadConditionEngine();
+await Promise.all([loadConditionEngine(), loadPolicySyntax()]);
 
 const root = new URL('../../', import.meta.url);
 

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CurrentPolicy, type PolicyStore, PolicyVersionExists } from '#adapters/policy-store.ts';
-import { parsePolicy, signPolicyBundle } from '#core/index.ts';
+import { loadPolicySyntax, parsePolicy, signPolicyBundle } from '#core/index.ts';
 import { testKey } from '../../helpers/keys.ts';
 import { POLICY_TEXT } from '../../helpers/policy-cases.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const policyKey = testKey('p256', 'arn:aws:kms:eu-west-1:000000000000:key/policy');
 const otherKey = testKey('p256', 'arn:aws:kms:eu-west-1:000000000000:key/other');

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '#core/index.ts';
+import { loadPolicySyntax, parsePolicy } from '#core/index.ts';
 import { codes, decideWith, PROVENANCE, signed } from '../../helpers/policy-cases.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 // policies/supply-chain.yaml deciding, at fixed times (its phase-in and exception have dates).
 

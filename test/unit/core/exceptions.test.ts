@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { expiringExceptions, parsePolicy, summaryEntry, verificationSummary } from '#core/index.ts';
+import {
+  expiringExceptions,
+  loadPolicySyntax,
+  parsePolicy,
+  summaryEntry,
+  verificationSummary,
+} from '#core/index.ts';
 import { codes, decideWith, PROVENANCE, policyWith, SHA256, signed, T0 } from '../../helpers/policy-cases.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const GITHUB = 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1';
 const failing = { conditions: [`predicate.buildType == '${GITHUB}'`] };

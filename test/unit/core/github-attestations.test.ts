@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createStatement,
   loadNamedTrustRoot,
+  loadPolicySyntax,
   namedTrustRoot,
   parsePolicy,
   type SignerSpec,
@@ -30,6 +31,10 @@ import {
   keylessBundle,
   testInstance,
 } from '../../helpers/sigstore/index.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const ACTIONS = 'https://token.actions.githubusercontent.com';
 const REPOSITORY = 'https://github.com/acme/app';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  loadPolicySyntax,
   namedTrustRoot,
   parsePolicy,
   type SignerSpec,
@@ -23,6 +24,10 @@ import {
   type TestInstance,
   testInstance,
 } from '../../helpers/sigstore/index.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const statement = { statement: statementAbout() };
 const publicGood = testInstance();

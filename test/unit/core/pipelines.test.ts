@@ -4,6 +4,7 @@ import {
   compilePolicy,
   createStatement,
   evaluate,
+  loadPolicySyntax,
   namedPipelines,
   type PipelineScope,
   parseAttestationFile,
@@ -18,6 +19,10 @@ import {
   validatePipelines,
 } from '#core/index.ts';
 import { type TestKey, testKey } from '../../helpers/keys.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 const T0 = new Date('2026-06-01T00:00:00Z');

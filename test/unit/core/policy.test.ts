@@ -1,6 +1,10 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keyIdOf, parsePolicy, policyDigest, VouchError } from '#core/index.ts';
+import { keyIdOf, loadPolicySyntax, parsePolicy, policyDigest, VouchError } from '#core/index.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const valid = `
 version: 1

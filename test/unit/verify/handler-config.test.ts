@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { awsClients } from '#adapters/clients.ts';
 import { CurrentTrustRoots } from '#adapters/trust-roots.ts';
+import { loadPolicySyntax } from '#core/index.ts';
 import { readVerifierConfig } from '../../../lambdas/verify/config.ts';
 import { pipelineDeps } from '../../../lambdas/verify/wiring.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 const depsFromEnv = (env: NodeJS.ProcessEnv) => pipelineDeps(readVerifierConfig(env), awsClients(env), env);
 

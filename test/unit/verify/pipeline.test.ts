@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createStatement,
   EMPTY_TRUST_ROOT,
+  loadPolicySyntax,
   parsePolicy,
   parseS3Notification,
   signStatement,
@@ -12,6 +13,10 @@ import { createPipeline, type PipelineDeps } from '../../../lambdas/verify/pipel
 import { MemoryIndex, MemoryRecords, MemoryRegistry } from '../../helpers/fakes.ts';
 import { testKey } from '../../helpers/keys.ts';
 import { MemoryS3 } from '../../helpers/memory-s3.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
+// parsePolicyAsync loads them.
+await loadPolicySyntax();
 
 // The pipeline's paths on in-memory ports (no servers): each runs in milliseconds. The same paths run
 // through the real handler on s3rver and dynalite in test/integration.

@@ -5,6 +5,7 @@ import {
   DETAIL_TYPES,
   EMPTY_TRUST_ROOT,
   loadConditionEngine,
+  loadPolicySyntax,
   type Policy,
   parsePolicy,
   parseS3Notification,
@@ -20,7 +21,7 @@ import { MemoryS3 } from '../../helpers/memory-s3.ts';
 // Conditions, exceptions, policy versions and decision events on the pipeline's in-memory ports; the
 // same paths through the real handler on the local servers are in test/integration/policy.test.ts.
 
-await loadConditionEngine();
+await Promise.all([loadConditionEngine(), loadPolicySyntax()]);
 const PROVENANCE = 'https://slsa.dev/provenance/v1';
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 const policy = (extra: string, version?: number): Policy => ({
