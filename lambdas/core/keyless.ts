@@ -12,8 +12,23 @@ export type KeylessIdentity = Extract<SignerIdentity, { kind: 'keyless' }>;
 const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 
+// Read once per parsed bundle (the pre-screen, then the choice of roots): a bundle object is never
+// changed once parsed, and these live only as long as it does.
+const leaves = new WeakMap<Bundle, X509Certificate | undefined>();
+const identities = new WeakMap<Bundle, KeylessIdentity | undefined>();
+
+const once = <T>(memo: WeakMap<Bundle, T>, bundle: Bundle, read: (bundle: Bundle) => T): T => {
+  if (memo.has(bundle)) return memo.get(bundle) as T;
+  const value = read(bundle);
+  memo.set(bundle, value);
+  return value;
+};
+
 /** The leaf certificate of a keyless bundle, as @sigstore/verify reads it; undefined for keyed bundles. */
-export function leafCertificate(bundle: Bundle): X509Certificate | undefined {
+export const leafCertificate = (bundle: Bundle): X509Certificate | undefined =>
+  once(leaves, bundle, parseLeaf);
+
+function parseLeaf(bundle: Bundle): X509Certificate | undefined {
   const content = bundle.verificationMaterial.content;
   const raw =
     content.$case === 'certificate'
@@ -35,7 +50,10 @@ export function leafCertificate(bundle: Bundle): X509Certificate | undefined {
  * may skip a bundle nobody could allow, never accept one. Undefined when it is not keyless or names no
  * SAN or issuer.
  */
-export function certificateIdentity(bundle: Bundle): KeylessIdentity | undefined {
+export const certificateIdentity = (bundle: Bundle): KeylessIdentity | undefined =>
+  once(identities, bundle, readIdentity);
+
+function readIdentity(bundle: Bundle): KeylessIdentity | undefined {
   const certificate = leafCertificate(bundle);
   if (!certificate) return undefined;
   try {

@@ -11,11 +11,11 @@ import type { Attestation } from './attestation.ts';
 import { bundleMaterialProblem, logWindowProblem } from './bundle-checks.ts';
 import { type CertificateClaims, certificateClaims } from './certificate-claims.ts';
 import { type Reason, type ReasonCode, VouchError } from './errors.ts';
-import { leafCertificate } from './keyless.ts';
 import { type KeyLookup, keyHintProblem, keyValidAt, showHint, type TrustedKey } from './keys.ts';
 import { prehashedContent } from './prehashed.ts';
 import {
   EMPTY_TRUST_ROOT,
+  keepDer,
   type NamedTrustRoot,
   type TrustRoot,
   type TrustRootRef,
@@ -86,7 +86,7 @@ export function verifySignature(
     if (attestation.kind === 'signature') {
       entity = { ...entity, signature: prehashedContent(entity, attestation) };
     }
-    if (entity.key.$case !== 'public-key') return verifyKeyless(bundle, entity, context, subject);
+    if (entity.key.$case !== 'public-key') return verifyKeyless(entity, context, subject);
     const hint = entity.key.hint;
     const problem = keyHintProblem(hint);
     const named = problem ? undefined : context.keys(hint);
@@ -109,12 +109,7 @@ export function verifySignature(
  * one recorded. When none does, the first root's reason is the verdict (naming the root when several
  * were tried).
  */
-function verifyKeyless(
-  bundle: Bundle,
-  entity: SignedEntity,
-  context: SignatureContext,
-  subject: string,
-): SignatureResult {
+function verifyKeyless(entity: SignedEntity, context: SignatureContext, subject: string): SignatureResult {
   const [first] = context.keylessRoots;
   if (!first) {
     return {
@@ -128,7 +123,9 @@ function verifyKeyless(
     };
   }
   let failure: Reason | undefined;
-  const leaf = leafCertificate(bundle);
+  // The leaf the library verifies (it parsed it from the bundle): its claims are the signer's.
+  const leaf = entity.key.$case === 'certificate' ? entity.key.certificate : undefined;
+  if (leaf) keepDer(leaf);
   for (const named of context.keylessRoots) {
     try {
       const signer = new Verifier(

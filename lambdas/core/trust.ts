@@ -127,8 +127,10 @@ export function trustRootFromJson(json: unknown, what = 'trusted root'): TrustRo
   }
   try {
     const { publicKey: _unused, ...root } = toTrustMaterial(TrustedRoot.fromJSON(json));
-    for (const authority of root.certificateAuthorities)
+    for (const authority of root.certificateAuthorities) {
       for (const cert of authority.certChain) keepDer(cert);
+      keepChainVerdicts(authority.certChain);
+    }
     return root;
   } catch (error) {
     throw new VouchError('PARSE_ERROR', `${what}: invalid (${(error as Error).message})`, { cause: error });
@@ -136,14 +138,19 @@ export function trustRootFromJson(json: unknown, what = 'trusted root'): TrustRo
 }
 
 /**
- * A trusted certificate's DER, encoded once. @sigstore/verify compares certificates by re-encoding both
- * to DER every time (X509Certificate.equals), and checks a chain by re-encoding each issuer's TBS part:
- * for the root's own certificates, which never change once parsed, that was a third of every keyless
- * verification. Only these long-lived objects get it (never a bundle's certificate, which sigstore clones
- * and edits to check SCTs); the buffers handed out are copies, so no caller can alter the kept ones.
+ * A certificate's DER, encoded once. @sigstore/verify compares certificates by re-encoding both to DER
+ * every time (X509Certificate.equals), and checks a chain by re-encoding each TBS part: for the root's own
+ * certificates and a bundle's leaf, that was a third of every keyless verification. Only for objects
+ * nothing changes once parsed: the root's certificates, and the leaf @sigstore/verify parsed for one
+ * verification (its SCT check edits a clone, made from these bytes, never the leaf). The buffers handed
+ * out are copies, so no caller can alter the kept ones.
  */
-function keepDer(cert: { root: Asn1Encodable; tbsCertificate: Asn1Encodable }): void {
-  for (const node of [cert.root, cert.tbsCertificate]) {
+export function keepDer(cert: { root: Asn1Encodable; tbsCertificate: Asn1Encodable }): void {
+  // The whole certificate (compared), its TBS part (checked against its issuer) and its key (read as an
+  // issuer's: a private field of the library's, kept only while it is there).
+  const key = (cert as { subjectPublicKeyInfoObj?: Asn1Encodable }).subjectPublicKeyInfoObj;
+  for (const node of [cert.root, cert.tbsCertificate, ...(key ? [key] : [])]) {
+    if (Object.hasOwn(node, 'toDER')) continue;
     const der = node.toDER();
     Object.defineProperty(node, 'toDER', { value: () => Buffer.from(der), enumerable: false });
   }
@@ -151,6 +158,35 @@ function keepDer(cert: { root: Asn1Encodable; tbsCertificate: Asn1Encodable }): 
 
 interface Asn1Encodable {
   toDER(): Buffer;
+}
+
+interface ChainCertificate {
+  verify(issuer?: ChainCertificate): boolean;
+}
+
+/**
+ * An authority's own chain checked once: whether one of its certificates is signed by itself or by
+ * another of the same chain is a fact of the two certificates' bytes, fixed when the root is parsed, yet
+ * @sigstore/verify checks it (a P-384 signature, twice) for every keyless bundle. Only these pairs are
+ * remembered, on the certificates themselves, so the verdicts live and die with the parsed root: a new
+ * root is parsed into new objects with nothing remembered. A bundle's certificates, and any issuer not in
+ * the chain, are checked as ever; validity dates are never remembered (checked at each signing time).
+ */
+function keepChainVerdicts(chain: readonly ChainCertificate[]): void {
+  for (const cert of chain) {
+    const check = cert.verify.bind(cert);
+    const verdicts = new Map<ChainCertificate | undefined, boolean>();
+    const remembered = (issuer?: ChainCertificate) => {
+      if (issuer !== undefined && !chain.includes(issuer)) return check(issuer);
+      let verdict = verdicts.get(issuer);
+      if (verdict === undefined) {
+        verdict = check(issuer);
+        verdicts.set(issuer, verdict);
+      }
+      return verdict;
+    };
+    Object.defineProperty(cert, 'verify', { value: remembered, enumerable: false });
+  }
 }
 
 /** The JSON paths of authorities whose validity window is missing or has no start. */

@@ -1,5 +1,5 @@
 import { X509Certificate } from '@sigstore/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadTrustRoot, trustRootFromJson, VouchError } from '#core/index.ts';
 import { decide, firstSignature, statementAbout, tampered } from '../../helpers/decide.ts';
 import {
@@ -61,6 +61,10 @@ describe("the root's certificates, encoded once", () => {
       const fresh = X509Certificate.parse(Buffer.from(der));
       expect(der.equals(fresh.root.toDER())).toBe(true);
       expect(cert.tbsCertificate.toDER().equals(fresh.tbsCertificate.toDER())).toBe(true);
+      expect(cert.publicKey.equals(fresh.publicKey)).toBe(true);
+      const key = cert.publicKey;
+      key[0] = (key[0] as number) ^ 0xff;
+      expect(cert.publicKey.equals(fresh.publicKey)).toBe(true);
       expect(cert.equals(fresh)).toBe(true);
       der[0] = (der[0] as number) ^ 0xff;
       expect(cert.root.toDER().equals(fresh.root.toDER())).toBe(true);
@@ -70,6 +74,61 @@ describe("the root's certificates, encoded once", () => {
       const chain = authority.certChain;
       for (const [i, cert] of chain.entries()) expect(cert.verify(chain[i + 1] ?? cert)).toBe(true);
     }
+  });
+});
+
+describe("the root's own chain, checked once", () => {
+  const chainOf = (root: ReturnType<typeof trustRootFromJson>) => {
+    const [authority] = root.certificateAuthorities;
+    const [intermediate, caRoot] = authority?.certChain ?? [];
+    if (!intermediate || !caRoot) throw new Error('the test root has an intermediate and a root');
+    return { intermediate, caRoot };
+  };
+
+  it('gives the verdicts a fresh parse gives, the false ones too, asked in any order', () => {
+    const json = testInstance().trustedRoot;
+    const { intermediate, caRoot } = chainOf(trustRootFromJson(json));
+    const fresh = chainOf(trustRootFromJson(json));
+    for (let round = 0; round < 2; round++) {
+      // The root signed itself and the intermediate; the intermediate signed neither.
+      expect(caRoot.verify()).toBe(true);
+      expect(intermediate.verify(caRoot)).toBe(true);
+      expect(caRoot.verify(intermediate)).toBe(false);
+      expect(intermediate.verify()).toBe(false);
+    }
+    expect(X509Certificate.parse(Buffer.from(intermediate.root.toDER())).verify(fresh.caRoot)).toBe(true);
+  });
+
+  it('checks an issuer from outside the chain every time, even one with the same name and bytes', () => {
+    const json = testInstance().trustedRoot;
+    const { intermediate, caRoot } = chainOf(trustRootFromJson(json));
+    const rogue = chainOf(trustRootFromJson(testInstance({ name: 'rogue' }).trustedRoot)).caRoot;
+    expect(intermediate.verify(rogue)).toBe(false);
+    expect(intermediate.verify(caRoot)).toBe(true);
+    expect(intermediate.verify(rogue)).toBe(false);
+    // The same certificate parsed again is another object: checked, not looked up.
+    const twin = X509Certificate.parse(Buffer.from(caRoot.root.toDER()));
+    const verify = vi.spyOn(twin, 'publicKey', 'get');
+    expect(intermediate.verify(twin)).toBe(true);
+    expect(verify).toHaveBeenCalled();
+  });
+
+  it('is not carried to another root: a bundle accepted under one is refused under a root that does not trust its CA', () => {
+    const bundle = keylessBundle({ content: statement });
+    expect(decide(bundle).reasons).toEqual([]);
+    const other = testInstance({ name: 'other' });
+    const refused = decide(bundle, { trustRoot: other.trustRoot });
+    expect(firstSignature(refused)?.error?.code).toBe('CERTIFICATE_INVALID');
+    expect(decide(bundle).reasons).toEqual([]);
+  });
+
+  it("does not remember time: once the CA's window has closed, the next bundle is refused", () => {
+    const instance = testInstance({ ca: { validFor: { end: at(3600) } } });
+    const inside = keylessBundle({ instance, content: statement, signedAt: at(60) });
+    const after = keylessBundle({ instance, content: statement, signedAt: at(7200) });
+    expect(decide(inside, { trustRoot: instance.trustRoot, observedAt: at(120) }).reasons).toEqual([]);
+    const refused = decide(after, { trustRoot: instance.trustRoot, observedAt: at(7300) });
+    expect(firstSignature(refused)?.error?.code).toBe('CERTIFICATE_INVALID');
   });
 });
 
