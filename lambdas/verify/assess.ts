@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { dirname } from 'node:path';
 import type { IndexedAttestation } from '#adapters/attestation-index.ts';
 import { isMissing, type ObjectStore } from '#adapters/s3-store.ts';
@@ -72,6 +73,7 @@ interface Source {
  * confirmation, a revocation re-check) asks here.
  */
 export function createAssessor({ deps, suffixes, limits, now }: StepContext) {
+  const reads = readsByInvocation();
   async function assess(artifact: ArtifactRef): Promise<Assessment> {
     const besideKeys = attestationKeysBeside(artifact.objectKey, suffixes);
     const indexed = await deps.index.attestationsFor(formatDigests(artifact.digests));
@@ -177,20 +179,34 @@ export function createAssessor({ deps, suffixes, limits, now }: StepContext) {
     return { decision, inputs: [...inputs.values()], found };
   }
 
-  /** Reads and parses one attestation file; undefined when it is gone (deleted, or never there). */
+  /**
+   * Reads and parses one attestation file; undefined when it is gone (deleted, or never there). `indexed`
+   * names the version the index holds: read in this invocation already (an attestation indexed, then
+   * its artifact assessed in the same batch), it is parsed again from those bytes, not read again.
+   */
   async function read(
-    source: { readonly key: string; readonly versionId?: string | undefined },
+    source: {
+      readonly key: string;
+      readonly versionId?: string | undefined;
+      readonly indexed?: IndexedAttestation;
+    },
     admit?: (size: number) => boolean,
   ): Promise<LoadedFile | undefined> {
+    const kept = source.indexed ? reads.get(source.key, source.indexed.version) : undefined;
     let result: Awaited<ReturnType<ObjectStore['readSmall']>>;
-    try {
-      result = await deps.s3.readSmall(deps.stagingBucket, source.key, limits.maxAttestationBytes, {
-        ...(source.versionId ? { versionId: source.versionId } : {}),
-        ...(admit ? { admit } : {}),
-      });
-    } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
+    if (kept) {
+      result = admit && !admit(kept.content.length) ? { version: kept.version, tooLarge: true } : kept;
+    } else {
+      try {
+        result = await deps.s3.readSmall(deps.stagingBucket, source.key, limits.maxAttestationBytes, {
+          ...(source.versionId ? { versionId: source.versionId } : {}),
+          ...(admit ? { admit } : {}),
+        });
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+      if (!('tooLarge' in result)) reads.keep(source.key, result);
     }
     if ('tooLarge' in result) {
       const reason: Reason = {
@@ -214,7 +230,33 @@ export function createAssessor({ deps, suffixes, limits, now }: StepContext) {
     };
   }
 
-  return { assess, read };
+  return { assess, read, invocation: reads.invocation };
+}
+
+/** Most bytes of attestation files one invocation keeps for reading again. */
+const MAX_KEPT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Attestation files read during one invocation, by key and version (a version ID, or unversioned the
+ * ETag the index recorded). Only the bytes are kept: each use parses them afresh, as assessments mark
+ * what they parse. Outside an invocation nothing is kept; within one, at most MAX_KEPT_BYTES.
+ */
+function readsByInvocation() {
+  const scopes = new AsyncLocalStorage<{ files: Map<string, GatheredInput>; bytes: number }>();
+  const id = (key: string, version: string) => `${version}\n${key}`;
+  return {
+    invocation: <T>(fn: () => Promise<T>): Promise<T> => scopes.run({ files: new Map(), bytes: 0 }, fn),
+    get: (key: string, version: string): GatheredInput | undefined =>
+      scopes.getStore()?.files.get(id(key, version)),
+    keep(key: string, file: GatheredInput): void {
+      const scope = scopes.getStore();
+      const version = file.version.versionId ?? file.version.eTag;
+      if (!scope || !version || scope.bytes + file.content.length > MAX_KEPT_BYTES) return;
+      if (scope.files.has(id(key, version))) return;
+      scope.files.set(id(key, version), file);
+      scope.bytes += file.content.length;
+    },
+  };
 }
 
 export type Assessor = ReturnType<typeof createAssessor>;

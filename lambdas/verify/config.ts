@@ -96,31 +96,20 @@ export interface VerifierConfig {
   readonly eventBus?: string;
 }
 
+/** What the configuration may leave out: everything else has a value once read (a default, if not set). */
+type OptionalSetting =
+  | 'trustedRootPath'
+  | 'vsaSigningAlias'
+  | 'pipelines'
+  | 'policyStore'
+  | 'eventBus'
+  | 'policySchemaValidated'
+  | 'policyDocumentPath';
+
 /** Reads the configuration, failing at once with a message naming the variable that is missing or wrong. */
 export function readVerifierConfig(
   env: NodeJS.ProcessEnv = process.env,
-): Required<
-  Omit<
-    VerifierConfig,
-    | 'trustedRootPath'
-    | 'vsaSigningAlias'
-    | 'pipelines'
-    | 'policyStore'
-    | 'eventBus'
-    | 'policySchemaValidated'
-    | 'policyDocumentPath'
-  >
-> &
-  Pick<
-    VerifierConfig,
-    | 'trustedRootPath'
-    | 'vsaSigningAlias'
-    | 'pipelines'
-    | 'policyStore'
-    | 'eventBus'
-    | 'policySchemaValidated'
-    | 'policyDocumentPath'
-  > {
+): Required<Omit<VerifierConfig, OptionalSetting>> & Pick<VerifierConfig, OptionalSetting> {
   const algorithms = (env[VERIFIER_ENV.digestAlgorithms] ?? 'sha256').split(',').map((name) => name.trim());
   if (!algorithms.every(isDigestAlgorithm))
     throw new Error(`configuration: ${VERIFIER_ENV.digestAlgorithms} must list sha256 and/or sha512`);

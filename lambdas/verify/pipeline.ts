@@ -71,7 +71,9 @@ export function createPipeline(given: PipelineDeps) {
     expiringSoon,
     recheckKey,
     isAttestation,
-    invocation: ctx.summaries.invocation,
+    /** Runs one invocation: its summaries signed together, the attestations it reads read once. */
+    invocation: <T>(fn: () => Promise<T>): Promise<T> =>
+      ctx.summaries.invocation(() => assessor.invocation(fn)),
   };
 }
 

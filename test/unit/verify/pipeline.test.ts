@@ -146,6 +146,40 @@ describe('createPipeline', () => {
       ]);
     });
 
+    it('reads the attestation once when one invocation indexes it and assesses its artifact', async () => {
+      const h = harness();
+      const attestation = 'releases/app.tgz.sigstore.json';
+      const reads = () => h.s3.requests.filter((r) => r.op === 'open' && r.key === attestation).length;
+      const provenance = await h.provenance('app.tgz', 'app');
+      await h.pipeline.invocation(async () => {
+        await h.upload(attestation, provenance);
+        await h.upload('releases/app.tgz', 'app');
+      });
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      expect(reads()).toBe(1);
+      // Not across invocations: the next one reads what it assesses.
+      await h.pipeline.invocation(() => h.upload('releases/app.tgz', 'app'));
+      expect(reads()).toBe(2);
+    });
+
+    it('reads it again for a version it has not read: each assessment gets the version the index names', async () => {
+      const h = harness();
+      const attestation = 'releases/app.tgz.sigstore.json';
+      const stranger = testKey('p256', `arn:aws:kms:us-east-1:000000000000:key/${randomUUID()}`);
+      await h.pipeline.invocation(async () => {
+        await h.upload(attestation, await h.provenance('app.tgz', 'app', stranger));
+        // Another version, indexed by a delivery in another invocation: not kept here.
+        await h.pipeline.invocation(async () => h.upload(attestation, await h.provenance('app.tgz', 'app')));
+        h.s3.requests.length = 0;
+        await h.upload('releases/app.tgz', 'app');
+      });
+      expect(await h.status('releases/app.tgz')).toEqual(['promoted']);
+      const [, genuine] = h.s3.versions(STAGING, attestation);
+      expect(
+        h.s3.requests.filter((r) => r.op === 'open' && r.key === attestation).map((r) => r.versionId),
+      ).toEqual([genuine?.versionId]);
+    });
+
     it('promotes the next upload of the same key at once: the finished promotion let the key go', async () => {
       const h = harness();
       for (const bytes of ['version 1', 'version 2']) {
