@@ -259,7 +259,8 @@ export function evaluate(input: EvaluationInput): Decision {
     reasons,
     curable: verdict === 'fail' && strictReasons.length === 0 && failures.refusals.length === 0,
     ...(auditReasons.length > 0 ? { auditReasons: dedupe(auditReasons) } : {}),
-    notes: dedupe(notes),
+    // A reason already stated is not repeated as a note (a tampered build's SUBJECT_MISMATCH, say).
+    notes: dedupe([...reasons, ...notes]).slice(reasons.length),
     attestations: reports.map((report) =>
       countedSources.has(report.source) ? { ...report, counted: true } : report,
     ),

@@ -522,6 +522,31 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       expect(decision.reasons[0]?.code).toBe('BUILDER_NOT_ALLOWED');
     });
 
+    it('rejects for good an allowed signer’s statement about other bytes, stating it once: a reason, not also a note', async () => {
+      const tampered = createStatement(
+        [{ name: 'app.tar.gz', digests: { sha256: 'f'.repeat(64) } }],
+        PROVENANCE_V1,
+        provenance(),
+      );
+      // Beside the artifact: its own pipeline's word about it (a statement found by digest never names it).
+      const [attestation] = parseAttestationFile(
+        JSON.stringify(await signStatement(tampered, key.sign)),
+        'app.tar.gz.sigstore.json',
+      ).attestations;
+      if (!attestation) throw new Error('the statement parses');
+      attestation.beside = true;
+      const decision = evaluate({
+        artifact,
+        attestations: [attestation],
+        policy: policy({ signers: [{ registry: true }] }),
+        keys: staticKeyLookup([registryKey(key)]),
+        observedAt: hours(1),
+      });
+      expect(decision).toMatchObject({ accepted: false, curable: false });
+      expect(decision.reasons.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+      expect(decision.notes.map((r) => r.code)).not.toContain('SUBJECT_MISMATCH');
+    });
+
     it('does not read the predicate of a signer the requirement does not allow', async () => {
       const spec = policy({
         signers: [{ keyId: key.keyId }],
