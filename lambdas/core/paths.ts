@@ -4,6 +4,10 @@ import { DEFAULT_LIMITS } from './limits.ts';
 // Bidirectional marks, overrides and isolates (Unicode's Bidi_Control property, every code point of it)
 // make a key display differently from what it is.
 const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+// Characters with no width or glyph: a key with one shows as another key (`app.tar.gz` and `app\u200B.tar.gz`
+// look the same). Soft hyphen, Mongolian vowel separator, zero-width space, word joiner, the invisible
+// operators and the zero-width no-break space (BOM). ZWJ and ZWNJ stay allowed: scripts and emoji need them.
+export const INVISIBLE = /[\u00AD\u180E\u200B\u2060-\u2064\uFEFF]/;
 // C0, DEL and C1 control characters.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
@@ -22,6 +26,7 @@ export function assertSafePath(path: string, maxBytes = DEFAULT_LIMITS.maxPathBy
   if (Buffer.byteLength(path) > maxBytes) fail(`is longer than ${maxBytes} bytes`);
   if (CONTROL.test(path)) fail('contains control characters');
   if (BIDI_CONTROLS.test(path)) fail('contains bidirectional control characters');
+  if (INVISIBLE.test(path)) fail('contains invisible characters');
   if (path.includes('\uFFFD')) fail('is not valid UTF-8');
   if (path.normalize('NFC') !== path) fail('is not in Unicode normal form C');
   if (path.startsWith('/')) fail('is absolute');

@@ -30,18 +30,24 @@ const refused = [
     why: /bidirectional/,
   },
   { what: 'isolates (LRI, RLI, FSI, PDI)', codePoints: range(0x2066, 0x2069), why: /bidirectional/ },
+  { what: 'soft hyphen', codePoints: [0xad], why: /invisible/ },
+  { what: 'Mongolian vowel separator', codePoints: [0x180e], why: /invisible/ },
+  { what: 'zero-width space', codePoints: [0x200b], why: /invisible/ },
+  { what: 'word joiner and invisible operators', codePoints: range(0x2060, 0x2064), why: /invisible/ },
+  { what: 'zero-width no-break space (BOM)', codePoints: [0xfeff], why: /invisible/ },
 ].flatMap(({ what, codePoints, why }) =>
   codePoints.map((codePoint) => ({ what, codePoint, why, name: hex(codePoint) })),
 );
 
 // Next to each refused range, and printable: refused they would only be a nuisance, but a key with them
 // is not ambiguous, so it is left to the policy.
-const accepted = [0x20, 0x7e, 0xa0, 0x061b, 0x061d, 0x200d, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a].map(
-  (codePoint) => ({
-    codePoint,
-    name: hex(codePoint),
-  }),
-);
+const accepted = [
+  0x20, 0x7e, 0xa0, 0xac, 0xae, 0x061b, 0x061d, 0x180d, 0x180f, 0x200a, 0x200c, 0x200d, 0x2010, 0x2029,
+  0x202f, 0x205f, 0x2065, 0x206a, 0xfefc, 0xff01,
+].map((codePoint) => ({
+  codePoint,
+  name: hex(codePoint),
+}));
 
 describe('object keys refused before any glob sees them (INVALID_PATH)', () => {
   it.each(refused)('$what: $name, anywhere in a segment', ({ codePoint, why }) => {

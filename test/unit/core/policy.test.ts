@@ -240,6 +240,7 @@ rules:
     ['a dot-dot segment', 'releases/../**', /segment/],
     ['a backslash', 'releases\\\\*', /backslash/],
     ['a bidirectional control', 'releases/\u202E/**', /bidirectional/],
+    ['a zero-width space', 'releases/app\u200B/**', /invisible/],
   ])('refuses %s, naming its path', (_what, pattern, message) => {
     const error = errorOf(withMatch(pattern));
     expect(error).toMatch(/\/rules\/0\/match\/0/);
