@@ -6,6 +6,13 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default for `run` is one worker fewer than the cores: one worker on a 2-core machine, while
+    // most files wait on child processes and local servers as much as they compute.
+    maxWorkers: 2,
+    // A worker runs file after file in one process: the AWS SDK, aws-cdk-lib and the Sigstore libraries are
+    // loaded once per worker, not once per file. Each test file is still evaluated afresh; what they share
+    // are modules without test state (no test mocks a module, stubs globals or writes process.env).
+    isolate: false,
     reporters: ['default'],
     // Says once, when ../shared/fixtures is absent, which tests skip and why; builds the CLI the tests run.
     globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/build-cli.ts'],

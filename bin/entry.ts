@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The built CLI's entry point (dist/vouch.mjs, see bin/build-cli.mjs); `main` is in vouch.ts.
 import * as nodeModule from 'node:module';
-import { main } from './vouch.ts';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 22)) {
@@ -11,7 +10,9 @@ if (major < 22 || (major === 22 && minor < 22)) {
   );
   process.exitCode = 2;
 } else {
-  // Compiled code is cached on disk (os.tmpdir()), as tsc and npm do: later runs skip most parsing.
+  // Compiled code is cached on disk (os.tmpdir()), as tsc and npm do: later runs skip most parsing. The
+  // CLI is imported only once the cache is on: a static import is compiled before this line runs.
   nodeModule.enableCompileCache?.();
+  const { main } = await import('./vouch.ts');
   process.exitCode = await main(process.argv.slice(2));
 }

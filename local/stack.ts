@@ -202,8 +202,14 @@ export async function ensureTable(client: DynamoDBClient, layout: TableLayout, n
     if (layout.globalIndexes.some((index) => !present.has(index.indexName)))
       await recreate(client, layout, name);
   }
-  // dynalite answers CreateTable before the table and its indexes are ACTIVE (as DynamoDB does); a query
-  // in that window fails with ResourceNotFoundException.
+  await untilActive(client, name);
+}
+
+/**
+ * dynalite answers CreateTable before the table and its indexes are ACTIVE (as DynamoDB does); a read or
+ * write in that window fails with ResourceNotFoundException.
+ */
+async function untilActive(client: DynamoDBClient, name: string): Promise<void> {
   for (;;) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
     const indexes = Table?.GlobalSecondaryIndexes ?? [];
@@ -232,5 +238,6 @@ async function recreate(client: DynamoDBClient, layout: TableLayout, name: strin
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+  await untilActive(client, name);
   for (const item of items) await client.send(new PutItemCommand({ TableName: name, Item: item }));
 }

@@ -71,6 +71,12 @@ describe('local stack', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
+    // dynalite answers CreateTable before the table is ACTIVE; a write in that window is refused.
+    while (
+      (await old.send(new DescribeTableCommand({ TableName: first.names.recordsTable }))).Table
+        ?.TableStatus !== 'ACTIVE'
+    )
+      await new Promise((resolve) => setImmediate(resolve));
     await old.send(
       new PutItemCommand({
         TableName: first.names.recordsTable,
