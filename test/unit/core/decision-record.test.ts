@@ -215,6 +215,17 @@ describe('exceptions', () => {
     expect(evaluateFiles([], policy, { now: at('2026-06-01T12:29:59.999Z') }).accepted).toBe(true);
   });
 
+  it('record the first exception in force for a rule when several name it', () => {
+    const decision = evaluateFiles(
+      [],
+      twoRules([
+        exception({ rules: ['*'], reason: 'INC-1' }),
+        exception({ rules: ['provenance', 'review'], reason: 'INC-2' }),
+      ]),
+    );
+    expect(decision.exceptions?.map((e) => e.reason)).toEqual(['INC-1', 'INC-1']);
+  });
+
   it('say nothing when they name no rule that matches the key, expired or not', () => {
     const policy = twoRules([
       exception({ match: ['**'], rules: ['docs'], expiresAt: '2026-01-01T00:00:00Z' }),

@@ -109,6 +109,16 @@ describe('inline public keys', () => {
   });
 });
 
+describe('identity patterns', () => {
+  it('are Unicode patterns: `.` is one code point, an astral character included', () => {
+    const entry = compileSigner({ issuer: ISSUER, identityRegexp: 'user-.@example\\.com' }, 'w', []);
+    const signer = (san: string) =>
+      ({ kind: 'keyless', issuer: ISSUER, subjectAlternativeName: san }) as const;
+    expect(entry.allows(signer('user-\u{1F600}@example.com'), {})).toBe(true);
+    expect(entry.allows(signer('user-ab@example.com'), {})).toBe(false);
+  });
+});
+
 describe('{ registry: true }', () => {
   const entry = compileSigner({ registry: true }, 'w', []);
   const key = { kind: 'key', keyId: 'arn:aws:kms:us-east-1:000000000000:key/app' } as const;
