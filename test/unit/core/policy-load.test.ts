@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { keyIdOf, namedInstances, namedKeys, parsePolicy, VouchError } from '#core/index.ts';
+import {
+  keyIdOf,
+  loadPolicySyntax,
+  namedInstances,
+  namedKeys,
+  parsePolicy,
+  VouchError,
+} from '#core/index.ts';
 import { testKey } from '../../helpers/keys.ts';
+
+// parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first.
+await loadPolicySyntax();
 
 const refusal = (text: string) => {
   try {
