@@ -189,6 +189,7 @@ rules:
         'sourceRepositories: [s]',
       ],
       ['requireSubjectName with plain signatures', 'type: signature', 'requireSubjectName: true'],
+      ['requireSubjectName with any type', 'type: "*"', 'requireSubjectName: true'],
     ])('refuses %s', (_what, type, check) => {
       const text = `
 version: 1
