@@ -156,23 +156,23 @@ export interface SummaryFile extends SummaryEnvelope {
   readonly vouch: { readonly artifact: string; readonly attestations: readonly AttestationCopy[] };
 }
 
+/** An attestation file's copy: its digest, which the summary's entry lists, and its bytes. */
+export const attestationCopy = (uri: string, content: Buffer): AttestationCopy => ({
+  uri,
+  digest: { sha256: createHash('sha256').update(content).digest('hex') },
+  content: content.toString('base64'),
+});
+
 export function summaryFile(
   envelope: SummaryEnvelope,
   artifact: string,
-  attestations: readonly { readonly uri: string; readonly content: Buffer }[],
+  attestations: readonly AttestationCopy[],
 ): SummaryFile {
   return {
     payloadType: envelope.payloadType,
     payload: envelope.payload,
     signatures: envelope.signatures,
-    vouch: {
-      artifact,
-      attestations: attestations.map(({ uri, content }) => ({
-        uri,
-        digest: { sha256: createHash('sha256').update(content).digest('hex') },
-        content: content.toString('base64'),
-      })),
-    },
+    vouch: { artifact, attestations },
   };
 }
 

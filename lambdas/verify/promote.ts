@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import {
   type ArtifactRecord,
+  attestationCopy,
   type Decision,
   decisionFields,
   digestsMatch,
@@ -224,27 +224,23 @@ export function createPromoter({ deps, algorithms, now, summaries }: StepContext
     inputs: readonly GatheredInput[],
     notBy?: string,
   ) {
-    const uri = (input: GatheredInput) => `s3://${input.version.bucket}/${input.version.key}`;
+    // Each copy digested once: the entry lists the digests, the file carries the bytes.
+    const copies = inputs.map((input) =>
+      attestationCopy(`s3://${input.version.bucket}/${input.version.key}`, input.content),
+    );
     const { envelope } = await summaries.sign(
       summaryEntry({
         decision,
         resourceUri: `s3://${record.bucket}/${record.objectKey}`,
         subjectName: record.objectKey,
-        inputAttestations: inputs.map((input) => ({
-          uri: uri(input),
-          digest: { sha256: createHash('sha256').update(input.content).digest('hex') },
-        })),
+        inputAttestations: copies.map(({ uri, digest }) => ({ uri, digest })),
       }),
     );
     if (notBy !== undefined && envelope.signatures.some((signature) => signature.keyid === notBy))
       throw new Error(
         `the summary alias still names ${notBy}, which is revoked: its summaries are signed again once the replacement key is in place`,
       );
-    const file = summaryFile(
-      envelope,
-      record.objectKey,
-      inputs.map((input) => ({ uri: uri(input), content: input.content })),
-    );
+    const file = summaryFile(envelope, record.objectKey, copies);
     await deps.s3.put(deps.deploymentBucket, vsaKey(record.objectKey), `${JSON.stringify(file)}\n`);
   }
 

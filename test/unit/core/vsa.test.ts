@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  attestationCopy,
   attestationCopyProblems,
   readSummaryFile,
   type Statement,
@@ -168,7 +169,7 @@ describe('#summaryFile', () => {
   const uri = 's3://vouch-staging/releases/app.tar.gz.sigstore.json';
 
   it('is the envelope a DSSE reader takes, with the attestation copies beside it', () => {
-    const file = summaryFile(envelope, 'releases/app.tar.gz', [{ uri, content: attestation }]);
+    const file = summaryFile(envelope, 'releases/app.tar.gz', [attestationCopy(uri, attestation)]);
     const read = readSummaryFile(Buffer.from(JSON.stringify(file)), 'vsa');
     expect(JSON.parse(read.envelope)).toEqual(envelope);
     expect(read.attestations).toEqual([
@@ -177,13 +178,13 @@ describe('#summaryFile', () => {
   });
 
   it('accepts copies of exactly the attestations the entry lists', () => {
-    const file = summaryFile(envelope, 'releases/app.tar.gz', [{ uri, content: attestation }]);
+    const file = summaryFile(envelope, 'releases/app.tar.gz', [attestationCopy(uri, attestation)]);
     expect(attestationCopyProblems(summary(), 'releases/app.tar.gz', file.vouch.attestations)).toEqual([]);
   });
 
   it('refuses a copy whose bytes the entry does not list, or whose stated digest is not its own', () => {
     const other = summaryFile(envelope, 'releases/app.tar.gz', [
-      { uri, content: Buffer.from('{"forged":1}') },
+      attestationCopy(uri, Buffer.from('{"forged":1}')),
     ]);
     expect(
       attestationCopyProblems(summary(), 'releases/app.tar.gz', other.vouch.attestations).map((p) => p.code),
