@@ -1,37 +1,6 @@
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
 import { documentClient, kmsClient, s3Client, settingsFrom } from '#adapters/clients.ts';
-
-/** What a failed AWS call was: attached to the error so the one-line message can name it. */
-export interface CallContext {
-  /** `S3`, `DynamoDB`, `KMS`. */
-  readonly service: string;
-  /** `PutObject`, `Query`, `Sign`. */
-  readonly operation: string;
-  /** What the call named, where it named one. */
-  readonly bucket?: string;
-  readonly key?: string;
-  readonly table?: string;
-  readonly kmsKey?: string;
-  readonly function?: string;
-}
-
-/** `s3://bucket/key`, `table vouch-records`, `KMS key alias/vouch-signing`. */
-export function resourceOf(call: CallContext): string | undefined {
-  if (call.bucket !== undefined) return `s3://${call.bucket}${call.key === undefined ? '' : `/${call.key}`}`;
-  if (call.table !== undefined) return `table ${call.table}`;
-  if (call.kmsKey !== undefined) return `KMS key ${call.kmsKey}`;
-  if (call.function !== undefined) return `function ${call.function}`;
-  return undefined;
-}
-
-const CONTEXT = Symbol.for('vouch.callContext');
-
-export const callContextOf = (error: unknown): CallContext | undefined =>
-  typeof error === 'object' && error !== null
-    ? ((error as Record<symbol, CallContext | undefined>)[CONTEXT] ?? undefined)
-    : undefined;
+import { type CallContext, CONTEXT } from './call-context.ts';
 
 interface Annotatable {
   readonly middlewareStack: {
@@ -94,6 +63,9 @@ export const cliClients = {
   s3: (env: NodeJS.ProcessEnv): S3Client => annotated(s3Client(env, settingsFrom(env, 'S3'))),
   kms: (env: NodeJS.ProcessEnv) => annotated(kmsClient(settingsFrom(env, 'KMS'))),
   documents: (env: NodeJS.ProcessEnv) => annotated(documentClient(settingsFrom(env, 'DYNAMODB'))),
-  lambda: (env: NodeJS.ProcessEnv) => annotated(new LambdaClient(settingsFrom(env, 'LAMBDA'))),
-  sts: (env: NodeJS.ProcessEnv) => annotated(new STSClient(settingsFrom(env, 'STS'))),
+  // Only `vouch keys rotate|revoke` in AWS calls these: loaded then, not by every command.
+  lambda: async (env: NodeJS.ProcessEnv) =>
+    annotated(new (await import('@aws-sdk/client-lambda')).LambdaClient(settingsFrom(env, 'LAMBDA'))),
+  sts: async (env: NodeJS.ProcessEnv) =>
+    annotated(new (await import('@aws-sdk/client-sts')).STSClient(settingsFrom(env, 'STS'))),
 };

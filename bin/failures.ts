@@ -1,5 +1,5 @@
 import { VouchError } from '#core/errors.ts';
-import { type CallContext, callContextOf, resourceOf } from './aws.ts';
+import { type CallContext, callContextOf, resourceOf } from './call-context.ts';
 import { EXIT, type ExitCode, UsageError } from './cli.ts';
 
 /** One line saying what failed, the likely cause and the next step, and the exit code it means. */

@@ -167,9 +167,9 @@ async function throughFunction(
   request: Request,
   env: NodeJS.ProcessEnv,
 ): Promise<Outcome> {
-  const requestedBy = await callerArn(cliClients.sts(env));
+  const requestedBy = await callerArn(await cliClients.sts(env));
   try {
-    return (await invokeRotationFunction(cliClients.lambda(env), functionName, {
+    return (await invokeRotationFunction(await cliClients.lambda(env), functionName, {
       ...request,
       ...(requestedBy ? { requestedBy } : {}),
     })) as Outcome;

@@ -71,6 +71,31 @@ describe('vouch (the built binary)', () => {
     expect(stdout).toMatch(/^vouch \d+\.\d+\.\d+/);
   });
 
+  it('loads the AWS SDK only for the commands that call AWS: never for `verify`, `--help` or a usage error', () => {
+    // What a chunk of the built CLI imports statically (its `import()`s are loaded only when reached).
+    const dist = dirname(VOUCH_BIN);
+    const loads = (file: string, seen = new Set<string>()): Set<string> => {
+      if (seen.has(file)) return seen;
+      seen.add(file);
+      for (const [, next] of readFileSync(join(dist, file), 'utf8').matchAll(
+        /(?:from|import)\s*"\.\/([^"]+)"/g,
+      ))
+        loads(next as string, seen);
+      return seen;
+    };
+    const chunkOf = (from: string, name: string) =>
+      new RegExp(`import\\("\\./(${name}-[A-Z0-9]+\\.mjs)"\\)`).exec(
+        readFileSync(join(dist, from), 'utf8'),
+      )?.[1];
+    const main = chunkOf('vouch.mjs', 'vouch') as string;
+    // The SDK's user agent names it in the chunk every client imports.
+    const sdk = (file: string) =>
+      [...loads(file)].some((f) => readFileSync(join(dist, f), 'utf8').includes('aws-sdk-js'));
+    expect(sdk(main)).toBe(false);
+    expect(sdk(chunkOf(main, 'verify') as string)).toBe(false);
+    expect(sdk(chunkOf(main, 'upload') as string)).toBe(true);
+  });
+
   it('refuses a Node.js older than package.json allows, in one line, exit 2', async () => {
     const { engines } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
     expect(engines.node).toBe('>=22.22');
