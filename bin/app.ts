@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App } from 'aws-cdk-lib';
 import { ConfigError, loadConfig } from '../lib/config.ts';
-import { VouchChecks } from '../lib/rules.ts';
-import { VouchStack } from '../lib/stack.ts';
 
 const app = new App();
 let config: ReturnType<typeof loadConfig>;
@@ -14,6 +11,14 @@ try {
   console.error(error.message);
   process.exit(1);
 }
+// The stack, its checks and cdk-nag are loaded once the configuration is known good: a mistake in
+// cdk.json is reported in a second, not after loading every construct.
+const [{ Validations }, { AwsSolutionsChecks }, { VouchChecks }, { VouchStack }] = await Promise.all([
+  import('aws-cdk-lib'),
+  import('cdk-nag'),
+  import('../lib/rules.ts'),
+  import('../lib/stack.ts'),
+]);
 new VouchStack(app, config.stackName, {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
