@@ -53,7 +53,9 @@ export async function waitForDecision(args: {
 }): Promise<WaitResult> {
   const now = args.now ?? Date.now;
   const deadline = now() + args.timeoutMs;
-  let delay = 200;
+  // A local stack decides within tens of milliseconds, AWS within a second or two (the queue's batching
+  // window): the first looks come quickly, then back off to one read every 5 s.
+  let delay = 50;
   for (;;) {
     const record = recordFor(await args.records.byKey(args.key), args.version);
     if (record && SETTLED.has(record.status)) return { record, timedOut: false };

@@ -97,7 +97,7 @@ describe('vouch upload, then vouch status as it says', () => {
     const now = await vouch(args.slice(0, -1), { env });
     expect(now.code).toBe(3);
     expect(now.stdout).toMatch(/^PENDING/);
-    expect((await vouch([...args.slice(0, -1), '--wait=1s'], { env })).code).toBe(3);
+    expect((await vouch([...args.slice(0, -1), '--wait=300ms'], { env })).code).toBe(3);
 
     // The same artifact uploaded again beside its provenance: the older upload's record stays pending,
     // and status follows the version it was asked about, not the key's newest.
