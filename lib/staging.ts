@@ -105,7 +105,11 @@ export class StagingBucket extends Construct {
  * for this bucket, owned by this account (a bucket name alone can be re-created in another account).
  */
 class QueueDestination implements s3.IBucketNotificationDestination {
-  constructor(private readonly queue: sqs.IQueue) {}
+  private readonly queue: sqs.IQueue;
+
+  constructor(queue: sqs.IQueue) {
+    this.queue = queue;
+  }
 
   bind(scope: Construct, bucket: s3.IBucketRef): s3.BucketNotificationDestinationConfig {
     this.queue.grantSendMessages(

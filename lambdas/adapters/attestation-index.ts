@@ -41,10 +41,13 @@ const itemSk = (prefix: 'ATT#' | 'WAIT#', objectKey: string, version: string) =>
  * puts: a redelivered event writes the same item again.
  */
 export class AttestationIndex {
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
 
   /** Indexes one attestation under every digest it names, 25 items per request. */
   async add(digests: readonly string[], attestation: IndexedAttestation): Promise<void> {

@@ -28,10 +28,13 @@ const keyOf = (objectKey: string, version: string, due: string) => {
  * its claim lapses — and the sweep removes it once the record is decided.
  */
 export class DueList {
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
 
   async mark(objectKey: string, version: string, due: string): Promise<void> {
     await this.db.send(

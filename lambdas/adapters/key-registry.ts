@@ -118,10 +118,13 @@ export function toTrustedKey(record: KeyRecord, pipelines?: readonly PipelineSco
  * revocations and retries can interleave in any order and the registry stays consistent.
  */
 export class KeyRegistry {
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
 
   /** Idempotent: registering the same key twice is a no-op, never an overwrite. */
   async register(record: KeyRecord): Promise<boolean> {
@@ -405,13 +408,23 @@ function toRecord(item: Record<string, unknown>): KeyRecord {
 export class RegistryKeyCache {
   private readonly entries = new Map<string, { key: TrustedKey | undefined; expires: number }>();
 
+  private readonly registry: Pick<KeyRegistry, 'getMany'>;
+  private readonly ttlMs: number;
+  private readonly clock: () => number;
+  /** The configured pipelines: each key's, and which pipeline owns an object key. */
+  private readonly pipelines: readonly PipelineScope[] | undefined;
+
   constructor(
-    private readonly registry: Pick<KeyRegistry, 'getMany'>,
-    private readonly ttlMs = 30_000,
-    private readonly clock: () => number = Date.now,
-    /** The configured pipelines: each key's, and which pipeline owns an object key. */
-    private readonly pipelines?: readonly PipelineScope[],
-  ) {}
+    registry: Pick<KeyRegistry, 'getMany'>,
+    ttlMs = 30_000,
+    clock: () => number = Date.now,
+    pipelines?: readonly PipelineScope[],
+  ) {
+    this.registry = registry;
+    this.ttlMs = ttlMs;
+    this.clock = clock;
+    this.pipelines = pipelines;
+  }
 
   /**
    * Loads what `hints` need and is not fresh in the cache; unknown hints are cached as unknown too. Only

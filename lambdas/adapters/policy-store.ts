@@ -37,11 +37,15 @@ export class PolicyVersionExists extends Error {
 }
 
 export class S3PolicyStore implements PolicyStore {
-  constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
-    private readonly prefix = DEFAULT_POLICY_PREFIX,
-  ) {}
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(client: S3Client, bucket: string, prefix = DEFAULT_POLICY_PREFIX) {
+    this.client = client;
+    this.bucket = bucket;
+    this.prefix = prefix;
+  }
 
   async versions(after?: number): Promise<number[]> {
     const found: number[] = [];
@@ -151,14 +155,23 @@ export class CurrentPolicy implements PolicySource {
   private readonly now: () => Date;
   private key?: Promise<KeyObject>;
 
+  private readonly store: PolicyStore | undefined;
+  private readonly bundled: () => Policy | Promise<Policy>;
+  private readonly publicKey: () => Promise<KeyObject>;
+  /** Refuses a policy this verifier cannot apply (e.g. one trusting an unconfigured Sigstore instance). */
+  private readonly validate: (policy: Policy, where: string) => void;
+
   constructor(
-    private readonly store: PolicyStore | undefined,
-    private readonly bundled: () => Policy | Promise<Policy>,
-    private readonly publicKey: () => Promise<KeyObject>,
+    store: PolicyStore | undefined,
+    bundled: () => Policy | Promise<Policy>,
+    publicKey: () => Promise<KeyObject>,
     options: CurrentPolicyOptions = {},
-    /** Refuses a policy this verifier cannot apply (e.g. one trusting an unconfigured Sigstore instance). */
-    private readonly validate: (policy: Policy, where: string) => void = () => {},
+    validate: (policy: Policy, where: string) => void = () => {},
   ) {
+    this.store = store;
+    this.bundled = bundled;
+    this.publicKey = publicKey;
+    this.validate = validate;
     this.ttlMs = options.ttlMs ?? 60_000;
     this.maxStaleMs = options.maxStaleMs ?? 15 * 60_000;
     this.maxCandidates = options.maxCandidates ?? 8;

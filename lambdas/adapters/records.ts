@@ -63,10 +63,12 @@ export const RECORD_READ_BY_KEY_ACTIONS = ['Query'] as const;
 export class RecordStore {
   private readonly due: DueList;
 
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
     this.due = new DueList(db, tableName);
   }
 

@@ -37,17 +37,27 @@ export type ObjectStore = Pick<
 
 /** S3 access for the pipeline, behind a small surface the pipeline can be tested against. */
 export class S3Store {
+  readonly client: S3Client;
+  readonly copyLimits: CopyLimits;
+  /** Parts of a streamed upload, at most two of which are held in memory. */
+  readonly uploadPartBytes: number;
+  /**
+   * Streamed uploads at once, each holding up to three parts: a batch of a hundred messages promoting
+   * from an unversioned bucket must not hold a hundred artifacts' parts.
+   */
+  private readonly streams: ReturnType<typeof createLimiter>;
+
   constructor(
-    readonly client: S3Client,
-    readonly copyLimits: CopyLimits = S3_COPY_LIMITS,
-    /** Parts of a streamed upload, at most two of which are held in memory. */
-    readonly uploadPartBytes = DEFAULT_UPLOAD_PART_BYTES,
-    /**
-     * Streamed uploads at once, each holding up to three parts: a batch of a hundred messages promoting
-     * from an unversioned bucket must not hold a hundred artifacts' parts.
-     */
-    private readonly streams = createLimiter(MAX_CONCURRENT_STREAMS),
-  ) {}
+    client: S3Client,
+    copyLimits: CopyLimits = S3_COPY_LIMITS,
+    uploadPartBytes = DEFAULT_UPLOAD_PART_BYTES,
+    streams = createLimiter(MAX_CONCURRENT_STREAMS),
+  ) {
+    this.client = client;
+    this.copyLimits = copyLimits;
+    this.uploadPartBytes = uploadPartBytes;
+    this.streams = streams;
+  }
 
   /** Opens an object for streaming; the version returned is the one actually read. */
   async open(

@@ -52,12 +52,17 @@ export class CurrentTrustRoots implements TrustRootSet {
   private readonly ttlMs: number;
   private readonly now: () => Date;
 
+  private readonly store: TrustStore | undefined;
+  /** Each instance and its pinned trusted root (the first boot and fallback), if Vouch has one. */
+  private readonly pinned: ReadonlyMap<string, string | URL | undefined>;
+
   constructor(
-    private readonly store: TrustStore | undefined,
-    /** Each instance and its pinned trusted root (the first boot and fallback), if Vouch has one. */
-    private readonly pinned: ReadonlyMap<string, string | URL | undefined>,
+    store: TrustStore | undefined,
+    pinned: ReadonlyMap<string, string | URL | undefined>,
     options: TrustRootsOptions = {},
   ) {
+    this.store = store;
+    this.pinned = pinned;
     this.ttlMs = options.ttlMs ?? 5 * 60_000;
     this.now = options.now ?? (() => new Date());
     this.started = this.now().getTime();

@@ -35,11 +35,15 @@ export class TrustStoreConflict extends Error {
 export class S3TrustStore implements TrustStore {
   private readonly eTags = new Map<string, string>();
 
-  constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
-    private readonly prefix = 'trust-roots/',
-  ) {}
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  constructor(client: S3Client, bucket: string, prefix = 'trust-roots/') {
+    this.client = client;
+    this.bucket = bucket;
+    this.prefix = prefix;
+  }
 
   async current(instance: string): Promise<TrustRecord | undefined> {
     const key = `${this.prefix}${currentKey(instance)}`;
@@ -107,7 +111,11 @@ export class S3TrustStore implements TrustStore {
 
 /** In a folder (the CLI's default, `.vouch/trust/`): the same layout, for one user at a time. */
 export class DirectoryTrustStore implements TrustStore {
-  constructor(private readonly directory: string) {}
+  private readonly directory: string;
+
+  constructor(directory: string) {
+    this.directory = directory;
+  }
 
   async current(instance: string): Promise<TrustRecord | undefined> {
     const path = join(this.directory, currentKey(instance));

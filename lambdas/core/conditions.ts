@@ -216,10 +216,13 @@ const BOOL_OPERATORS = new Set(['_&&_', '_||_', '@not_strictly_false']);
 
 class Checker {
   nodes = 0;
-  constructor(
-    private readonly environment: CelEnv,
-    private readonly fail: (why: string) => never,
-  ) {}
+  private readonly environment: CelEnv;
+  private readonly fail: (why: string) => never;
+
+  constructor(environment: CelEnv, fail: (why: string) => never) {
+    this.environment = environment;
+    this.fail = fail;
+  }
 
   type(expr: Expr | undefined, scope: ReadonlyMap<string, TypeName>): TypeName {
     if (!expr) return 'dyn';

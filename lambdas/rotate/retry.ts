@@ -58,11 +58,13 @@ export class RetriesExhaustedError extends Error {
   override readonly name = 'RetriesExhaustedError';
   readonly code = 'RETRIES_EXHAUSTED';
 
-  constructor(
-    readonly attempts: number,
-    override readonly cause: unknown,
-  ) {
+  readonly attempts: number;
+  override readonly cause: unknown;
+
+  constructor(attempts: number, cause: unknown) {
     super(`still failing after ${attempts} attempts: ${(cause as Error)?.message ?? String(cause)}`);
+    this.attempts = attempts;
+    this.cause = cause;
   }
 }
 
