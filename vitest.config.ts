@@ -13,6 +13,10 @@ export default defineConfig({
     // loaded once per worker, not once per file. Each test file is still evaluated afresh; what they share
     // are modules without test state (no test mocks a module, stubs globals or writes process.env).
     isolate: false,
+    // Node runs the TypeScript itself (type stripping; tsconfig's `erasableSyntaxOnly` keeps every file
+    // strippable) instead of Vite transforming and evaluating each module: ~12 % less CPU for the suite.
+    // Nothing here needs Vite's runner: no module mocks, no `vi.resetModules` (a cold start is a process).
+    experimental: { viteModuleRunner: false },
     reporters: ['default'],
     // Says once, when ../shared/fixtures is absent, which tests skip and why; builds the CLI the tests run.
     globalSetup: ['test/helpers/global-setup.ts', 'test/helpers/build-cli.ts'],

@@ -19,6 +19,8 @@ export default defineConfig({
       'test/unit/trust/**/*.test.ts',
       'test/unit/rotate/**/*.test.ts',
     ],
+    // Stryker's runner switches mutants inside Vite's module runner: keep it for mutation runs.
+    experimental: { ...base.test?.experimental, viteModuleRunner: true },
     // No CLI build: nothing here runs the binary.
     globalSetup: ['test/helpers/global-setup.ts'],
   },

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { describe, expect, it } from 'vitest';
 import { PUBLIC_GOOD_TRUSTED_ROOT } from '#core/index.ts';
@@ -30,7 +31,7 @@ describe('trust instances', () => {
   });
 
   it('any other instance needs a mirror', () => {
-    expect(() => resolveInstances([{ name: 'staging', tufRoot: __filename }])).toThrow(
+    expect(() => resolveInstances([{ name: 'staging', tufRoot: fileURLToPath(import.meta.url) }])).toThrow(
       /a mirror URL is required/,
     );
   });
