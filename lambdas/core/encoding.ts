@@ -16,7 +16,9 @@ export function decodeBase64(value: unknown, what: string): Buffer {
   return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
 }
 
+/** What a JSON value is, for messages: "found an array", "found nothing" (a missing field). */
 export function typeName(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
