@@ -9,6 +9,7 @@ describe('#decodeBase64', () => {
     expect(decodeBase64('aGVsbG8=', 'x').toString()).toBe('hello');
     expect(decodeBase64('aGVsbG8', 'x').toString()).toBe('hello');
     expect(decodeBase64('-_-_', 'x')).toEqual(Buffer.from([0xfb, 0xff, 0xbf]));
+    expect(decodeBase64('+/-_', 'x')).toEqual(Buffer.from([0xfb, 0xff, 0xbf]));
   });
 
   it('refuses characters Buffer.from would silently skip', () => {
