@@ -26,6 +26,7 @@ const T0 = new Date('2026-06-01T00:00:00Z');
 
 const alice = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/alice');
 const bob = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/bob');
+const carol = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/carol');
 
 const provenance = (builderId?: string, repository = 'https://github.com/acme/app') => ({
   buildDefinition: {
@@ -68,11 +69,15 @@ function decide(files: string[], require: Omit<RequirementSpec, 'type'>, keys: T
 const trusted = (...keys: TestKey[]) => keys.map((key) => key.trusted({ validFrom: T0 }));
 
 describe('a signer the requirement does not allow', () => {
-  it('is named by its key, followed by what the rule allows', async () => {
-    const decision = decide([await attest(bob)], { signers: [{ keyId: alice.keyId }] }, trusted(alice, bob));
+  it('is named by its key, followed by every signer the rule allows', async () => {
+    const decision = decide(
+      [await attest(bob)],
+      { signers: [{ keyId: alice.keyId }, { keyId: carol.keyId }] },
+      trusted(alice, bob, carol),
+    );
     const refused = decision.reasons.find((r) => r.code === 'SIGNER_NOT_ALLOWED');
     expect(refused?.message).toBe(
-      `att0.sigstore.json is signed by key ${bob.keyId}; rule releases allows key ${alice.keyId}`,
+      `att0.sigstore.json is signed by key ${bob.keyId}; rule releases allows key ${alice.keyId}, key ${carol.keyId}`,
     );
   });
 });
