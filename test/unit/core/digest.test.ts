@@ -57,7 +57,8 @@ describe('#digestFile', () => {
   });
 
   it.skipIf(!existsSync('/proc/self/fd'))('closes the file it read (no descriptor left on it)', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'vouch-')), 'closed.bin');
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-'));
+    const path = join(dir, 'closed.bin');
     writeFileSync(path, Buffer.alloc(3 * 1024 * 1024 + 5, 7));
     const openOnIt = () =>
       readdirSync('/proc/self/fd').filter((fd) => {
@@ -69,7 +70,7 @@ describe('#digestFile', () => {
       }).length;
     expect((await digestFile(path)).size).toBe(3 * 1024 * 1024 + 5);
     expect(openOnIt()).toBe(0);
-    rmSync(path);
+    rmSync(dir, { recursive: true });
   });
 
   it('digests an empty file', async () => {
