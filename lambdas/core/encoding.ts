@@ -13,10 +13,13 @@ export function decodeBase64(value: unknown, what: string): Buffer {
   if (!BASE64.test(value) || value.length % 4 === 1) {
     throw new VouchError('PARSE_ERROR', `${what}: not valid base64`);
   }
-  return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  // Node's base64 decoder reads both alphabets (URL-safe `-` and `_` as `+` and `/`), padded or not.
+  return Buffer.from(value, 'base64');
 }
 
+/** What a JSON value is, for messages: "found an array", "found nothing" (a missing field). */
 export function typeName(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -54,6 +54,23 @@ describe('#digestFile', () => {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       sha512: createHash('sha512').update(bytes).digest('hex'),
     });
+  });
+
+  it.skipIf(!existsSync('/proc/self/fd'))('closes the file it read (no descriptor left on it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vouch-'));
+    const path = join(dir, 'closed.bin');
+    writeFileSync(path, Buffer.alloc(3 * 1024 * 1024 + 5, 7));
+    const openOnIt = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path;
+        } catch {
+          return false; // closed between the listing and the look
+        }
+      }).length;
+    expect((await digestFile(path)).size).toBe(3 * 1024 * 1024 + 5);
+    expect(openOnIt()).toBe(0);
+    rmSync(dir, { recursive: true });
   });
 
   it('digests an empty file', async () => {

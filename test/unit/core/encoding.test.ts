@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBase64 } from '#core/encoding.ts';
-import { createStatement, parseAttestationFile } from '#core/index.ts';
+import { createStatement, parseAttestationFile, VouchError } from '#core/index.ts';
 import { FIXTURES_AVAILABLE, fixtureJson } from '../../helpers/fixtures.ts';
 import { keylessBundle } from '../../helpers/sigstore/index.ts';
 
@@ -9,12 +9,26 @@ describe('#decodeBase64', () => {
     expect(decodeBase64('aGVsbG8=', 'x').toString()).toBe('hello');
     expect(decodeBase64('aGVsbG8', 'x').toString()).toBe('hello');
     expect(decodeBase64('-_-_', 'x')).toEqual(Buffer.from([0xfb, 0xff, 0xbf]));
+    expect(decodeBase64('+/-_', 'x')).toEqual(Buffer.from([0xfb, 0xff, 0xbf]));
   });
 
   it('refuses characters Buffer.from would silently skip', () => {
     for (const bad of ['aGVs bG8=', 'aGVs\nbG8=', 'aGVsbG8!', 'a===', 'a']) {
       expect(() => decodeBase64(bad, 'payload')).toThrow(/payload: not valid base64/);
     }
+  });
+
+  it.each([
+    [null, 'null'],
+    [['aGVsbG8='], 'an array'],
+    [{ value: 'aGVsbG8=' }, 'an object'],
+    [42, 'a number'],
+    [true, 'a boolean'],
+    [undefined, 'nothing'],
+  ])('refuses %j where a base64 string belongs, naming what it found', (value, found) => {
+    expect(() => decodeBase64(value, 'signatures[0].sig')).toThrow(
+      new VouchError('PARSE_ERROR', `signatures[0].sig: expected a base64 string, found ${found}`),
+    );
   });
 
   it('refuses a long almost-base64 string at once (no catastrophic backtracking)', () => {

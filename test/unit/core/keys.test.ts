@@ -1,7 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   keyHintProblem,
+  keyIdOf,
+  keyValidAt,
   MAX_KEY_HINT_LENGTH,
   publicKeyFromPem,
   showHint,
@@ -84,7 +86,72 @@ describe('publicKeyFromPem', () => {
     expect(() => publicKeyFromPem(Buffer.from(pem), 'vsa.pem')).toThrow(VouchError);
   });
 
-  it('refuses what is not a key, naming it', () => {
+  it('refuses what is not a key, naming it, and keeps what the parser said as the cause', () => {
     expect(() => publicKeyFromPem('hello', 'vsa.pem')).toThrow(/vsa\.pem: not a PEM public key/);
+    let error: VouchError | undefined;
+    try {
+      publicKeyFromPem('hello');
+    } catch (caught) {
+      error = caught as VouchError;
+    }
+    expect(error?.code).toBe('PARSE_ERROR');
+    expect(error?.message).toMatch(/^public key: not a PEM public key \(.+\)$/);
+    expect(error?.cause).toBeInstanceOf(Error);
+    expect(error?.message).toContain((error?.cause as Error | undefined)?.message);
+  });
+});
+
+describe('keyIdOf', () => {
+  const spkiDigest = (key: KeyObject) =>
+    `sha256:${createHash('sha256')
+      .update(key.export({ type: 'spki', format: 'der' }))
+      .digest('hex')}`;
+
+  it('names an EC key by the digest of its uncompressed SPKI, however the point was written', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const compressed = createPublicKey({
+      key: Buffer.concat([
+        // SPKI header of a P-256 key with a 33-byte compressed point.
+        Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
+        ecdhCompressed(publicKey),
+      ]),
+      format: 'der',
+      type: 'spki',
+    });
+    expect(keyIdOf(compressed)).toBe(spkiDigest(publicKey));
+    expect(keyIdOf(publicKey)).toBe(spkiDigest(publicKey));
+  });
+
+  it.each([
+    ['RSA', generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey],
+    ['RSA-PSS, which has no JWK form', generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey],
+    ['Ed25519', generateKeyPairSync('ed25519').publicKey],
+  ])('names an %s key by the digest of its SPKI as it is', (_what, publicKey) => {
+    expect(keyIdOf(publicKey)).toBe(spkiDigest(publicKey));
+  });
+});
+
+/** The compressed SEC1 point of a P-256 public key: 02/03 by the parity of y, then x. */
+function ecdhCompressed(publicKey: KeyObject): Buffer {
+  const jwk = publicKey.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x as string, 'base64url');
+  const y = Buffer.from(jwk.y as string, 'base64url');
+  return Buffer.concat([Buffer.from([(y.at(-1) ?? 0) & 1 ? 3 : 2]), x]);
+}
+
+describe('keyValidAt', () => {
+  const key = testKey('p256', 'arn:aws:kms:us-east-1:000000000000:key/revoked');
+  const revokedAt = new Date('2026-06-01T00:00:00.000Z');
+  const at = new Date('2026-06-02T00:00:00.000Z');
+
+  it('says when a revoked key was revoked and when it signed, with the reason where one was given', () => {
+    expect(keyValidAt(key.trusted({ revokedAt }), at)).toEqual({
+      valid: false,
+      code: 'KEY_REVOKED',
+      message: `key ${key.keyId} was revoked effective ${revokedAt.toISOString()}; signed at ${at.toISOString()}`,
+    });
+    expect(keyValidAt(key.trusted({ revokedAt, revocationReason: 'key compromise' }), at)).toMatchObject({
+      message: `key ${key.keyId} was revoked effective ${revokedAt.toISOString()} (key compromise); signed at ${at.toISOString()}`,
+    });
   });
 });

@@ -38,7 +38,8 @@ function verifyWith(publicKey: KeyObject, hash: 'sha256' | 'sha512', signature: 
     observedAt: new Date(),
     strict: true,
   });
-  return { verdict: decision.verdict, error: decision.attestations[0]?.signatures[0]?.error?.code };
+  const error = decision.attestations[0]?.signatures[0]?.error;
+  return { verdict: decision.verdict, error: error?.code, message: error?.message };
 }
 
 describe('message signatures checked against a streamed digest, by key type', () => {
@@ -55,6 +56,7 @@ describe('message signatures checked against a streamed digest, by key type', ()
     expect(verifyWith(publicKey, 'sha256', randomBytes(256))).toEqual({
       verdict: 'fail',
       error: 'SIGNATURE_INVALID',
+      message: 'signature verification failed',
     });
   });
 
@@ -63,6 +65,7 @@ describe('message signatures checked against a streamed digest, by key type', ()
     expect(verifyWith(publicKey, 'sha256', sign(null, artifact, privateKey))).toEqual({
       verdict: 'fail',
       error: 'UNSUPPORTED_FORMAT',
+      message: 'message signatures with ed25519 keys cannot be checked against a streamed digest',
     });
   });
 
@@ -71,6 +74,7 @@ describe('message signatures checked against a streamed digest, by key type', ()
     expect(verifyWith(publicKey, 'sha512', sign('sha512', artifact, privateKey))).toEqual({
       verdict: 'fail',
       error: 'UNSUPPORTED_FORMAT',
+      message: 'message signatures with curve secp521r1 are not supported',
     });
   });
 });

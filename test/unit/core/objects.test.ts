@@ -39,8 +39,18 @@ describe('#parseS3Notification', () => {
   });
 
   it('throws on a body that is not an S3 notification (an infrastructure fault, retried then dead-lettered)', () => {
-    expect(() => parseS3Notification('not json')).toThrow();
-    expect(() => parseS3Notification('{"hello":1}')).toThrow();
+    expect(() => parseS3Notification('not json')).toThrow(new Error('SQS message body is not JSON'));
+    for (const body of ['{"hello":1}', '[]', '{"Records":{}}'])
+      expect(() => parseS3Notification(body)).toThrow(
+        new Error('SQS message body is not an S3 event notification'),
+      );
+  });
+
+  it('throws on a record that is not an object, whatever the records around it', () => {
+    for (const record of [5, 'ObjectCreated:Put', [notification('k')]])
+      expect(() => parseS3Notification(JSON.stringify({ Records: [record] }))).toThrow(
+        new Error('S3 event record is not an object'),
+      );
   });
 
   it('throws on a create record that names no object, rather than dropping it', () => {

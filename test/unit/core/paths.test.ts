@@ -94,5 +94,13 @@ describe('object keys an ambiguous reading could make two of', () => {
     expect(message).toContain(JSON.stringify(`${long.slice(0, 120)}…`));
     const short = 'releases/../x';
     expect(refusal(short)).toContain(JSON.stringify(short));
+    const exactly120 = `${'a'.repeat(117)}/..`;
+    expect(refusal(exactly120)).toBe(
+      `object key ${JSON.stringify(exactly120)} has an empty, "." or ".." segment`,
+    );
+    const over = `${'a'.repeat(118)}/..`;
+    expect(refusal(over)).toBe(
+      `object key ${JSON.stringify(`${over.slice(0, 120)}…`)} has an empty, "." or ".." segment`,
+    );
   });
 });

@@ -81,6 +81,30 @@ describe('statementProblem', () => {
     expect(reference(value)).toBe(false);
   });
 
+  it.each([
+    ['subjects that are not a list', { ...valid, subject: { name: 'a' } }, '/subject', 'must be array'],
+    [
+      'a subject that is not an object',
+      { ...valid, subject: [valid.subject[0], 'a'] },
+      '/subject/1',
+      'must be object',
+    ],
+    [
+      'a digest value that is not a string, its name escaped as a JSON pointer',
+      { ...valid, subject: [{ digest: { 'sha~/256': 1 } }] },
+      '/subject/0/digest/sha~0~1256',
+      'must be string',
+    ],
+    [
+      'a predicateType that is not a string',
+      { ...valid, predicateType: 1 },
+      '/predicateType',
+      'must be string',
+    ],
+  ])('names %s, word for word', (_what, value, where, message) => {
+    expect(statementProblem(value)).toEqual({ where, message });
+  });
+
   it('agrees with the JSON Schema it replaces on statement-shaped values', () => {
     const hexish = fc.oneof(fc.stringMatching(/^[0-9a-fA-F]{0,8}$/), fc.string({ maxLength: 4 }));
     const anything = fc.oneof(
