@@ -2,8 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 
 // Patterns these modules compile once, when they load: the KMS key ARN and printable key-hint checks,
 // the control and bidirectional characters refused in object keys, the extended-glob check, the DSSE
-// prefix. Each test imports its module afresh, so that what it checks is the module as loaded then: the
-// mutation run changes a module-scope constant only in a module loaded while its mutant is active.
+// prefix. Each test imports its module afresh under the mutation run (Vite's module runner, which
+// `vi.resetModules` resets), so what it checks is the module as loaded while its mutant is active: the
+// run changes a module-scope constant only in a module loaded then. Under `npm test` (Node's own module
+// loader, which nothing resets) the import is the module already loaded: the same values, checked alike.
 
 const load = {
   keys: async () => {
