@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -63,6 +64,14 @@ export class VouchFunction extends Construct {
         // The bundle's own hash: the project folder (with node_modules) is never fingerprinted or copied.
         assetHashType: AssetHashType.OUTPUT,
         bundling: {
+          // What makes this bundle this function's. CDK reuses one bundle for every asset with the same
+          // source folder and bundling options, and the local bundler (a function) is not compared: without
+          // its inputs here, every function would be given the first function's bundle.
+          environment: {
+            VOUCH_BUNDLE_INPUTS: createHash('sha256')
+              .update(JSON.stringify([props.entry, props.assets ?? {}, props.files ?? {}]))
+              .digest('hex'),
+          },
           // Only if local bundling declined, which it never does: no Docker is needed or used.
           image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs24.x'),
           local: {

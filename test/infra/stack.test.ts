@@ -831,6 +831,45 @@ describe('functions', () => {
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
   });
 
+  it("gives each function the bundle of its own entry, never another function's", () => {
+    const entries: Record<string, string> = {
+      Verifier: 'lambdas/verify/handler.ts',
+      VerifierRecheck: 'lambdas/verify/stream.ts',
+      VerifierSweep: 'lambdas/verify/schedule.ts',
+      Rotation: 'lambdas/rotate/handler.ts',
+      TrustRefresher: 'lambdas/trust/handler.ts',
+      CodeSigning: 'lambdas/sign-code/handler.ts',
+    };
+    const functions = full.template.findResources('AWS::Lambda::Function');
+    const resources = full.template.toJSON().Resources;
+    const bundled = new Map<string, string>();
+    for (const [id, fn] of Object.entries(functions)) {
+      const name = Object.keys(entries).find((prefix) =>
+        new RegExp(`^${prefix}Function[0-9A-F]{8}$`).test(id),
+      );
+      if (!name) continue;
+      // With code signing on (as here), the function runs the signed copy of its bundle's asset.
+      const signing = fn.Properties.Code.S3Key?.['Fn::GetAtt']?.[0];
+      const key = signing ? resources[signing]?.Properties.SourceKey : fn.Properties.Code.S3Key;
+      const asset = `asset.${String(key).replace(/\.zip$/, '')}`;
+      // The source map lists the files the bundle was built from: the entry's among them.
+      const { sources } = JSON.parse(readFileSync(join(full.outdir, asset, 'index.mjs.map'), 'utf8'));
+      const entry = entries[name] as string;
+      expect(
+        sources.some((source: string) => source.endsWith(entry)),
+        `${name} bundled from ${entry}`,
+      ).toBe(true);
+      for (const other of Object.values(entries).filter((e) => e !== entry && e.endsWith('handler.ts')))
+        expect(
+          sources.some((source: string) => source.endsWith(other)),
+          `${name} holds ${other}`,
+        ).toBe(false);
+      bundled.set(name, asset);
+    }
+    expect([...bundled.keys()].sort()).toEqual(Object.keys(entries).sort());
+    expect(new Set(bundled.values()).size).toBe(Object.keys(entries).length);
+  });
+
   it('splits the verifier bundle: the policy syntax and the CEL engine load only when needed', () => {
     const assets = readdirSync(full.outdir).filter((d) => d.startsWith('asset.'));
     const dir = join(
