@@ -13,12 +13,17 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs bin/app.ts the way the CDK CLI does: cdk.json's context in CDK_CONTEXT_JSON, output in CDK_OUTDIR. */
+/**
+ * Runs bin/app.ts the way the CDK CLI does (cdk.json's `app`: Node running the TypeScript itself): cdk.json's
+ * context in CDK_CONTEXT_JSON, output in CDK_OUTDIR.
+ */
 async function app(vouch: unknown) {
   const outdir = mkdtempSync(join(tmpdir(), 'vouch-app-'));
   dirs.push(outdir);
   const context = { ...CDK_CONTEXT, vouch, 'aws:cdk:bundling-stacks': [] };
-  const result = await run(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bin/app.ts')], {
+  const app = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')).app as string;
+  expect(app).toBe('node bin/app.ts');
+  const result = await run(process.execPath, [join(PROJECT_ROOT, 'bin/app.ts')], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
   }).then(
