@@ -65,41 +65,41 @@ describe('#parseAttestationFile', () => {
   });
 
   it.each([
-    ['an empty file', '', 'PARSE_ERROR'],
-    ['malformed JSON', '{"payloadType": ', 'PARSE_ERROR'],
-    ['a JSON array', '[1,2]', 'UNSUPPORTED_FORMAT'],
+    ['an empty file', 'PARSE_ERROR', ''],
+    ['malformed JSON', 'PARSE_ERROR', '{"payloadType": '],
+    ['a JSON array', 'UNSUPPORTED_FORMAT', '[1,2]'],
     [
       'an unknown bundle media type',
-      '{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=9"}',
       'UNSUPPORTED_FORMAT',
+      '{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=9"}',
     ],
     [
       'a bundle missing its content',
-      '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}',
       'PARSE_ERROR',
+      '{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}',
     ],
     [
       'invalid base64 payload',
-      '{"payloadType":"application/vnd.in-toto+json","payload":"!!!!","signatures":[{"sig":"AAAA"}]}',
       'PARSE_ERROR',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"!!!!","signatures":[{"sig":"AAAA"}]}',
     ],
     [
       'no signatures',
-      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}',
       'PARSE_ERROR',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}',
     ],
     [
       'another payload type',
-      '{"payloadType":"text/plain","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
       'UNSUPPORTED_FORMAT',
+      '{"payloadType":"text/plain","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
     ],
     [
       'a payload that is not a statement',
-      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
       'PARSE_ERROR',
+      '{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AAAA"}]}',
     ],
-    ['deeply nested JSON', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'LIMIT_EXCEEDED'],
-  ])('rejects %s with %s', (_what, content, code) => {
+    ['deeply nested JSON', 'LIMIT_EXCEEDED', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
+  ])('rejects %s with %s', (_what, code, content) => {
     const parsed = parseAttestationFile(content, 'x');
     expect(parsed.attestations).toEqual([]);
     expect(codes(parsed)).toEqual([code]);
