@@ -6,7 +6,7 @@ import {
   summaryEntry,
   verificationSummary,
 } from '#core/index.ts';
-import { codes, decideWith, PROVENANCE, policyWith, SHA256, signed, T0 } from '../../helpers/policy-cases.ts';
+import { decideWith, PROVENANCE, policyWith, SHA256, signed, T0 } from '../../helpers/policy-cases.ts';
 
 // parsePolicy is synchronous: the YAML parser and schema check it needs are loaded first, as
 // parsePolicyAsync loads them.
@@ -66,7 +66,11 @@ describe('exceptions', () => {
     const policy = policyWith(failing, { exceptions: [exception({ expiresAt: '2026-06-01T00:00:00Z' })] });
     const decision = decideWith([await signed(PROVENANCE, { buildType: 'by-hand' })], policy);
     expect(decision.accepted).toBe(false);
-    expect(codes(decision.notes)).toContain('EXCEPTION_EXPIRED');
+    expect(decision.notes).toContainEqual({
+      code: 'EXCEPTION_EXPIRED',
+      message:
+        'exception 0 (INC-42: hotfix built by hand, approved by security@acme.example) expired at 2026-06-01T00:00:00.000Z; not applied',
+    });
     expect(decision.exceptions).toBeUndefined();
   });
 

@@ -129,6 +129,9 @@ describe('keyed DSSE bundles (vouch sign output)', () => {
       const decision = decide([await attest(stranger)], [registryKey(key), registryKey(testKey())]);
       expect(decision.accepted).toBe(false);
       expect(noted(decision)).toContain('UNKNOWN_KEY');
+      expect(decision.notes.find((r) => r.code === 'UNKNOWN_KEY')?.message).toBe(
+        'no trusted key matches key hint "arn:aws:kms:us-east-1:000000000000:key/9999"',
+      );
     });
   });
 

@@ -338,7 +338,10 @@ describe('identities and issuers', () => {
     const bundle = keylessBundle({ content: statement, identity: { san: { email: IDENTITY } } });
     const decision = decide(bundle);
     expect(decision.accepted).toBe(false);
-    expect(firstSignature(decision)?.error?.code).toBe('CERTIFICATE_INVALID');
+    expect(firstSignature(decision)?.error).toMatchObject({
+      code: 'CERTIFICATE_INVALID',
+      message: 'the signing certificate names no identity (SAN) or OIDC issuer',
+    });
   });
 
   it('does not let a keyless signer satisfy { registry: true } (SIGNER_NOT_ALLOWED)', () => {

@@ -74,7 +74,12 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
     it('found through the index for other bytes, is a note (SUBJECT_MISMATCH) and the artifact waits', () => {
       const decision = decide(messageBundle(key, hash, Buffer.from('other')), key);
       expect(decision).toMatchObject({ accepted: false, curable: true });
-      expect(decision.notes.map((r) => r.code)).toContain('SUBJECT_MISMATCH');
+      const other = createHash(hash).update('other').digest('hex');
+      expect(decision.notes).toContainEqual({
+        code: 'SUBJECT_MISMATCH',
+        message: `the message signature is over ${hash}:${other}, not this artifact`,
+        subject: 'app.sigstore.json',
+      });
     });
 
     it('beside the artifact, by an allowed key, for other bytes, rejects it (SUBJECT_MISMATCH)', () => {
@@ -134,7 +139,11 @@ describe('message-signature bundles (a signature over the artifact itself)', () 
     const key = testKey();
     const decision = decide(messageBundle(key, 'sha512'), key, { sha256: digests.sha256 });
     expect(decision.accepted).toBe(false);
-    expect(decision.notes.map((r) => r.code)).toContain('DIGEST_UNAVAILABLE');
+    expect(decision.notes).toContainEqual({
+      code: 'DIGEST_UNAVAILABLE',
+      message: 'the message signature is over a sha512 digest, which was not computed',
+      subject: 'app.sigstore.json',
+    });
   });
 });
 
@@ -167,7 +176,12 @@ describe('when the artifact is shaped like a DSSE pre-authentication encoding', 
       strict: true,
     });
     expect(decision.accepted).toBe(false);
-    expect(decision.reasons.map((r) => r.code)).toContain('UNSUPPORTED_FORMAT');
+    expect(decision.reasons).toContainEqual({
+      code: 'UNSUPPORTED_FORMAT',
+      message:
+        'the artifact is shaped like a DSSE pre-authentication encoding; a plain signature over it is refused',
+      subject: 'forged.sigstore.json',
+    });
     // The same signature does verify as a plain signature when nothing says the bytes are a PAE.
     const unaware = evaluate({
       artifact: { path: 'bin/app', digests: paeDigests },
