@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createStatement,
+  DEFAULT_LIMITS,
   parseAttestationFile,
   signStatement,
   subjectDigests,
@@ -82,7 +83,7 @@ describe('#parseAttestationFile, the reasons it gives', () => {
     const parsed = parseAttestationFile(
       JSON.stringify({ ...env, signatures: Array(3).fill(env.signatures[0]) }),
       'up/a.json',
-      { ...(await import('#core/index.ts')).DEFAULT_LIMITS, maxSignatures: 2 },
+      { ...DEFAULT_LIMITS, maxSignatures: 2 },
     );
     expect(parsed.errors).toEqual(
       refused('LIMIT_EXCEEDED', 'up/a.json: 3 signatures exceeds the limit of 2'),
@@ -96,6 +97,27 @@ describe('#parseAttestationFile, the reasons it gives', () => {
       message: expect.stringMatching(/^up\/a\.json: invalid Sigstore bundle: ./),
       subject: 'up/a.json',
     });
+  });
+
+  it('for a bundle whose content field is not an object, as a bundle that does not decode', async () => {
+    const invalid = refused('PARSE_ERROR', 'up/a.json: invalid Sigstore bundle: invalid bundle');
+    expect(refusal({ ...(await dsseBundle()), dsseEnvelope: 'x' })).toEqual(invalid);
+    expect(refusal({ ...(await messageBundle()), messageSignature: 'x' })).toEqual(invalid);
+  });
+
+  it('for a file over the size limit in bytes, however many characters it has', () => {
+    const limits = { ...DEFAULT_LIMITS, maxAttestationBytes: 10 };
+    // Six characters, twelve bytes in UTF-8.
+    expect(parseAttestationFile('éééééé', 'up/a.json', limits).errors).toEqual([
+      { code: 'LIMIT_EXCEEDED', message: 'up/a.json: 12 bytes exceeds the limit of 10' },
+    ]);
+    // Exactly the limit is read (and refused for what it is).
+    expect(
+      parseAttestationFile('éééééé', 'up/a.json', { ...limits, maxAttestationBytes: 12 }).errors,
+    ).toEqual([expect.objectContaining({ code: 'PARSE_ERROR' })]);
+    expect(parseAttestationFile(Buffer.from('éééééé'), 'up/a.json', limits).errors).toEqual([
+      { code: 'LIMIT_EXCEEDED', message: 'up/a.json: 12 bytes exceeds the limit of 10' },
+    ]);
   });
 
   it('for a message signature over a digest Vouch does not compute', async () => {
@@ -136,6 +158,13 @@ describe('#parseAttestationFile, what it reads', () => {
     expect(bundle?.content.$case === 'dsseEnvelope' && bundle.content.dsseEnvelope.signatures[0]?.keyid).toBe(
       '',
     );
+  });
+
+  it('skips lines of white space in JSON Lines', async () => {
+    const line = JSON.stringify(await envelope());
+    const parsed = parseAttestationFile(`${line}\n \t \n${line}\n`, 'p.intoto.jsonl');
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.attestations.map((a) => a.source)).toEqual(['p.intoto.jsonl#1', 'p.intoto.jsonl#2']);
   });
 
   it('gives a single document no line number at all', async () => {

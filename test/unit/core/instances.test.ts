@@ -101,6 +101,23 @@ describe('keyless signatures under several Sigstore instances', () => {
     expect(decisions.map((d) => firstSignature(d)?.trustRoot?.instance)).toEqual(['public-good', 'github']);
   });
 
+  it('lists every root a decision rests on, one entry per instance', () => {
+    const other = 'other@vouch.test';
+    const policy = policyFor(
+      [signer({ instance: 'public-good' }), { issuer: ISSUER, identity: other, instance: 'github' }],
+      undefined,
+      2,
+    );
+    const fromOther = keylessBundle({
+      instance: github,
+      content: statement,
+      identity: { san: { email: other }, issuer: ISSUER },
+    });
+    const decision = decide([fromPublicGood, fromOther], { trustRoot: roots, policy });
+    expect(decision.reasons).toEqual([]);
+    expect(decision.trustRoots?.map((root) => root.instance).sort()).toEqual(['github', 'public-good']);
+  });
+
   it('names the root tried first when every root fails', () => {
     const policy = policyFor([signer({ instance: ['github', 'public-good'] })]);
     const other = keylessBundle({ instance: testInstance({ name: 'elsewhere' }), content: statement });

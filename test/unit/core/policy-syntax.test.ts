@@ -212,6 +212,7 @@ describe('#parsePolicy, before the syntax is loaded', () => {
 
   it('names a policy "policy" when it is given no name', async () => {
     await expect(policy.parsePolicyAsync('version: [1')).rejects.toThrow(/^policy: not valid YAML/);
+    expect(() => policy.parsePolicy('version: [1')).toThrow(/^policy: not valid YAML/);
     expect(() =>
       policy.compilePolicy({ version: 1, rules: [{ name: 'r', match: ['/x'], require: [] }] }, 'd'),
     ).toThrow(/^policy: \/rules\/0\/match\/0: /);
