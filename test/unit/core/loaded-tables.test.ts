@@ -132,12 +132,12 @@ describe("the policy's type names", () => {
     }
     expect(() =>
       compile({
-        type: ['https://slsa.dev/provenance/v1', 'https://example.com/sbom'],
+        type: ['https://slsa.dev/provenance/v1', 'https://example.com/sbom', 'https://example.com/vex'],
         builderIds,
         sourceRepositories: ['https://github.com/acme/app'],
       }),
     ).toThrow(
-      'policy.yaml: /rules/0/require/0: builderIds and sourceRepositories check SLSA provenance (https://slsa.dev/provenance/v1, https://slsa.dev/provenance/v0.2) only, but type also accepts "https://example.com/sbom"; list the other types in a requirement of their own',
+      'policy.yaml: /rules/0/require/0: builderIds and sourceRepositories check SLSA provenance (https://slsa.dev/provenance/v1, https://slsa.dev/provenance/v0.2) only, but type also accepts "https://example.com/sbom", "https://example.com/vex"; list the other types in a requirement of their own',
     );
   });
 

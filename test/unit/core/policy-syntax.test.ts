@@ -147,6 +147,9 @@ rules:
     expect(await refusal(withSigners('[{ registry: 5 }]'))).toBe(
       `p.yaml: /signers/release/0 is not a signer: write ${SHAPES}; found keys registry`,
     );
+    expect(await refusal(withSigners('[{ issuer: x, keyId: k }]'))).toBe(
+      `p.yaml: /signers/release/0 is not a signer: write ${SHAPES}; found keys issuer, keyId`,
+    );
   });
 
   it('names no keys for an entry that is a string, an array or null', async () => {
