@@ -5,9 +5,11 @@ import { DEFAULT_IDENTITY, keylessBundle } from '../../helpers/sigstore/index.ts
 
 // What the core fixes when a module loads: predicate types, build-type tables, name and scheme patterns,
 // the policy's type names, the Fulcio arcs. Each test imports the policy module (and with it what it
-// loads) afresh, so the values it checks are the ones that test's own load produced; that is also what
-// lets mutation testing attribute a change in them to these tests (a value computed only at load, before
-// any test, is a mutant no single test is said to cover). Only modules policy.ts loads are imported so.
+// loads) afresh under the mutation run (Vite's module runner, which `vi.resetModules` resets), so the
+// values it checks are those its own load produced while a mutant was active: a value computed only at
+// load, before any test, is a mutant no test is said to cover. Under `npm test` (Node's own module
+// loader, which nothing resets) the import is the module already loaded: the same values, checked alike.
+// Only modules policy.ts loads are imported so.
 type Core = typeof import('../../../lambdas/core/policy.ts') &
   typeof import('../../../lambdas/core/provenance.ts') &
   typeof import('../../../lambdas/core/certificate-claims.ts');
