@@ -142,7 +142,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       listeners.clear();
       await kms.close();
       await closeGracefully(dynamo);
-      await s3.close();
+      // s3rver's own close waits out every keep-alive connection (5 s after a request in flight).
+      if (s3.httpServer) await closeGracefully(s3.httpServer);
+      else await s3.close();
       if (temporary) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -30,6 +30,8 @@ declare module 's3rver' {
     constructor(options?: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** The HTTP server `run` started (s3rver's own `close` is this server's `close`). */
+    readonly httpServer?: import('node:http').Server;
     on(event: 'event', listener: (event: S3rverEvent) => void): this;
   }
   export default S3rver;
