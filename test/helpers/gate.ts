@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -106,13 +106,22 @@ export function countPromotions(counts: Map<string, number>) {
   };
 }
 
-/** A free TCP port on 127.0.0.1 (for restarting servers on the same address). */
+/** A free TCP port on 127.0.0.1 (for restarting servers on the same address, or a child process binding it). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  // Below the ephemeral range (Linux 32768–60999, elsewhere 49152–65535): no outgoing connection and no
+  // `listen(0)` of another test takes it between this check and the server that binds it.
+  for (;;) {
+    const port = 20_000 + randomInt(12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
 }
 
 /**
