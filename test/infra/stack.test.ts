@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -831,43 +833,73 @@ describe('functions', () => {
     expect(existsSync(join(dir, 'index.mjs'))).toBe(true);
   });
 
-  it("gives each function the bundle of its own entry, never another function's", () => {
-    const entries: Record<string, string> = {
-      Verifier: 'lambdas/verify/handler.ts',
-      VerifierRecheck: 'lambdas/verify/stream.ts',
-      VerifierSweep: 'lambdas/verify/schedule.ts',
-      Rotation: 'lambdas/rotate/handler.ts',
-      TrustRefresher: 'lambdas/trust/handler.ts',
-      CodeSigning: 'lambdas/sign-code/handler.ts',
-    };
-    const functions = full.template.findResources('AWS::Lambda::Function');
+  /** Each Vouch function's entry, by the prefix of its logical ID. */
+  const ENTRIES: Record<string, string> = {
+    Verifier: 'lambdas/verify/handler.ts',
+    VerifierRecheck: 'lambdas/verify/stream.ts',
+    VerifierSweep: 'lambdas/verify/schedule.ts',
+    Rotation: 'lambdas/rotate/handler.ts',
+    TrustRefresher: 'lambdas/trust/handler.ts',
+    CodeSigning: 'lambdas/sign-code/handler.ts',
+  };
+  /** Each Vouch function of the bundled synthesis and the folder of the asset it runs. */
+  const functionAssets = () => {
     const resources = full.template.toJSON().Resources;
-    const bundled = new Map<string, string>();
-    for (const [id, fn] of Object.entries(functions)) {
-      const name = Object.keys(entries).find((prefix) =>
+    const assets = new Map<string, string>();
+    for (const [id, fn] of Object.entries(full.template.findResources('AWS::Lambda::Function'))) {
+      const name = Object.keys(ENTRIES).find((prefix) =>
         new RegExp(`^${prefix}Function[0-9A-F]{8}$`).test(id),
       );
       if (!name) continue;
       // With code signing on (as here), the function runs the signed copy of its bundle's asset.
       const signing = fn.Properties.Code.S3Key?.['Fn::GetAtt']?.[0];
       const key = signing ? resources[signing]?.Properties.SourceKey : fn.Properties.Code.S3Key;
-      const asset = `asset.${String(key).replace(/\.zip$/, '')}`;
-      // The source map lists the files the bundle was built from: the entry's among them.
-      const { sources } = JSON.parse(readFileSync(join(full.outdir, asset, 'index.mjs.map'), 'utf8'));
-      const entry = entries[name] as string;
-      expect(
-        sources.some((source: string) => source.endsWith(entry)),
-        `${name} bundled from ${entry}`,
-      ).toBe(true);
-      for (const other of Object.values(entries).filter((e) => e !== entry && e.endsWith('handler.ts')))
-        expect(
-          sources.some((source: string) => source.endsWith(other)),
-          `${name} holds ${other}`,
-        ).toBe(false);
-      bundled.set(name, asset);
+      assets.set(name, join(full.outdir, `asset.${String(key).replace(/\.zip$/, '')}`));
     }
-    expect([...bundled.keys()].sort()).toEqual(Object.keys(entries).sort());
-    expect(new Set(bundled.values()).size).toBe(Object.keys(entries).length);
+    return assets;
+  };
+
+  it("gives each function the bundle of its own entry, never another function's", () => {
+    const assets = functionAssets();
+    expect([...assets.keys()].sort()).toEqual(Object.keys(ENTRIES).sort());
+    expect(new Set(assets.values()).size).toBe(Object.keys(ENTRIES).length);
+    for (const [name, dir] of assets) {
+      // The source map lists the files the bundle was built from: the entry's among them.
+      const { sources } = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8'));
+      const entry = ENTRIES[name] as string;
+      const built = (file: string) => sources.some((source: string) => source.endsWith(file));
+      expect(built(entry), `${name} bundled from ${entry}`).toBe(true);
+      for (const other of Object.values(ENTRIES).filter((e) => e !== entry && e.endsWith('handler.ts')))
+        expect(built(other), `${name} holds ${other}`).toBe(false);
+    }
+  });
+
+  it('gives each function a bundle that loads as Lambda loads it: every chunk there, handler exported', async () => {
+    // A fresh Node with no configuration: the handler is exported, or the bundle stops at its first
+    // missing variable (the verifier reads its configuration when it loads) — never a module not found.
+    const load = (dir: string) =>
+      promisify(execFile)(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(join(dir, 'index.mjs'))}); console.log(typeof m.handler);`,
+        ],
+        { env: { PATH: process.env.PATH }, cwd: dir },
+      ).then(
+        ({ stdout }) => stdout.trim(),
+        (error) =>
+          /configuration: environment variable VOUCH_[A-Z_]+ is required/.exec(error.stderr)?.[0] ??
+          error.stderr,
+      );
+    const outcomes = Object.fromEntries(
+      await Promise.all([...functionAssets()].map(async ([name, dir]) => [name, await load(dir)] as const)),
+    );
+    for (const [name, outcome] of Object.entries(outcomes))
+      expect(outcome, name).toMatch(
+        /^(function|configuration: environment variable VOUCH_[A-Z_]+ is required)$/,
+      );
+    expect(Object.values(outcomes)).toContain('function');
   });
 
   it('splits the verifier bundle: the policy syntax and the CEL engine load only when needed', () => {
