@@ -1,9 +1,7 @@
 import picomatch from 'picomatch';
 import { VouchError } from './errors.ts';
-import { INVISIBLE } from './paths.ts';
+import { hasControlOrBackslash, INVISIBLE } from './paths.ts';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const UNMATCHABLE = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\\]/;
 const EXTGLOB = /[@!+*?]\(/;
 
 /**
@@ -19,7 +17,7 @@ export function compileGlobs(patterns: readonly string[], where: string): (path:
       throw new VouchError('PARSE_ERROR', `${where}/${index}: ${JSON.stringify(pattern)} ${why}`);
     };
     if (pattern.normalize('NFC') !== pattern) fail('is not in Unicode normal form C, as object keys are');
-    if (UNMATCHABLE.test(pattern) || INVISIBLE.test(pattern))
+    if (hasControlOrBackslash(pattern) || INVISIBLE.test(pattern))
       fail(
         'contains a control, bidirectional, invisible or backslash character, which no accepted object key has',
       );
